@@ -1,0 +1,72 @@
+package storage
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAudit(t *testing.T) {
+	clock := newTestClock()
+	s := newStore(t, clock)
+	ctx := t.Context()
+	mustRun(t, s, "prod", StateScheduled)
+	mustRun(t, s, "staging", StateScheduled)
+
+	explicit := clock.Now().Add(-time.Hour)
+	inputs := []AuditEvent{
+		{Run: 1, Actor: "U1", Action: "start", Detail: "prod 3.4.2 → 3.9.1"},
+		{Run: 2, Actor: "U1", Action: "start"},
+		{Actor: "scheduler", Action: "remind"},
+		{Run: 1, Actor: "U2", Action: "approve", At: explicit},
+		{Run: 2, Actor: "U3", Action: "reject"},
+		{Run: 1, Actor: "U2", Action: "rollback"},
+	}
+	var all []AuditEvent
+	for i, e := range inputs {
+		got, err := s.AppendAudit(ctx, e)
+		mustDo(t, err)
+		want := e
+		want.Seq = uint64(i + 1)
+		if want.At.IsZero() {
+			want.At = clock.Now()
+		}
+		assertEqual(t, "AppendAudit result", got, want)
+		all = append(all, want)
+		clock.Advance(time.Second)
+	}
+	tests := []struct {
+		name string
+		f    AuditFilter
+		want []AuditEvent
+	}{
+		{name: "all, oldest first", want: all},
+		{name: "after seq", f: AuditFilter{AfterSeq: 4}, want: all[4:]},
+		{name: "limit", f: AuditFilter{Limit: 2}, want: all[:2]},
+		{name: "after seq and limit", f: AuditFilter{AfterSeq: 1, Limit: 3}, want: all[1:4]},
+		{name: "after the last", f: AuditFilter{AfterSeq: 6}, want: nil},
+		{name: "after max uint64", f: AuditFilter{AfterSeq: 1<<64 - 1}, want: nil},
+		{name: "run", f: AuditFilter{Run: 1}, want: []AuditEvent{all[0], all[3], all[5]}},
+		{name: "other run", f: AuditFilter{Run: 2}, want: []AuditEvent{all[1], all[4]}},
+		{name: "run after seq", f: AuditFilter{Run: 1, AfterSeq: 1}, want: []AuditEvent{all[3], all[5]}},
+		{name: "run with limit", f: AuditFilter{Run: 1, Limit: 2}, want: []AuditEvent{all[0], all[3]}},
+		{name: "run without events", f: AuditFilter{Run: 3}, want: nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.Audit(ctx, tt.f)
+			mustDo(t, err)
+			assertEqual(t, "events", got, tt.want)
+		})
+	}
+}
+
+func TestAuditRefusals(t *testing.T) {
+	s := newStore(t, nil)
+	if _, err := s.AppendAudit(t.Context(), AuditEvent{Actor: "U1"}); err == nil || !strings.Contains(err.Error(), "action is empty") {
+		t.Errorf("AppendAudit without action = %v", err)
+	}
+	if _, err := s.Audit(t.Context(), AuditFilter{Limit: -1}); err == nil || !strings.Contains(err.Error(), "limit -1 is negative") {
+		t.Errorf("Audit with negative limit = %v", err)
+	}
+}

@@ -1,0 +1,74 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// ClaimKey claims an idempotency key (a Slack action, trigger or envelope
+// ID): true the first time, false ever after, until PurgeKeys removes it. The
+// claim time is stored with it.
+func (s *Store) ClaimKey(ctx context.Context, key string) (bool, error) {
+	if key == "" {
+		return false, errors.New("claim key: key is empty")
+	}
+	if len(key) > bolt.MaxKeySize {
+		return false, fmt.Errorf("claim key: key is %d bytes, more than %d", len(key), bolt.MaxKeySize)
+	}
+	var claimed bool
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketClaimedKeys)
+		if b.Get([]byte(key)) != nil {
+			return nil
+		}
+		v, err := encode("claim", claimRecord{V: formatV1, ClaimedAt: s.stamp()})
+		if err != nil {
+			return err
+		}
+		claimed = true
+		return b.Put([]byte(key), v)
+	})
+	if err != nil {
+		return false, fmt.Errorf("claim key %q: %w", key, err)
+	}
+	return claimed, nil
+}
+
+// PurgeKeys forgets keys claimed before olderThan and returns how many. It
+// collects the keys first and deletes them afterwards: deleting while a
+// cursor walks the bucket can skip keys.
+func (s *Store) PurgeKeys(ctx context.Context, olderThan time.Time) (int, error) {
+	var n int
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketClaimedKeys)
+		var old [][]byte
+		err := b.ForEach(func(k, v []byte) error {
+			var rec claimRecord
+			if err := decode("claim", v, &rec); err != nil {
+				return err
+			}
+			if rec.ClaimedAt.Before(olderThan) {
+				old = append(old, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range old {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(old)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge keys claimed before %s: %w", olderThan.Format(time.RFC3339), err)
+	}
+	return n, nil
+}

@@ -1,0 +1,28 @@
+// Package storage owns drawbridge's persisted state in bbolt: the record
+// types, buckets, schema version and migrations.
+//
+// Callers get a typed API. They never see a *bolt.Tx or a byte slice that
+// points into the memory map: every value is decoded (JSON, each record
+// carrying a "v" format field) inside its transaction. Every state change is
+// one bbolt Update that checks and writes, so a check such as "the cluster has
+// no active run" and the write that depends on it cannot be separated by
+// another writer or by a crash.
+//
+// Layout (schema version 2):
+//
+//	meta          schema_version → big-endian uint64; ping → last Ping time
+//	runs          be64(run ID) → Run
+//	active        cluster name → be64(run ID) of its one non-terminal run
+//	steps         be64(run ID) + be64(step index) → StepRecord
+//	approvals     be64(run ID) + be64(arrival seq) → Approval
+//	audit         be64(seq) → AuditEvent
+//	audit_by_run  be64(run ID) + be64(seq) → empty (added by schema version 2)
+//	schedules     be64(run ID) → Schedule
+//	outbox        be64(seq) → OutboxMessage (pending)
+//	outbox_dead   be64(seq) → OutboxMessage (dead letters)
+//	message_refs  key → MessageRef
+//	claimed_keys  idempotency key → claim time
+//
+// Sequence numbers come from the owning bucket's NextSequence and are stored
+// big-endian so that bbolt's byte order is numeric order.
+package storage

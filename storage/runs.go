@@ -1,0 +1,372 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// RunID identifies a run. IDs are assigned by CreateRun, start at 1 and
+// increase; 0 is not a valid ID.
+type RunID uint64
+
+// String returns the decimal number, e.g. "42".
+func (id RunID) String() string { return strconv.FormatUint(uint64(id), 10) }
+
+// ParseRunID parses "42", "#42" or "r42" (surrounding spaces allowed).
+func ParseRunID(s string) (RunID, error) {
+	t := strings.TrimSpace(s)
+	t = strings.TrimPrefix(t, "#")
+	if strings.HasPrefix(t, "r") || strings.HasPrefix(t, "R") {
+		t = t[1:]
+	}
+	n, err := strconv.ParseUint(t, 10, 64)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("run ID %q is not a run number like 42, #42 or r42", s)
+	}
+	return RunID(n), nil
+}
+
+// RunState is where a run is in its life. It is stored as its string.
+type RunState string
+
+// Run states.
+const (
+	StateScheduled            RunState = "scheduled"
+	StatePreparing            RunState = "preparing"
+	StateAwaitingApproval     RunState = "awaiting_approval"
+	StateRejected             RunState = "rejected"
+	StateExpired              RunState = "expired"
+	StateStopping             RunState = "stopping"
+	StateMigrating            RunState = "migrating"
+	StateStarting             RunState = "starting"
+	StateWatching             RunState = "watching"
+	StateAwaitingDecommission RunState = "awaiting_decommission"
+	StateSucceeded            RunState = "succeeded"
+	StateFailedBeforeDowntime RunState = "failed_before_downtime"
+	StateNeedsAttention       RunState = "needs_attention"
+	StateRollingBack          RunState = "rolling_back"
+	StateRolledBack           RunState = "rolled_back"
+	StateRollbackFailed       RunState = "rollback_failed"
+	StateAborted              RunState = "aborted"
+)
+
+// runStates maps every valid state to whether it is terminal.
+var runStates = map[RunState]bool{
+	StateScheduled:            false,
+	StatePreparing:            false,
+	StateAwaitingApproval:     false,
+	StateRejected:             true,
+	StateExpired:              true,
+	StateStopping:             false,
+	StateMigrating:            false,
+	StateStarting:             false,
+	StateWatching:             false,
+	StateAwaitingDecommission: false,
+	StateSucceeded:            true,
+	StateFailedBeforeDowntime: true,
+	StateNeedsAttention:       false,
+	StateRollingBack:          false,
+	StateRolledBack:           true,
+	StateRollbackFailed:       true,
+	StateAborted:              true,
+}
+
+// Terminal reports whether a run in this state has ended. A cluster may have
+// at most one run that is not terminal.
+func (s RunState) Terminal() bool { return runStates[s] }
+
+// Valid reports whether s is one of the known states.
+func (s RunState) Valid() bool {
+	_, ok := runStates[s]
+	return ok
+}
+
+// Run is one upgrade of one cluster.
+type Run struct {
+	ID           RunID     `json:"id"`
+	Cluster      string    `json:"cluster"`
+	From         string    `json:"from,omitempty"`
+	To           string    `json:"to,omitempty"`
+	State        RunState  `json:"state"`
+	Force        bool      `json:"force,omitempty"`
+	RequestedBy  string    `json:"requested_by,omitempty"` // Slack user ID or "scheduler"
+	Window       string    `json:"window,omitempty"`
+	ScheduledFor time.Time `json:"scheduled_for,omitzero"`
+
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+	DowntimeStart time.Time `json:"downtime_start,omitzero"`
+	DowntimeEnd   time.Time `json:"downtime_end,omitzero"`
+
+	CurrentStep int               `json:"current_step"`
+	Reason      string            `json:"reason,omitempty"`  // why it ended as it did
+	Details     map[string]string `json:"details,omitempty"` // free structured facts (backup path, fingerprint, …)
+	Revision    uint64            `json:"revision"`          // incremented by every write
+}
+
+// RunFilter selects runs for ListRuns.
+type RunFilter struct {
+	Cluster string     // "" = all clusters
+	States  []RunState // empty = all states
+	Limit   int        // 0 = 50
+	Before  RunID      // only runs with a smaller ID; 0 = from the newest
+}
+
+const defaultRunLimit = 50
+
+// CreateRun stores a new run and returns it with its ID, CreatedAt,
+// UpdatedAt and Revision (1) set. r.State must be valid and r.ID zero. If the
+// cluster already has a non-terminal run, the error wraps ErrClusterBusy and
+// names that run.
+func (s *Store) CreateRun(ctx context.Context, r Run) (Run, error) {
+	if err := validateNewRun(r); err != nil {
+		return Run{}, fmt.Errorf("create run for cluster %q: %w", r.Cluster, err)
+	}
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		if err := clusterFree(tx, r.Cluster, 0); err != nil {
+			return err
+		}
+		runs := tx.Bucket(bucketRuns)
+		seq, err := runs.NextSequence()
+		if err != nil {
+			return err
+		}
+		r.ID = RunID(seq)
+		r.CreatedAt = s.stamp()
+		r.UpdatedAt = r.CreatedAt
+		r.Revision = 1
+		return putRun(tx, r, "")
+	})
+	if err != nil {
+		return Run{}, fmt.Errorf("create run for cluster %q: %w", r.Cluster, err)
+	}
+	return r, nil
+}
+
+func validateNewRun(r Run) error {
+	switch {
+	case r.ID != 0:
+		return fmt.Errorf("run ID %s was set by the caller; the store assigns IDs", r.ID)
+	case r.Cluster == "":
+		return errors.New("cluster is empty")
+	case !r.State.Valid():
+		return fmt.Errorf("state %q is not a run state", r.State)
+	}
+	return nil
+}
+
+// GetRun returns the run with the given ID, or an error wrapping ErrNotFound.
+func (s *Store) GetRun(ctx context.Context, id RunID) (Run, error) {
+	var r Run
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		r, err = getRun(tx, id)
+		return err
+	})
+	if err != nil {
+		return Run{}, fmt.Errorf("get run %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// UpdateRun loads run id, lets fn change it, and stores it with Revision
+// incremented and UpdatedAt stamped, all in one transaction. fn must be pure
+// (no I/O): it may refuse by returning an error, which UpdateRun returns
+// wrapped (errors.Is works) and nothing is written. fn may not change ID or
+// Cluster; changes it makes to CreatedAt and Revision are ignored. Turning
+// the run terminal frees its cluster; turning a terminal run non-terminal
+// again fails with ErrClusterBusy if the cluster has another active run.
+func (s *Store) UpdateRun(ctx context.Context, id RunID, fn func(*Run) error) (Run, error) {
+	if fn == nil {
+		return Run{}, fmt.Errorf("update run %s: nil update function", id)
+	}
+	var r Run
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		old, err := getRun(tx, id)
+		if err != nil {
+			return err
+		}
+		r = old
+		r.Details = maps.Clone(old.Details)
+		if err := fn(&r); err != nil {
+			return err
+		}
+		if err := validateUpdate(old, r); err != nil {
+			return err
+		}
+		if old.State.Terminal() && !r.State.Terminal() {
+			if err := clusterFree(tx, r.Cluster, r.ID); err != nil {
+				return err
+			}
+		}
+		r.CreatedAt = old.CreatedAt
+		r.Revision = old.Revision + 1
+		r.UpdatedAt = s.stamp()
+		return putRun(tx, r, old.State)
+	})
+	if err != nil {
+		return Run{}, fmt.Errorf("update run %s: %w", id, err)
+	}
+	return r, nil
+}
+
+func validateUpdate(old, r Run) error {
+	switch {
+	case r.ID != old.ID:
+		return fmt.Errorf("run ID may not change (to %s)", r.ID)
+	case r.Cluster != old.Cluster:
+		return fmt.Errorf("cluster may not change (from %q to %q)", old.Cluster, r.Cluster)
+	case !r.State.Valid():
+		return fmt.Errorf("state %q is not a run state", r.State)
+	}
+	return nil
+}
+
+// ListRuns returns runs matching f, newest (highest ID) first.
+func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
+	if f.Limit < 0 {
+		return nil, fmt.Errorf("list runs: limit %d is negative", f.Limit)
+	}
+	limit := f.Limit
+	if limit == 0 {
+		limit = defaultRunLimit
+	}
+	var out []Run
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketRuns).Cursor()
+		k, v := c.Last()
+		if f.Before != 0 {
+			if k, v = c.Seek(u64Key(uint64(f.Before))); k == nil {
+				k, v = c.Last() // every ID is below Before
+			} else {
+				k, v = c.Prev()
+			}
+		}
+		for ; k != nil && len(out) < limit; k, v = c.Prev() {
+			var rec runRecord
+			if err := decode("run "+keyString(k), v, &rec); err != nil {
+				return err
+			}
+			if f.matches(rec.Run) {
+				out = append(out, rec.Run)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	return out, nil
+}
+
+func (f RunFilter) matches(r Run) bool {
+	if f.Cluster != "" && r.Cluster != f.Cluster {
+		return false
+	}
+	return len(f.States) == 0 || slices.Contains(f.States, r.State)
+}
+
+// ActiveRun returns the cluster's non-terminal run, if it has one.
+func (s *Store) ActiveRun(ctx context.Context, cluster string) (Run, bool, error) {
+	var (
+		r  Run
+		ok bool
+	)
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		id, found := activeID(tx, cluster)
+		if !found {
+			return nil
+		}
+		var err error
+		r, err = getRun(tx, id)
+		ok = err == nil
+		return err
+	})
+	if err != nil {
+		return Run{}, false, fmt.Errorf("active run of cluster %q: %w", cluster, err)
+	}
+	return r, ok, nil
+}
+
+// getRun loads and decodes one run; the result is safe after tx ends.
+func getRun(tx *bolt.Tx, id RunID) (Run, error) {
+	v := tx.Bucket(bucketRuns).Get(u64Key(uint64(id)))
+	if v == nil {
+		return Run{}, ErrNotFound
+	}
+	var rec runRecord
+	if err := decode("run "+id.String(), v, &rec); err != nil {
+		return Run{}, err
+	}
+	return rec.Run, nil
+}
+
+// putRun stores r and keeps the active index in step with its state. prev
+// is the state r had before this write ("" for a new run).
+func putRun(tx *bolt.Tx, r Run, prev RunState) error {
+	b, err := encode("run "+r.ID.String(), runRecord{V: formatV1, Run: r})
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketRuns).Put(u64Key(uint64(r.ID)), b); err != nil {
+		return err
+	}
+	active := tx.Bucket(bucketActive)
+	wasActive := prev != "" && !prev.Terminal()
+	switch isActive := !r.State.Terminal(); {
+	case isActive && !wasActive:
+		return active.Put([]byte(r.Cluster), u64Key(uint64(r.ID)))
+	case !isActive && wasActive:
+		if id, ok := activeID(tx, r.Cluster); ok && id == r.ID {
+			return active.Delete([]byte(r.Cluster))
+		}
+	}
+	return nil
+}
+
+// clusterFree fails with ErrClusterBusy if the cluster has a non-terminal run
+// other than self.
+func clusterFree(tx *bolt.Tx, cluster string, self RunID) error {
+	id, ok := activeID(tx, cluster)
+	if !ok || id == self {
+		return nil
+	}
+	other, err := getRun(tx, id)
+	if err != nil {
+		return fmt.Errorf("active index names run %s: %w", id, err)
+	}
+	return fmt.Errorf("%w: run %s is %s", ErrClusterBusy, other.ID, other.State)
+}
+
+func activeID(tx *bolt.Tx, cluster string) (RunID, bool) {
+	if cluster == "" {
+		return 0, false
+	}
+	n, ok := keyU64(tx.Bucket(bucketActive).Get([]byte(cluster)))
+	return RunID(n), ok
+}
+
+// runExists is the check behind "run must exist" for the records that
+// belong to a run.
+func runExists(tx *bolt.Tx, id RunID) error {
+	if id == 0 || tx.Bucket(bucketRuns).Get(u64Key(uint64(id))) == nil {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// keyString renders a sequence key for error messages.
+func keyString(k []byte) string {
+	if n, ok := keyU64(k); ok {
+		return strconv.FormatUint(n, 10)
+	}
+	return fmt.Sprintf("%x", k)
+}

@@ -1,0 +1,184 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// Options configures Open. The zero value is ready to use.
+type Options struct {
+	// LockTimeout is how long Open waits for the file lock held by another
+	// process before failing with ErrLocked. Default 1s.
+	LockTimeout time.Duration
+	// NoSync skips fsync on commit. For tests and benchmarks only: a crash
+	// can lose committed writes.
+	NoSync bool
+	// Now stamps CreatedAt, UpdatedAt, At and similar fields. Default time.Now.
+	Now func() time.Time
+}
+
+const defaultLockTimeout = time.Second
+
+func (o Options) withDefaults() (Options, error) {
+	if o.LockTimeout < 0 {
+		return o, fmt.Errorf("lock timeout %s is negative", o.LockTimeout)
+	}
+	if o.LockTimeout == 0 {
+		o.LockTimeout = defaultLockTimeout
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o, nil
+}
+
+// Store is drawbridge's state file. It is safe for concurrent use.
+type Store struct {
+	db     *bolt.DB
+	path   string
+	now    func() time.Time
+	closed atomic.Bool
+}
+
+// Open opens the state file at path, creating it (and its directory, mode
+// 0700) if missing, and brings its schema to the current version. It fails
+// with ErrLocked if another process holds the file for longer than
+// opts.LockTimeout, and with ErrNewerSchema if a newer drawbridge wrote it.
+func Open(path string, opts Options) (*Store, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("open state file %s: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open state file %s: create directory: %w", path, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, NoSync: opts.NoSync})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("open state file %s: %w (another drawbridge may be running with this state file)", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open state file %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path, now: opts.Now}
+	if err := s.migrate(); err != nil {
+		_ = db.Close() // the migration error is the one worth reporting
+		var newer *newerSchemaError
+		if errors.As(err, &newer) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("open state file %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes the state file, waiting for running transactions. Methods
+// called afterwards fail with ErrClosed; closing twice is a no-op.
+func (s *Store) Close() error {
+	s.closed.Store(true)
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close state file %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// Path returns the state file's path.
+func (s *Store) Path() string { return s.path }
+
+// Ping proves the file is open and writable with a tiny committed write to
+// the meta bucket. It backs /readyz.
+func (s *Store) Ping(ctx context.Context) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		b, err := s.stamp().MarshalBinary()
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(keyPing, b)
+	})
+	if err != nil {
+		return fmt.Errorf("ping state file %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// Check verifies the file's page structure (bbolt's tx.Check) and
+// drawbridge's own invariants: every record decodes, the active index and
+// the non-terminal runs agree, and the per-run audit index matches the audit
+// log. All problems found are joined into the returned error.
+func (s *Store) Check(ctx context.Context) error {
+	var errs []error
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		errs = append(errs, checkInvariants(tx)...)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("check state file %s: %w", s.path, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("check state file %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// SchemaVersion returns the file's schema version.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		v, err = readVersion(tx)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	return v, nil
+}
+
+// stamp is the current time as stored: UTC, without a monotonic reading.
+func (s *Store) stamp() time.Time { return s.now().UTC().Round(0) }
+
+// view runs fn in a read transaction after checking ctx and the Store.
+func (s *Store) view(ctx context.Context, fn func(*bolt.Tx) error) error {
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
+	return closedErr(s.db.View(fn))
+}
+
+// update runs fn in one write transaction after checking ctx and the Store.
+// fn must be free of side effects outside the transaction.
+func (s *Store) update(ctx context.Context, fn func(*bolt.Tx) error) error {
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
+	return closedErr(s.db.Update(fn))
+}
+
+func (s *Store) ready(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
+// closedErr turns bbolt's "database not open" (a Close that raced the
+// closed flag) into ErrClosed.
+func closedErr(err error) error {
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
+}
