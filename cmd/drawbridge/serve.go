@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/storage"
+)
+
+// serveOptions are the flags of "drawbridge serve".
+type serveOptions struct {
+	configPath      string
+	logLevel        slog.Level
+	shutdownTimeout time.Duration
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var opts serveOptions
+	fs := newFlagSet("serve", "--config FILE", stderr)
+	fs.StringVar(&opts.configPath, "config", "drawbridge.yaml", "configuration file")
+	fs.TextVar(&opts.logLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
+	fs.DurationVar(&opts.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish at shutdown")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: opts.logLevel}))
+	if err := serve(ctx, opts, log); err != nil {
+		var ps *config.Problems
+		if errors.As(err, &ps) {
+			fmt.Fprintln(stderr, ps.Error())
+		}
+		log.Error("drawbridge stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// serve runs the bot until ctx is cancelled, then shuts down in order: stop accepting,
+// let in-flight requests finish, close the state file.
+func serve(ctx context.Context, opts serveOptions, log *slog.Logger) error {
+	cfg, err := config.Load(opts.configPath, config.LoadOptions{})
+	if err != nil {
+		return fmt.Errorf("load config: %w", err)
+	}
+	store, err := storage.Open(cfg.StateFile, storage.Options{})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error("close state file", "path", cfg.StateFile, "err", err)
+		} else {
+			log.Info("state file closed", "path", cfg.StateFile)
+		}
+	}()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		buildInfo(),
+	)
+	h := &health{store: store}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", h.healthz)
+	mux.HandleFunc("GET /readyz", h.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("drawbridge serving", "version", buildVersion(), "addr", ln.Addr().String(), "state_file", cfg.StateFile,
+		"clusters", len(cfg.Clusters), "slack_mode", slackMode(cfg))
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", opts.shutdownTimeout.String())
+	h.stopping.Store(true)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shut down http server: %w", err)
+	}
+	<-served
+	return nil
+}
+
+func slackMode(cfg *config.Config) string {
+	if cfg.Slack.SocketMode() {
+		return "socket"
+	}
+	return "http"
+}
+
+func buildInfo() prometheus.Collector {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "drawbridge_build_info",
+		Help:        "Always 1; the version label says which drawbridge is running.",
+		ConstLabels: prometheus.Labels{"version": buildVersion()},
+	})
+	g.Set(1)
+	return g
+}
