@@ -1,0 +1,117 @@
+// Package prefix is a simulated node's prefix directory, laid out as Kong's
+// (conf_loader/constants.lua PREFIX_PATHS): .kong_env (the running configuration),
+// pids/nginx.pid (the node process), logs/error.log. kongsim adds .kongsim/, holding the
+// installed version (what "kongsim install" switches, as a package upgrade would) and
+// sim.json (traffic and faults, see package sim).
+package prefix
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/drawbridge/drawbridge/kong/catalog"
+)
+
+// Prefix is a node's prefix directory.
+type Prefix string
+
+func (p Prefix) path(elem ...string) string {
+	return filepath.Join(append([]string{string(p)}, elem...)...)
+}
+
+// KongEnv is the running configuration written by start.
+func (p Prefix) KongEnv() string { return p.path(".kong_env") }
+
+// PIDFile holds the node process's PID.
+func (p Prefix) PIDFile() string { return p.path("pids", "nginx.pid") }
+
+// ErrorLog is the node's log.
+func (p Prefix) ErrorLog() string { return p.path("logs", "error.log") }
+
+// SimDir holds kongsim's own files.
+func (p Prefix) SimDir() string { return p.path(".kongsim") }
+
+// VersionFile holds the installed version.
+func (p Prefix) VersionFile() string { return p.path(".kongsim", "version") }
+
+// SimFile holds traffic and faults.
+func (p Prefix) SimFile() string { return p.path(".kongsim", "sim.json") }
+
+// Exists reports whether the prefix directory exists.
+func (p Prefix) Exists() bool {
+	st, err := os.Stat(string(p))
+	return err == nil && st.IsDir()
+}
+
+// Prepare creates the prefix's directories.
+func (p Prefix) Prepare() error {
+	for _, d := range []string{string(p), p.path("pids"), p.path("logs"), p.SimDir()} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ErrNotInstalled means no version was installed in the prefix.
+var ErrNotInstalled = errors.New("no Kong version installed")
+
+// Installed returns the version installed in the prefix.
+func (p Prefix) Installed() (catalog.Version, error) {
+	b, err := os.ReadFile(p.VersionFile())
+	if errors.Is(err, os.ErrNotExist) {
+		return catalog.Version{}, fmt.Errorf("%w in %s (run: kongsim install -p %s --version X.Y.Z)", ErrNotInstalled, p, p)
+	}
+	if err != nil {
+		return catalog.Version{}, err
+	}
+	return catalog.ParseVersion(strings.TrimSpace(string(b)))
+}
+
+// Install records v as the installed version, as a package install would. The version
+// must be a release in the catalog.
+func (p Prefix) Install(v catalog.Version) error {
+	if _, ok := catalog.Default().Release(v); !ok {
+		return fmt.Errorf("version %s is not a Kong OSS release kongsim knows (2.8.0 … %s)", v, catalog.Default().Latest().Version)
+	}
+	if err := p.Prepare(); err != nil {
+		return err
+	}
+	return writeAtomic(p.VersionFile(), []byte(v.String()+"\n"))
+}
+
+// PID returns the node process's PID from pids/nginx.pid, and whether that process is
+// alive (kill -0, as Kong checks).
+func (p Prefix) PID() (pid int, alive bool) {
+	b, err := os.ReadFile(p.PIDFile())
+	if err != nil {
+		return 0, false
+	}
+	pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0, false
+	}
+	err = syscall.Kill(pid, 0)
+	return pid, err == nil || errors.Is(err, syscall.EPERM)
+}
+
+// WritePID records the node process's PID.
+func (p Prefix) WritePID(pid int) error {
+	if err := p.Prepare(); err != nil {
+		return err
+	}
+	return writeAtomic(p.PIDFile(), []byte(strconv.Itoa(pid)+"\n"))
+}
+
+func writeAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
