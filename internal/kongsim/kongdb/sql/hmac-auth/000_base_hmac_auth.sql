@@ -1,0 +1,9 @@
+-- +up
+CREATE TABLE IF NOT EXISTS "hmacauth_credentials" (
+  "id"           UUID                       PRIMARY KEY,
+  "created_at"   TIMESTAMP WITH TIME ZONE   DEFAULT (CURRENT_TIMESTAMP(0) AT TIME ZONE 'UTC'),
+  "consumer_id"  UUID                       REFERENCES "consumers" ("id") ON DELETE CASCADE,
+  "username"     TEXT                       UNIQUE,
+  "secret"       TEXT
+);
+CREATE INDEX IF NOT EXISTS "hmacauth_credentials_consumer_id_idx" ON "hmacauth_credentials" ("consumer_id");
