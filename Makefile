@@ -9,9 +9,10 @@ GOFILES   = $(shell git ls-files --cached --others --exclude-standard '*.go' 2>/
 
 all: build
 
-## build: static binary in bin/drawbridge
+## build: static binaries in bin/: drawbridge and kongsim (the Kong simulator)
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/drawbridge
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/kongsim ./cmd/kongsim
 
 ## deps: install (as root) or name what the tests need: PostgreSQL, pg_dump, Prometheus
 deps:

@@ -97,7 +97,24 @@ func (p Prefix) PID() (pid int, alive bool) {
 		return 0, false
 	}
 	err = syscall.Kill(pid, 0)
-	return pid, err == nil || errors.Is(err, syscall.EPERM)
+	if err != nil && !errors.Is(err, syscall.EPERM) {
+		return pid, false
+	}
+	return pid, !zombie(pid)
+}
+
+// zombie reports whether pid has exited but not been reaped (kill -0 still succeeds on
+// it, e.g. when the node's parent is a container's init that does not reap).
+func zombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// The state follows the command name, which is in parentheses and may hold spaces.
+	if i := strings.LastIndexByte(string(b), ')'); i >= 0 && i+2 < len(b) {
+		return b[i+2] == 'Z'
+	}
+	return false
 }
 
 // WritePID records the node process's PID.

@@ -1,0 +1,229 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/drawbridge/drawbridge/internal/kongsim/kconf"
+	"github.com/drawbridge/drawbridge/internal/kongsim/klog"
+	"github.com/drawbridge/drawbridge/internal/kongsim/kongdb"
+	"github.com/drawbridge/drawbridge/internal/kongsim/node"
+	"github.com/drawbridge/drawbridge/internal/kongsim/prefix"
+	"github.com/drawbridge/drawbridge/internal/kongsim/sim"
+	"github.com/drawbridge/drawbridge/kong/catalog"
+)
+
+var startOpts = []optSpec{
+	{short: "c", long: "conf", value: true},
+	{short: "p", long: "prefix", value: true},
+	{long: "nginx-conf", value: true},
+	{long: "nginx-conf-flags", value: true},
+	{long: "run-migrations"},
+	{long: "db-timeout", value: true, def: "60"},
+	{long: "lock-timeout", value: true, def: "60"},
+}
+
+// kongStart is "kong start": refuse a running prefix or a database Kong would refuse,
+// write .kong_env, start the node process and wait until it serves, print "Kong started".
+func kongStart(ctx context.Context, env *Env, argv []string) int {
+	p, err := parseOpts(argv, startOpts)
+	if err != nil {
+		return usageError(env, "start", err)
+	}
+	log := logger(env, p)
+	conf, pfx, v, err := nodeConf(env, p.str("conf"), p.str("prefix"))
+	if err != nil {
+		return log.Fail(err)
+	}
+	log.Verbose("Kong: %s", v)
+	if conf.Path != "" {
+		log.Verbose("reading config file at %s", conf.Path)
+	} else {
+		log.Verbose("no config file found at %s", strings.Join(kconf.DefaultPaths, " or "))
+	}
+	log.Verbose("prefix in use: %s", pfx)
+	if _, alive := pfx.PID(); alive {
+		return log.Fail(fmt.Errorf("Kong is already running in %s", pfx))
+	}
+	sf, err := sim.Load(string(pfx))
+	if err != nil {
+		return log.Fail(err)
+	}
+	if sf.Faults.StartFail != "" {
+		return log.Fail(fmt.Errorf("%s", sf.Faults.StartFail))
+	}
+	dbTimeout, _, err := p.seconds("db-timeout")
+	if err != nil {
+		return usageError(env, "start", err)
+	}
+	known := catalog.Default().Known(v)
+	if p.flag("run-migrations") {
+		lockTimeout, _, err := p.seconds("lock-timeout")
+		if err != nil {
+			return usageError(env, "start", err)
+		}
+		opts := kongdb.Options{DBTimeout: dbTimeout, LockTimeout: lockTimeout, Version: v.String(), FailAt: sf.Faults.MigrationFail}
+		if code := kongdb.Migrations(ctx, "up", opts, conf, known, log); code != 0 {
+			return code
+		}
+	}
+	if err := checkDatabase(ctx, conf, known, dbTimeout, log); err != nil {
+		return log.Fail(err)
+	}
+	if err := pfx.Prepare(); err != nil {
+		return log.Fail(fmt.Errorf("could not prepare Kong prefix at %s: %w", pfx, err))
+	}
+	if err := kconf.WriteFile(pfx.KongEnv(), conf.Values); err != nil {
+		return log.Fail(fmt.Errorf("could not write %s: %w", pfx.KongEnv(), err))
+	}
+	if err := spawnNode(ctx, env, pfx, v); err != nil {
+		return log.Fail(err)
+	}
+	log.Info("Kong started")
+	return 0
+}
+
+// checkDatabase applies Kong's start-time migration check (reference 1.8): a database that
+// needs bootstrapping or has new migrations is refused; pending ones are logged.
+func checkDatabase(ctx context.Context, conf *kconf.Conf, known []catalog.Subsystem, timeout time.Duration, log *klog.Logger) error {
+	db, err := kongdb.Open(ctx, conf, timeout)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	check, err := kongdb.InspectStart(ctx, db, known)
+	if err != nil {
+		return err
+	}
+	for _, l := range check.Info {
+		log.Info("%s", l)
+	}
+	for _, l := range check.Warn {
+		log.Warn("%s", l)
+	}
+	return nil
+}
+
+// spawnNode starts "kongsim node" detached in its own session, its output in the prefix's
+// error.log, and waits until it reports that it serves (or why it could not). Readiness
+// comes over a pipe the child holds as fd 3, so no polling and no timing guess.
+func spawnNode(ctx context.Context, env *Env, pfx prefix.Prefix, v catalog.Version) error {
+	logf, err := os.OpenFile(pfx.ErrorLog(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("could not open %s: %w", pfx.ErrorLog(), err)
+	}
+	defer logf.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	cmd := exec.Command(env.Executable, "node", "-p", string(pfx), "--version", v.String())
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.Env = env.Environ
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return fmt.Errorf("could not start nginx: %w", err)
+	}
+	w.Close()
+	go func() { _ = cmd.Wait() }() // reap it if it dies while we wait; a live node outlives us
+
+	msg := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(r).ReadString('\n')
+		msg <- strings.TrimSpace(line)
+	}()
+	select {
+	case m := <-msg:
+		if m == "ready" {
+			return nil
+		}
+		if m == "" {
+			m = "the node process exited; see " + pfx.ErrorLog()
+		}
+		return fmt.Errorf("%s", strings.TrimPrefix(m, "error: "))
+	case <-ctx.Done():
+		_ = cmd.Process.Kill()
+		return ctx.Err()
+	}
+}
+
+// runNode is "kongsim node": the node process kong start leaves running.
+func runNode(ctx context.Context, env *Env, argv []string) int {
+	p, err := parseOpts(argv, []optSpec{{short: "p", long: "prefix", value: true}, {long: "version", value: true}})
+	if err != nil {
+		fmt.Fprintln(env.Stderr, "kongsim node:", err)
+		return 2
+	}
+	ready := os.NewFile(3, "ready")
+	report := func(format string, args ...any) {
+		if ready != nil {
+			fmt.Fprintf(ready, format+"\n", args...)
+			ready.Close()
+			ready = nil
+		}
+	}
+	fail := func(err error) int {
+		report("error: %v", err)
+		fmt.Fprintln(env.Stderr, "kongsim node:", err)
+		return 1
+	}
+	pfx := prefix.Prefix(p.str("prefix"))
+	v, err := catalog.ParseVersion(p.str("version"))
+	if err != nil {
+		return fail(err)
+	}
+	kv, err := kconf.ReadFile(pfx.KongEnv())
+	if err != nil {
+		return fail(err)
+	}
+	conf := &kconf.Conf{Values: kv, Path: pfx.KongEnv()}
+	log := slog.New(slog.NewTextHandler(env.Stderr, nil))
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGINT)
+	defer signal.Stop(sigs)
+
+	if sf, err := sim.Load(string(pfx)); err == nil && sf.Faults.StartDelay > 0 {
+		d := time.Duration(sf.Faults.StartDelay)
+		log.Info("start_delay fault: starting slowly", "delay", d.String())
+		select {
+		case <-time.After(d): // the simulated slow start itself
+		case s := <-sigs:
+			return fail(fmt.Errorf("received %s while starting", s))
+		}
+	}
+	host, _ := os.Hostname()
+	cfg := node.Config{Conf: conf, Prefix: pfx, Version: v, NodeID: newUUID(), Hostname: host, Log: log}
+	err = node.Run(ctx, cfg, sigs, func() {
+		if err := pfx.WritePID(os.Getpid()); err != nil {
+			log.Error("write pid file", "err", err)
+		}
+		report("ready")
+	})
+	_ = os.Remove(pfx.PIDFile())
+	if err != nil {
+		return fail(err)
+	}
+	return 0
+}
+
+func newUUID() string {
+	var b [16]byte
+	_, _ = io.ReadFull(rand.Reader, b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
