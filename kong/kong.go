@@ -1,0 +1,184 @@
+// Package kong holds the values drawbridge's Kong-facing adapters return and the upgrade
+// engine reasons about: what a node answers (NodeInfo), the state of Kong's schema_meta
+// (SchemaState), a fingerprint of Kong's configuration tables (Fingerprint), a database
+// backup and restore (Backup, Restore), and the result of a node command (CommandResult).
+// The adapters live in its subpackages (adminapi, pgdb, nodecmd) and the release catalog
+// in catalog; none of them imports the engine.
+package kong
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/drawbridge/drawbridge/kong/catalog"
+)
+
+// NodeInfo is what a node answers on its Admin and Status APIs.
+type NodeInfo struct {
+	Name        string // the node's name in drawbridge's config
+	Version     string // GET / "version"
+	NodeID      string // GET / "node_id"
+	DBReachable bool   // GET /status "database.reachable"
+	// Ready is GET /status/ready = 200 on the Status API when the node has one and its
+	// version serves it (3.3+); otherwise it equals DBReachable.
+	Ready bool
+}
+
+// SubsystemState is one schema_meta row.
+type SubsystemState struct {
+	Subsystem    string
+	LastExecuted string   // "" when NULL
+	Executed     []string // nil when NULL
+	Pending      []string // nil when NULL; empty ('{}') after a finish
+}
+
+// SchemaState is Kong's schema_meta as read from the database.
+type SchemaState struct {
+	NeedsBootstrap bool // no schema_meta table
+	Subsystems     []SubsystemState
+}
+
+// Subsystem returns the row of a subsystem.
+func (s SchemaState) Subsystem(name string) (SubsystemState, bool) {
+	for _, r := range s.Subsystems {
+		if r.Subsystem == name {
+			return r, true
+		}
+	}
+	return SubsystemState{}, false
+}
+
+// Pending lists "subsystem:name" of every pending migration, in row order.
+func (s SchemaState) Pending() []string {
+	var out []string
+	for _, r := range s.Subsystems {
+		for _, m := range r.Pending {
+			out = append(out, r.Subsystem+":"+m)
+		}
+	}
+	return out
+}
+
+// New returns the migrations of known that are neither executed nor pending: what
+// "kong migrations up" of that version would run. Rows for subsystems or names the
+// version does not know are ignored, as Kong ignores them.
+func (s SchemaState) New(known []catalog.Subsystem) []catalog.Migration {
+	var out []catalog.Migration
+	for _, sub := range known {
+		row, _ := s.Subsystem(sub.Name)
+		for _, m := range sub.Migrations {
+			if !slices.Contains(row.Executed, m.Name) && !slices.Contains(row.Pending, m.Name) {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+// TableSum summarises one configuration table.
+type TableSum struct {
+	Rows int64
+	Hash string // sha256 hex over the table's rows in a stable order
+}
+
+// Fingerprint is a stable hash over Kong's configuration tables, with a summary per
+// table so that a person can see what changed.
+type Fingerprint struct {
+	Hash   string              // sha256 hex over every table's summary
+	Tables map[string]TableSum // table name → summary
+	At     time.Time
+}
+
+// Equal reports whether two fingerprints describe the same configuration.
+func (f Fingerprint) Equal(o Fingerprint) bool { return f.Hash == o.Hash }
+
+// TableDiff is one table that differs between two fingerprints.
+type TableDiff struct {
+	Table        string
+	Before, Now  int64 // row counts; -1 when the table is absent
+	SameRowCount bool  // rows changed in place
+}
+
+func (d TableDiff) String() string {
+	switch {
+	case d.Before < 0:
+		return fmt.Sprintf("%s (new table, %d rows)", d.Table, d.Now)
+	case d.Now < 0:
+		return fmt.Sprintf("%s (table gone, had %d rows)", d.Table, d.Before)
+	case d.SameRowCount:
+		return fmt.Sprintf("%s (%d rows, contents changed)", d.Table, d.Now)
+	default:
+		return fmt.Sprintf("%s (%d → %d rows)", d.Table, d.Before, d.Now)
+	}
+}
+
+// Diff lists the tables whose summary differs from before, by name.
+func (f Fingerprint) Diff(before Fingerprint) []TableDiff {
+	var out []TableDiff
+	names := map[string]bool{}
+	for n := range f.Tables {
+		names[n] = true
+	}
+	for n := range before.Tables {
+		names[n] = true
+	}
+	for _, n := range slices.Sorted(maps.Keys(names)) {
+		b, inB := before.Tables[n]
+		a, inA := f.Tables[n]
+		if inA && inB && a == b {
+			continue
+		}
+		d := TableDiff{Table: n, Before: -1, Now: -1}
+		if inB {
+			d.Before = b.Rows
+		}
+		if inA {
+			d.Now = a.Rows
+		}
+		d.SameRowCount = inA && inB && a.Rows == b.Rows
+		out = append(out, d)
+	}
+	return out
+}
+
+// DiffString names the changed tables, e.g. "services (20 → 21 rows), plugins (40 rows,
+// contents changed)".
+func DiffString(diffs []TableDiff) string {
+	parts := make([]string, len(diffs))
+	for i, d := range diffs {
+		parts[i] = d.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Backup is a verified pg_dump archive.
+type Backup struct {
+	Path     string
+	Size     int64
+	SHA256   string
+	Duration time.Duration // dump and verification
+}
+
+// Restore says how a database was restored.
+type Restore struct {
+	Method      string // "rename" (fresh database swapped in) or "in_place" (schema dropped and restored)
+	FailedDB    string // the database kept for forensics (rename method)
+	Fingerprint Fingerprint
+	Duration    time.Duration
+}
+
+// CommandResult is one node command's outcome.
+type CommandResult struct {
+	Action   string // stop, start, install, migrations_up, …
+	Node     string
+	Argv     []string
+	ExitCode int // -1 when it did not run or was killed
+	Started  time.Time
+	Duration time.Duration
+	Tail     string // the last lines of stdout and stderr, interleaved as written
+	LogPath  string // the whole output
+	Err      error  // nil on exit 0; says what ran, the exit status and stderr's tail
+}
