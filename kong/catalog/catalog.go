@@ -276,3 +276,142 @@ func (c *Catalog) BreakingBetween(from, to Version) map[string][]string {
 	}
 	return out
 }
+
+// Path is the verdict on upgrading from one version to another.
+type Path struct {
+	From, To   Version
+	Guaranteed bool      // Kong guarantees this jump: patch, adjacent minor or adjacent LTS
+	Hops       []Version // the shortest chain of guaranteed jumps from From to To, both included
+	Kind       string    // "patch", "adjacent minor", "adjacent LTS", or "unverified"
+}
+
+// HopsString writes the chain as "3.4.2 → 3.5.0 → 3.6.1".
+func (p Path) HopsString() string {
+	parts := make([]string, len(p.Hops))
+	for i, v := range p.Hops {
+		parts[i] = v.String()
+	}
+	return strings.Join(parts, " → ")
+}
+
+// Path judges an in-place upgrade from → to by Kong's rules (reference 6.1): patch
+// releases of one minor, adjacent minor lines and adjacent LTS lines are guaranteed; any
+// other forward jump is not, and Hops spells out the guaranteed chain. Downgrades,
+// same-version runs and versions outside the catalog are errors.
+func (c *Catalog) Path(from, to Version) (Path, error) {
+	if _, ok := c.Release(from); !ok {
+		return Path{}, fmt.Errorf("Kong %s is not an OSS release drawbridge knows (2.8.0 … %s)", from, c.Latest().Version)
+	}
+	if _, ok := c.Release(to); !ok {
+		return Path{}, fmt.Errorf("Kong %s is not an OSS release drawbridge knows (2.8.0 … %s)", to, c.Latest().Version)
+	}
+	switch from.Compare(to) {
+	case 0:
+		return Path{}, fmt.Errorf("the cluster already runs %s", from)
+	case 1:
+		return Path{}, fmt.Errorf("%s → %s is a downgrade; Kong's migrations are not reversible (roll back by restoring a backup instead)", from, to)
+	}
+	p := Path{From: from, To: to}
+	if kind, ok := c.hop(from, to); ok {
+		p.Guaranteed, p.Kind, p.Hops = true, kind, []Version{from, to}
+		return p, nil
+	}
+	p.Kind = "unverified"
+	p.Hops = c.chain(from, to)
+	return p, nil
+}
+
+// hop reports whether from → to is one guaranteed jump, and which kind.
+func (c *Catalog) hop(from, to Version) (string, bool) {
+	fl, tl := c.lineIndex(from), c.lineIndex(to)
+	switch {
+	case fl == tl:
+		return "patch", true
+	case tl == fl+1:
+		return "adjacent minor", true
+	case c.IsLTSLine(from) && c.IsLTSLine(to) && c.nextLTS(fl) == tl:
+		return "adjacent LTS", true
+	}
+	return "", false
+}
+
+// lines returns the minor lines in release order.
+func (c *Catalog) lines() []string {
+	var out []string
+	for _, r := range c.Releases {
+		if l := r.Version.Line(); len(out) == 0 || out[len(out)-1] != l {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func (c *Catalog) lineIndex(v Version) int { return slices.Index(c.lines(), v.Line()) }
+
+func (c *Catalog) nextLTS(from int) int {
+	lines := c.lines()
+	for i := from + 1; i < len(lines); i++ {
+		if c.ltsLines[lines[i]] {
+			return i
+		}
+	}
+	return -1
+}
+
+// latestOf returns the newest release of a minor line.
+func (c *Catalog) latestOf(line string) Version {
+	var v Version
+	for _, r := range c.Releases {
+		if r.Version.Line() == line {
+			v = r.Version
+		}
+	}
+	return v
+}
+
+// chain finds the shortest chain of guaranteed jumps from → to (breadth-first over minor
+// lines; intermediate stops are each line's newest patch).
+func (c *Catalog) chain(from, to Version) []Version {
+	lines := c.lines()
+	start, goal := c.lineIndex(from), c.lineIndex(to)
+	prev := map[int]int{start: -1}
+	queue := []int{start}
+	for len(queue) > 0 {
+		cur := queue[0]
+		queue = queue[1:]
+		if cur == goal {
+			break
+		}
+		next := []int{cur + 1}
+		if c.ltsLines[lines[cur]] {
+			next = append(next, c.nextLTS(cur))
+		}
+		for _, n := range next {
+			if n < 0 || n > goal {
+				continue
+			}
+			if _, seen := prev[n]; !seen {
+				prev[n] = cur
+				queue = append(queue, n)
+			}
+		}
+	}
+	var idx []int
+	for i := goal; i != -1; i = prev[i] {
+		idx = append([]int{i}, idx...)
+	}
+	hops := []Version{from}
+	for _, i := range idx[1:] {
+		v := c.latestOf(lines[i])
+		if i == goal {
+			v = to
+		}
+		hops = append(hops, v)
+	}
+	return hops
+}
+
+// ChangelogURL links a minor line's section of Kong's changelog, e.g. …/CHANGELOG.md#360.
+func ChangelogURL(line string) string {
+	return "https://github.com/Kong/kong/blob/master/CHANGELOG.md#" + strings.ReplaceAll(line+".0", ".", "")
+}

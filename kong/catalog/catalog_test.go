@@ -112,3 +112,41 @@ func TestBreakingBetween(t *testing.T) {
 		t.Errorf("3.6 changes %v", got["3.6"])
 	}
 }
+
+func TestPath(t *testing.T) {
+	cases := []struct {
+		from, to   string
+		guaranteed bool
+		kind, hops string
+		err        string
+	}{
+		{"3.4.0", "3.4.2", true, "patch", "3.4.0 → 3.4.2", ""},
+		{"3.4.2", "3.5.0", true, "adjacent minor", "3.4.2 → 3.5.0", ""},
+		{"3.7.1", "3.8.0", true, "adjacent minor", "3.7.1 → 3.8.0", ""},
+		{"2.8.5", "3.0.2", true, "adjacent minor", "2.8.5 → 3.0.2", ""},
+		{"2.8.5", "3.4.2", true, "adjacent LTS", "2.8.5 → 3.4.2", ""},
+		{"3.4.2", "3.6.1", false, "unverified", "3.4.2 → 3.5.0 → 3.6.1", ""},
+		{"2.8.5", "3.6.1", false, "unverified", "2.8.5 → 3.4.2 → 3.5.0 → 3.6.1", ""},
+		{"3.0.0", "3.3.1", false, "unverified", "3.0.0 → 3.1.1 → 3.2.2 → 3.3.1", ""},
+		{"3.4.2", "3.4.2", false, "", "", "already runs 3.4.2"},
+		{"3.5.0", "3.4.2", false, "", "", "downgrade"},
+		{"3.4.2", "3.10.0", false, "", "", "not an OSS release"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.from+"→"+tc.to, func(t *testing.T) {
+			p, err := Default().Path(MustParseVersion(tc.from), MustParseVersion(tc.to))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Guaranteed != tc.guaranteed || p.Kind != tc.kind || p.HopsString() != tc.hops {
+				t.Errorf("got %v %s %s, want %v %s %s", p.Guaranteed, p.Kind, p.HopsString(), tc.guaranteed, tc.kind, tc.hops)
+			}
+		})
+	}
+}
