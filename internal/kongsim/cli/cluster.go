@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -59,17 +60,19 @@ func cluster(env *Env, argv []string) int {
 		return fail(env, "cluster", err)
 	}
 	c := Cluster{Version: v.String()}
+	ports := newPortPicker()
+	defer ports.release()
 	for i := 1; i <= n; i++ {
 		name := fmt.Sprintf("%s-%d", p.str("name"), i)
 		pfx := prefix.Prefix(filepath.Join(dir, name))
 		if err := pfx.Install(v); err != nil {
 			return fail(env, "cluster", err)
 		}
-		admin, err := freeAddr()
+		admin, err := ports.addr()
 		if err != nil {
 			return fail(env, "cluster", err)
 		}
-		status, err := freeAddr()
+		status, err := ports.addr()
 		if err != nil {
 			return fail(env, "cluster", err)
 		}
@@ -103,12 +106,40 @@ func cluster(env *Env, argv []string) int {
 	return 0
 }
 
-// freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+// portPicker hands out loopback ports that are free now and outside the kernel's
+// ephemeral range, so that no outgoing connection takes one before its node binds it. The
+// listeners stay open until every port of the cluster is picked, so none is given twice.
+type portPicker struct {
+	low, high int
+	held      []net.Listener
+}
+
+func newPortPicker() *portPicker {
+	p := &portPicker{low: 10000, high: 32768}
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		var lo, hi int
+		if _, err := fmt.Sscanf(string(b), "%d %d", &lo, &hi); err == nil && lo > p.low+1000 {
+			p.high = lo
+		}
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return p
+}
+
+func (p *portPicker) addr() (string, error) {
+	for range 1000 {
+		port := p.low + rand.IntN(p.high-p.low)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue
+		}
+		p.held = append(p.held, l)
+		return l.Addr().String(), nil
+	}
+	return "", fmt.Errorf("no free loopback port between %d and %d", p.low, p.high)
+}
+
+func (p *portPicker) release() {
+	for _, l := range p.held {
+		l.Close()
+	}
 }

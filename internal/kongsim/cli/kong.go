@@ -196,6 +196,7 @@ func kongStop(_ context.Context, env *Env, argv []string) int {
 	}
 	log := logger(env, p)
 	pfx, _ := runningPrefix(env, p.str("prefix"))
+	pfx.LogCommand(append([]string{"stop"}, argv...))
 	if _, err := os.Stat(pfx.KongEnv()); err != nil {
 		return log.Fail(fmt.Errorf("no file at: %s", pfx.KongEnv()))
 	}

@@ -115,5 +115,6 @@ func kongMigrations(ctx context.Context, env *Env, argv []string) int {
 		Stdin:       env.Stdin,
 	}
 	log.Verbose("Kong: %s", v)
+	pfx.LogCommand(append([]string{"migrations"}, argv...))
 	return kongdb.Migrations(ctx, sub, opts, conf, catalog.Default().Known(v), log)
 }

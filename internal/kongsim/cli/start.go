@@ -52,6 +52,7 @@ func kongStart(ctx context.Context, env *Env, argv []string) int {
 		log.Verbose("no config file found at %s", strings.Join(kconf.DefaultPaths, " or "))
 	}
 	log.Verbose("prefix in use: %s", pfx)
+	pfx.LogCommand(append([]string{"start"}, argv...))
 	if _, alive := pfx.PID(); alive {
 		return log.Fail(fmt.Errorf("Kong is already running in %s", pfx))
 	}

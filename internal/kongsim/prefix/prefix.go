@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/drawbridge/drawbridge/kong/catalog"
 )
@@ -131,4 +132,23 @@ func writeAtomic(path string, b []byte) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// CommandLog is kongsim's own record of the kong commands run against this prefix, one
+// line each: the time, the process id and the arguments. Tests count in it how often a
+// command ran (a non-repeatable one must run once).
+func (p Prefix) CommandLog() string { return p.path("logs", "kongsim-commands.log") }
+
+// LogCommand appends one line to CommandLog. Failing to write it is not Kong's problem and
+// is ignored, as a full log disk would not stop Kong.
+func (p Prefix) LogCommand(args []string) {
+	if err := os.MkdirAll(p.path("logs"), 0o755); err != nil {
+		return
+	}
+	f, err := os.OpenFile(p.CommandLog(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "%s %d kong %s\n", time.Now().UTC().Format(time.RFC3339Nano), os.Getpid(), strings.Join(args, " "))
 }
