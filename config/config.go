@@ -87,8 +87,9 @@ type Cluster struct {
 	Database             Database   `yaml:"database"`
 	Nodes                []Node     `yaml:"nodes"`
 	AllowUnverifiedPaths bool       `yaml:"allow_unverified_paths"`
-	Parallelism          int        `yaml:"parallelism"`     // nodes acted on at once; default 10
-	CommandTimeout       Duration   `yaml:"command_timeout"` // per node command; default 10m
+	AutoDecommission     bool       `yaml:"auto_decommission"` // decommission X right after a clean watch
+	Parallelism          int        `yaml:"parallelism"`       // nodes acted on at once; default 10
+	CommandTimeout       Duration   `yaml:"command_timeout"`   // per node command; default 10m
 	Commands             Commands   `yaml:"commands"`
 	Prometheus           Prometheus `yaml:"prometheus"`
 	Watch                Watch      `yaml:"watch"`

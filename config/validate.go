@@ -456,8 +456,8 @@ func (v *validator) watch(p string, c *Cluster) {
 	if w.Duration <= 0 {
 		v.col.add(join(wp, "duration"), "a positive duration such as 15m", "is %s", w.Duration)
 	}
-	if w.Interval < Duration(time.Second) {
-		v.col.add(join(wp, "interval"), "at least 1s, e.g. 30s", "is %s", w.Interval)
+	if w.Interval < Duration(100*time.Millisecond) {
+		v.col.add(join(wp, "interval"), "at least 100ms, e.g. 30s", "is %s", w.Interval)
 	} else if w.Duration > 0 && w.Interval > w.Duration {
 		v.col.add(join(wp, "interval"), "at most watch.duration ("+w.Duration.String()+")", "is %s: the watch would end before its first check", w.Interval)
 	}

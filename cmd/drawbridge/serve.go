@@ -15,7 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/internal/wire"
 	"github.com/drawbridge/drawbridge/storage"
+	"github.com/drawbridge/drawbridge/upgrade"
 )
 
 // serveOptions are the flags of "drawbridge serve".
@@ -68,6 +70,17 @@ func serve(ctx context.Context, opts serveOptions, log *slog.Logger) error {
 			log.Info("state file closed", "path", cfg.StateFile)
 		}
 	}()
+
+	eng, err := upgrade.New(wire.EngineOptions(cfg, store, log))
+	if err != nil {
+		return err
+	}
+	// Every unfinished run resumes: interrupted steps are checked, repeated or left for
+	// a person (PRODUCT.md "State and recovery").
+	if err := eng.Recover(ctx); err != nil {
+		return err
+	}
+	defer eng.Close() // before the store closes: runs stop at a safe point first
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(

@@ -1,0 +1,314 @@
+// Package kongtest starts kongsim clusters for drawbridge's tests: the kongsim binary
+// built once per test binary, N nodes on a database of their own (bootstrapped, seeded,
+// started), a drawbridge configuration pointing at them, and the handles tests use to
+// break them (faults, crashes) and to look at them (versions, kongsim's command log).
+package kongtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/internal/testsvc"
+	"github.com/drawbridge/drawbridge/kong/adminapi"
+)
+
+var (
+	buildOnce sync.Once
+	bin       string
+	buildErr  error
+	dbSeq     atomic.Int64
+)
+
+// Kongsim builds cmd/kongsim once per test binary and returns its path.
+func Kongsim(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		dir, err := os.MkdirTemp("", "kongsim-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		bin = filepath.Join(dir, "kongsim")
+		cmd := exec.Command("go", "build", "-o", bin, "./cmd/kongsim")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build kongsim: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return bin
+}
+
+// Options shape a cluster.
+type Options struct {
+	Nodes   int    // default 3
+	Version string // default 3.4.2
+	PG      *testsvc.Postgres
+	// Seed sizes; zero: 10 services with 2 routes each, 20 consumers.
+	Services, Routes, Consumers int
+}
+
+// Node is one node of the cluster.
+type Node struct {
+	Name      string `json:"name"`
+	Prefix    string `json:"prefix"`
+	Conf      string `json:"conf"`
+	AdminURL  string `json:"admin_url"`
+	StatusURL string `json:"status_url"`
+}
+
+// Cluster is a running kongsim cluster.
+type Cluster struct {
+	t     testing.TB
+	Dir   string
+	DB    string // database name
+	PG    *testsvc.Postgres
+	Nodes []Node
+	Bin   string
+}
+
+// New lays out, bootstraps, seeds and starts a cluster; its nodes are killed at cleanup.
+func New(t testing.TB, o Options) *Cluster {
+	t.Helper()
+	if o.Nodes == 0 {
+		o.Nodes = 3
+	}
+	if o.Version == "" {
+		o.Version = "3.4.2"
+	}
+	if o.Services == 0 {
+		o.Services, o.Routes, o.Consumers = 10, 2, 20
+	}
+	c := &Cluster{t: t, Dir: t.TempDir(), DB: fmt.Sprintf("kong_%d_%d", os.Getpid(), dbSeq.Add(1)), PG: o.PG, Bin: Kongsim(t)}
+	if _, err := o.PG.CreateDatabase(t.Context(), c.DB); err != nil {
+		t.Fatal(err)
+	}
+	c.Run("cluster", "init", "--dir", filepath.Join(c.Dir, "cluster"), "--nodes", fmt.Sprint(o.Nodes), "--version", o.Version,
+		"--pg-host", o.PG.Host, "--pg-port", fmt.Sprint(o.PG.Port), "--pg-user", o.PG.User, "--pg-database", c.DB)
+	b, err := os.ReadFile(filepath.Join(c.Dir, "cluster", "cluster.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cj struct{ Nodes []Node }
+	if err := json.Unmarshal(b, &cj); err != nil {
+		t.Fatal(err)
+	}
+	c.Nodes = cj.Nodes
+	t.Cleanup(c.KillNodes)
+	c.Run("kong", "migrations", "bootstrap", "-c", c.Nodes[0].Conf)
+	c.Run("seed", "-c", c.Nodes[0].Conf, "--services", fmt.Sprint(o.Services), "--routes", fmt.Sprint(o.Routes), "--consumers", fmt.Sprint(o.Consumers))
+	for _, n := range c.Nodes {
+		c.Run("kong", "start", "-c", n.Conf)
+	}
+	return c
+}
+
+// Run runs kongsim and returns its output; a failure fails the test.
+func (c *Cluster) Run(args ...string) string {
+	c.t.Helper()
+	out, err := exec.Command(c.Bin, args...).CombinedOutput()
+	if err != nil {
+		c.t.Fatalf("kongsim %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// Set changes faults or traffic of the given nodes (all when none is named).
+func (c *Cluster) Set(assignments []string, nodes ...int) {
+	c.t.Helper()
+	if len(nodes) == 0 {
+		for i := range c.Nodes {
+			nodes = append(nodes, i)
+		}
+	}
+	args := []string{"set"}
+	for _, i := range nodes {
+		args = append(args, "-p", c.Nodes[i].Prefix)
+	}
+	c.Run(append(args, assignments...)...)
+}
+
+// KillNodes SIGKILLs every node.
+func (c *Cluster) KillNodes() {
+	for i := range c.Nodes {
+		c.KillNode(i)
+	}
+}
+
+// KillNode SIGKILLs a node's process: a crash.
+func (c *Cluster) KillNode(i int) {
+	b, err := os.ReadFile(filepath.Join(c.Nodes[i].Prefix, "pids", "nginx.pid"))
+	if err != nil {
+		return
+	}
+	var pid int
+	if _, err := fmt.Sscanf(string(b), "%d", &pid); err == nil && pid > 0 {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// ConfigNodes returns the nodes as drawbridge's config has them.
+func (c *Cluster) ConfigNodes() []config.Node {
+	var out []config.Node
+	for _, n := range c.Nodes {
+		out = append(out, config.Node{Name: n.Name, AdminURL: n.AdminURL, StatusURL: n.StatusURL,
+			Vars: map[string]string{"prefix": n.Prefix, "conf": n.Conf}})
+	}
+	return out
+}
+
+// Versions returns what each node answers: its version, "x (not ready)", or "down".
+func (c *Cluster) Versions() []string {
+	var out []string
+	cl := &adminapi.Client{Timeout: 2 * time.Second}
+	for _, n := range c.ConfigNodes() {
+		info, err := cl.Info(context.Background(), n)
+		switch {
+		case err != nil:
+			out = append(out, "down")
+		case !info.Ready:
+			out = append(out, info.Version+" (not ready)")
+		default:
+			out = append(out, info.Version)
+		}
+	}
+	return out
+}
+
+// WantVersions fails the test unless every node answers want, ready.
+func (c *Cluster) WantVersions(want string) {
+	c.t.Helper()
+	for i, v := range c.Versions() {
+		if v != want {
+			c.t.Errorf("node %s answers %s, want %s", c.Nodes[i].Name, v, want)
+		}
+	}
+}
+
+// CommandCount counts "kong <prefix…>" commands in kongsim's log across the nodes.
+func (c *Cluster) CommandCount(prefix string) int {
+	n := 0
+	for _, node := range c.Nodes {
+		b, _ := os.ReadFile(filepath.Join(node.Prefix, "logs", "kongsim-commands.log"))
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, " kong "+prefix) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// DSN is the Kong database's connection string.
+func (c *Cluster) DSN() string { return c.PG.DSN(c.DB) }
+
+// ConfigOptions shape drawbridge's configuration for the cluster.
+type ConfigOptions struct {
+	Dir           string // state_file and backup_dir go here
+	PrometheusURL string
+	AutoRollback  bool
+	Unverified    bool
+	Watch         time.Duration // default 1s
+	Parallelism   int           // default 10
+	Interval      time.Duration // default 250ms
+	Extra         string        // YAML appended inside the cluster's mapping (indented 4)
+	Top           string        // YAML appended at the top level
+}
+
+const configTemplate = `listen: "127.0.0.1:0"
+state_file: {{.Dir}}/state/drawbridge.db
+backup_dir: {{.Dir}}/backups
+slack:
+  bot_token: xoxb-test
+  signing_secret: test-secret
+  channel: C0123456789
+access:
+  operators: [U0OPERATOR]
+  approvers: [U0APPROVER, U0APPROVE2]
+  required_approvals: 1
+  approval_timeout: 1h
+clusters:
+  - name: test
+    database:
+      dsn: "{{.DSN}}"
+    nodes:
+{{- range .Nodes}}
+      - name: {{.Name}}
+        admin_url: {{.AdminURL}}
+        status_url: {{.StatusURL}}
+        vars: { prefix: "{{.Prefix}}", conf: "{{.Conf}}" }
+{{- end}}
+    allow_unverified_paths: {{.Unverified}}
+    parallelism: {{.Parallelism}}
+    command_timeout: 20s
+    commands:
+      stop: ["{{.Kongsim}}", kong, stop, -p, "{{"{{"}}.Node.Vars.prefix{{"}}"}}"]
+      install: ["{{.Kongsim}}", install, -p, "{{"{{"}}.Node.Vars.prefix{{"}}"}}", --version, "{{"{{"}}.Version{{"}}"}}"]
+      start: ["{{.Kongsim}}", kong, start, -c, "{{"{{"}}.Node.Vars.conf{{"}}"}}"]
+      migrations_up: ["{{.Kongsim}}", kong, migrations, up, -c, "{{"{{"}}.Node.Vars.conf{{"}}"}}", "{{"{{"}}if .Force{{"}}"}}-f{{"{{"}}end{{"}}"}}"]
+      migrations_finish: ["{{.Kongsim}}", kong, migrations, finish, -c, "{{"{{"}}.Node.Vars.conf{{"}}"}}"]
+      decommission: ["{{.Kongsim}}", show, -p, "{{"{{"}}.Node.Vars.prefix{{"}}"}}"]
+    prometheus:
+      url: {{.Prom}}
+      selector: 'cluster="test"'
+    watch:
+      duration: {{.Watch}}
+      interval: {{.Interval}}
+      failure_limit: 2
+      auto_rollback: {{.AutoRollback}}
+{{.Extra}}
+{{.Top}}`
+
+// WriteConfig writes drawbridge's configuration for the cluster (cluster name "test") and
+// returns its path and the loaded config.
+func (c *Cluster) WriteConfig(o ConfigOptions) (string, *config.Config) {
+	c.t.Helper()
+	if o.Dir == "" {
+		o.Dir = c.Dir
+	}
+	if o.Watch == 0 {
+		o.Watch = time.Second
+	}
+	if o.Parallelism == 0 {
+		o.Parallelism = 10
+	}
+	if o.Interval == 0 {
+		o.Interval = 250 * time.Millisecond
+	}
+	var buf bytes.Buffer
+	err := template.Must(template.New("cfg").Parse(configTemplate)).Execute(&buf, map[string]any{
+		"Dir": o.Dir, "DSN": c.DSN(), "Nodes": c.Nodes, "Kongsim": c.Bin, "Prom": o.PrometheusURL,
+		"Unverified": o.Unverified, "Watch": o.Watch.String(), "Interval": o.Interval.String(), "AutoRollback": o.AutoRollback,
+		"Extra": o.Extra, "Top": o.Top, "Parallelism": o.Parallelism,
+	})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	path := filepath.Join(o.Dir, "drawbridge.yaml")
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		c.t.Fatal(err)
+	}
+	cfg, err := config.Load(path, config.LoadOptions{})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return path, cfg
+}

@@ -1,0 +1,34 @@
+// Package wire assembles the upgrade engine with the real Kong adapters (Admin API
+// client, node command runner, PostgreSQL, Prometheus), so that drawbridge's commands and
+// its end-to-end tests build the same engine.
+package wire
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/kong/adminapi"
+	"github.com/drawbridge/drawbridge/kong/nodecmd"
+	"github.com/drawbridge/drawbridge/kong/pgdb"
+	"github.com/drawbridge/drawbridge/promwatch"
+	"github.com/drawbridge/drawbridge/upgrade"
+)
+
+// EngineOptions returns the engine's options with the real adapters; callers may replace
+// any of them (tests set Clock, Sink, Watcher).
+func EngineOptions(cfg *config.Config, store upgrade.Store, log *slog.Logger) upgrade.Options {
+	return upgrade.Options{
+		Config: cfg,
+		Store:  store,
+		Nodes:  &adminapi.Client{},
+		Commands: func(c *config.Cluster, outDir string) upgrade.Commands {
+			return &nodecmd.Runner{OutputDir: outDir, Parallelism: c.Parallelism, Timeout: c.CommandTimeout.D()}
+		},
+		OpenDB: func(ctx context.Context, c *config.Cluster) (upgrade.Database, error) {
+			return pgdb.Open(ctx, c.Database.DSN.Reveal(), pgdb.Options{})
+		},
+		Metrics: &promwatch.Client{},
+		Log:     log,
+	}
+}

@@ -1,0 +1,57 @@
+package upgrade_test
+
+import (
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/drawbridge/drawbridge/storage"
+	"github.com/drawbridge/drawbridge/upgrade"
+)
+
+// BenchmarkBotOverhead upgrades a kongsim cluster of 3 and of 50 nodes from 3.4.2 to
+// 3.5.0 and reports the run's own measurements: the downtime (first stop issued → every
+// node of Y ready), the commands' critical path, and drawbridge's overhead (the
+// difference; goal: under 1 s). Each iteration sets up a fresh cluster, untimed.
+func BenchmarkBotOverhead(b *testing.B) {
+	for _, n := range []int{3, 50} {
+		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {
+			var overhead, downtime, commands float64
+			for range b.N {
+				b.StopTimer()
+				c := newCluster(b, clusterOpts{nodes: n, watch: 250 * time.Millisecond, parallelism: n})
+				h := newHarness(b, c, nil)
+				b.StartTimer()
+				run, err := h.engine.Start(b.Context(), upgrade.StartRequest{Cluster: "test", To: "3.5.0", RequestedBy: "U0OPERATOR"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				h.waitState(run.ID, 5*time.Minute, storage.StateAwaitingApproval)
+				if _, err := h.engine.Approve(b.Context(), run.ID, "U0APPROVER"); err != nil {
+					b.Fatal(err)
+				}
+				done := h.waitState(run.ID, 5*time.Minute, storage.StateAwaitingDecommission)
+				b.StopTimer()
+				overhead += parse(b, done.Details["measure.overhead_s"])
+				downtime += parse(b, done.Details["measure.downtime_s"])
+				commands += parse(b, done.Details["measure.commands_s"])
+				h.engine.Close()
+				c.KillNodes()
+				b.StartTimer()
+			}
+			b.ReportMetric(overhead/float64(b.N), "overhead-s")
+			b.ReportMetric(downtime/float64(b.N), "downtime-s")
+			b.ReportMetric(commands/float64(b.N), "commands-s")
+		})
+	}
+}
+
+func parse(b *testing.B, s string) float64 {
+	b.Helper()
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		b.Fatalf("measurement %q: %v", s, err)
+	}
+	return f
+}

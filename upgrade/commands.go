@@ -1,0 +1,298 @@
+package upgrade
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/drawbridge/drawbridge/kong/catalog"
+	"github.com/drawbridge/drawbridge/storage"
+)
+
+// IllegalError is a command the run's state does not allow, with a reason people read.
+type IllegalError struct {
+	Run    storage.RunID
+	State  storage.RunState
+	Action string
+	Why    string
+}
+
+func (e *IllegalError) Error() string {
+	return fmt.Sprintf("cannot %s run %s: %s", e.Action, e.Run, e.Why)
+}
+
+// ErrIllegal matches every IllegalError with errors.Is.
+var ErrIllegal = errors.New("illegal in the run's state")
+
+// Is makes errors.Is(err, ErrIllegal) true.
+func (e *IllegalError) Is(target error) bool { return target == ErrIllegal }
+
+func illegal(run storage.Run, action, why string) error {
+	return &IllegalError{Run: run.ID, State: run.State, Action: action, Why: why}
+}
+
+// StartRequest asks for an upgrade now.
+type StartRequest struct {
+	Cluster     string
+	To          string // Y
+	RequestedBy string // Slack user ID, or "scheduler"
+	Force       bool   // run the migrations with -f
+}
+
+// Start creates a run and starts it: preflight, freeze, backup, evaluate, stage, then the
+// approval gate. It refuses a cluster with an active run, an unknown cluster, and a
+// version that is not a Kong release.
+func (e *Engine) Start(ctx context.Context, req StartRequest) (storage.Run, error) {
+	c, err := e.cluster(req.Cluster)
+	if err != nil {
+		return storage.Run{}, err
+	}
+	to, err := catalog.ParseVersion(req.To)
+	if err != nil {
+		return storage.Run{}, err
+	}
+	if _, ok := catalog.Default().Release(to); !ok {
+		return storage.Run{}, fmt.Errorf("Kong %s is not an OSS release drawbridge knows (2.8.0 … %s)", to, catalog.Default().Latest().Version)
+	}
+	run := storage.Run{
+		Cluster: c.Name, To: to.String(), State: storage.StatePreparing, Force: req.Force,
+		RequestedBy: req.RequestedBy, Details: map[string]string{},
+	}
+	run, err = e.opts.Store.CreateRun(ctx, run)
+	if err != nil {
+		return run, fmt.Errorf("start %s on %s: %w", to, c.Name, err)
+	}
+	e.audit(ctx, run.ID, req.RequestedBy, "start", fmt.Sprintf("upgrade %s to %s", c.Name, to))
+	e.opts.Sink.Emit(Event{Kind: EventStateChanged, Run: run, Message: "requested by " + actorName(req.RequestedBy)})
+	e.spawn(run.ID)
+	return run, nil
+}
+
+// Approve records an approval. Only a run awaiting approval may be approved, once per
+// person; the requester may not approve unless the config allows it.
+func (e *Engine) Approve(ctx context.Context, id storage.RunID, user string) (storage.Run, error) {
+	return e.decide2(ctx, id, user, storage.DecisionApprove, "")
+}
+
+// Reject records a rejection; the run ends "rejected".
+func (e *Engine) Reject(ctx context.Context, id storage.RunID, user, reason string) (storage.Run, error) {
+	return e.decide2(ctx, id, user, storage.DecisionReject, reason)
+}
+
+func (e *Engine) decide2(ctx context.Context, id storage.RunID, user string, d storage.Decision, reason string) (storage.Run, error) {
+	verb := map[storage.Decision]string{storage.DecisionApprove: "approve", storage.DecisionReject: "reject"}[d]
+	run, err := e.opts.Store.GetRun(ctx, id)
+	if err != nil {
+		return run, err
+	}
+	if run.State != storage.StateAwaitingApproval {
+		return run, illegal(run, verb, fmt.Sprintf("it is %s, not awaiting approval", humanState(run.State)))
+	}
+	if d == storage.DecisionApprove && user == run.RequestedBy && !e.opts.Config.Access.AllowSelfApproval {
+		return run, illegal(run, verb, "you requested it, and a run needs another person's approval (four-eyes)")
+	}
+	err = e.opts.Store.AddApproval(ctx, id, storage.Approval{UserID: user, Decision: d, Reason: reason, At: e.opts.Clock.Now()})
+	if errors.Is(err, storage.ErrDuplicate) {
+		return run, illegal(run, verb, "you have already decided on it")
+	}
+	if err != nil {
+		return run, err
+	}
+	detail := ""
+	if reason != "" {
+		detail = reason
+	}
+	e.audit(ctx, id, user, verb, detail)
+	e.spawn(id)
+	return run, nil
+}
+
+// Abort stops a run before its downtime; the freeze is lifted and X is untouched.
+func (e *Engine) Abort(ctx context.Context, id storage.RunID, user string) (storage.Run, error) {
+	run, err := e.opts.Store.UpdateRun(ctx, id, func(r *storage.Run) error {
+		switch {
+		case r.State.Terminal():
+			return illegal(*r, "abort", "it has already ended ("+humanState(r.State)+")")
+		case !r.DowntimeStart.IsZero():
+			return illegal(*r, "abort", "its downtime has begun; roll it back instead")
+		}
+		setOp(r, "abort", user, "")
+		return nil
+	})
+	if err != nil {
+		return run, err
+	}
+	e.audit(ctx, id, user, "abort", "")
+	e.interrupt(id, errAbortAsked)
+	e.spawn(id)
+	return run, nil
+}
+
+// Rollback restores X: stop Y, restore the database from the run's backup, start X. It is
+// legal once the downtime has begun, and again after a failed rollback.
+func (e *Engine) Rollback(ctx context.Context, id storage.RunID, user string) (storage.Run, error) {
+	return e.requestRollback(ctx, id, user, "rollback requested by "+actorName(user))
+}
+
+func (e *Engine) requestRollback(ctx context.Context, id storage.RunID, user, reason string) (storage.Run, error) {
+	run, err := e.opts.Store.UpdateRun(ctx, id, func(r *storage.Run) error {
+		switch {
+		case r.DowntimeStart.IsZero():
+			return illegal(*r, "roll back", "its downtime has not begun, so nothing has changed; abort it instead")
+		case r.State == storage.StateRollingBack:
+			return illegal(*r, "roll back", "it is rolling back already")
+		case r.State.Terminal() && r.State != storage.StateRollbackFailed:
+			return illegal(*r, "roll back", "it has ended ("+humanState(r.State)+")")
+		}
+		setOp(r, "rollback", user, reason)
+		return nil
+	})
+	if err != nil {
+		return run, err
+	}
+	e.audit(ctx, id, user, "rollback", reason)
+	if run.State == storage.StateRollbackFailed {
+		// A finished run has no goroutine; retrying the rollback needs one.
+		_, _ = e.opts.Store.UpdateRun(ctx, id, func(r *storage.Run) error { r.State = storage.StateNeedsAttention; return nil })
+	}
+	e.interrupt(id, errRollbackAsked)
+	e.spawn(id)
+	return run, nil
+}
+
+// Resume re-runs the step a run stopped at, for a run that needs attention.
+func (e *Engine) Resume(ctx context.Context, id storage.RunID, user string) (storage.Run, error) {
+	run, err := e.opts.Store.UpdateRun(ctx, id, func(r *storage.Run) error {
+		if r.State != storage.StateNeedsAttention {
+			return illegal(*r, "resume", "it is "+humanState(r.State)+", not waiting for attention")
+		}
+		setOp(r, "resume", user, "")
+		return nil
+	})
+	if err != nil {
+		return run, err
+	}
+	e.audit(ctx, id, user, "resume", "")
+	e.spawn(id)
+	return run, nil
+}
+
+// Decommission runs the decommission step after a clean watch.
+func (e *Engine) Decommission(ctx context.Context, id storage.RunID, user string) (storage.Run, error) {
+	run, err := e.opts.Store.UpdateRun(ctx, id, func(r *storage.Run) error {
+		if r.State != storage.StateAwaitingDecommission {
+			return illegal(*r, "decommission", "it is "+humanState(r.State)+"; decommission comes after a clean watch")
+		}
+		setOp(r, "decommission", user, "")
+		return nil
+	})
+	if err != nil {
+		return run, err
+	}
+	e.audit(ctx, id, user, "decommission", "")
+	e.spawn(id)
+	return run, nil
+}
+
+func setOp(r *storage.Run, op, actor, reason string) {
+	if r.Details == nil {
+		r.Details = map[string]string{}
+	}
+	r.Details[detailPendingOp], r.Details[detailOpActor] = op, actor
+	if reason != "" {
+		r.Details[detailOpReason] = reason
+	}
+}
+
+// Status is a run with everything recorded about it.
+type Status struct {
+	Run       storage.Run
+	Steps     []storage.StepRecord
+	Approvals []storage.Approval
+}
+
+// Status returns a run's records.
+func (e *Engine) Status(ctx context.Context, id storage.RunID) (Status, error) {
+	run, err := e.opts.Store.GetRun(ctx, id)
+	if err != nil {
+		return Status{}, err
+	}
+	steps, err := e.opts.Store.Steps(ctx, id)
+	if err != nil {
+		return Status{}, err
+	}
+	aps, err := e.opts.Store.Approvals(ctx, id)
+	if err != nil {
+		return Status{}, err
+	}
+	return Status{Run: run, Steps: steps, Approvals: aps}, nil
+}
+
+// List returns runs, newest first.
+func (e *Engine) List(ctx context.Context, f storage.RunFilter) ([]storage.Run, error) {
+	return e.opts.Store.ListRuns(ctx, f)
+}
+
+// finish moves a run to a state that ends a phase (a terminal state, or rolling back),
+// after cleaning up: a step left running is closed, and the freeze is lifted when the run
+// ends.
+func (e *Engine) finish(ctx context.Context, id storage.RunID, st storage.RunState, reason string) {
+	v, err := e.load(ctx, id)
+	if err != nil {
+		e.opts.Log.Error("load run to finish", "run", id.String(), "err", err)
+		return
+	}
+	now := e.opts.Clock.Now()
+	for _, rec := range v.steps {
+		if st == storage.StateRollingBack && StepID(rec.Index) >= StepRollbackStop && rec.Status != storage.StepSucceeded {
+			rec.Status, rec.Error = storage.StepPending, "" // a new rollback attempt runs its steps again
+			if err := e.opts.Store.PutStep(ctx, id, rec); err != nil {
+				e.opts.Log.Error("reset rollback step", "run", id.String(), "err", err)
+			}
+			continue
+		}
+		if rec.Status == storage.StepRunning {
+			rec.Status, rec.EndedAt = storage.StepFailed, now
+			rec.Error = "ended: " + reason
+			if err := e.opts.Store.PutStep(ctx, id, rec); err != nil {
+				e.opts.Log.Error("close step", "run", id.String(), "err", err)
+			}
+		}
+	}
+	if st.Terminal() && v.run.Details[detailFreezeDone] == "true" {
+		if msg := e.unfreeze(ctx, v.run); msg != "" {
+			reason += "; " + msg
+		}
+	}
+	if st == storage.StateSucceeded || st == storage.StateRolledBack {
+		reason = e.summary(v, st, reason)
+	}
+	e.setState(ctx, id, st, reason)
+}
+
+var humanStates = map[storage.RunState]string{
+	storage.StateAwaitingApproval:     "awaiting approval",
+	storage.StateAwaitingDecommission: "awaiting decommission",
+	storage.StateFailedBeforeDowntime: "failed before downtime",
+	storage.StateNeedsAttention:       "needs attention",
+	storage.StateRollingBack:          "rolling back",
+	storage.StateRolledBack:           "rolled back",
+	storage.StateRollbackFailed:       "rollback failed",
+}
+
+// humanState is how people read a state.
+func humanState(s storage.RunState) string {
+	if h, ok := humanStates[s]; ok {
+		return h
+	}
+	return string(s)
+}
+
+// HumanState is how people read a state ("awaiting approval").
+func HumanState(s storage.RunState) string { return humanState(s) }
+
+// Active reports whether a state belongs to a run still in progress.
+func Active(s storage.RunState) bool {
+	return !s.Terminal() && !slices.Contains([]storage.RunState{storage.StateScheduled}, s)
+}

@@ -1,0 +1,446 @@
+package upgrade_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drawbridge/drawbridge/internal/wire"
+	"github.com/drawbridge/drawbridge/storage"
+	"github.com/drawbridge/drawbridge/upgrade"
+)
+
+const long = 90 * time.Second
+
+// TestUpgradeSucceeds: 3.4 → 3.5 on three kongsim nodes, every step checked, approved by
+// a second person, watched, decommissioned.
+func TestUpgradeSucceeds(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, clusterOpts{})
+	h := newHarness(t, c, nil)
+	ctx := t.Context()
+	db := c.database()
+	before, err := db.Fingerprint(ctx)
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	run, err := h.engine.Start(ctx, upgrade.StartRequest{Cluster: "test", To: "3.5.0", RequestedBy: "U0OPERATOR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.engine.Start(ctx, upgrade.StartRequest{Cluster: "test", To: "3.5.0", RequestedBy: "U0OPERATOR"}); !errors.Is(err, storage.ErrClusterBusy) {
+		t.Errorf("a second run on the cluster: %v, want ErrClusterBusy", err)
+	}
+	h.waitState(run.ID, long, storage.StateAwaitingApproval)
+	c.WantVersions("3.4.2") // nothing touched before the gate
+
+	// Legality: the requester may not approve; nobody may decommission yet.
+	if _, err := h.engine.Approve(ctx, run.ID, "U0OPERATOR"); !errors.Is(err, upgrade.ErrIllegal) {
+		t.Errorf("self-approval: %v", err)
+	}
+	if _, err := h.engine.Decommission(ctx, run.ID, "U0OPERATOR"); !errors.Is(err, upgrade.ErrIllegal) {
+		t.Errorf("decommission at the gate: %v", err)
+	}
+	if _, err := h.engine.Rollback(ctx, run.ID, "U0OPERATOR"); !errors.Is(err, upgrade.ErrIllegal) {
+		t.Errorf("rollback before the downtime: %v", err)
+	}
+	if _, err := h.engine.Approve(ctx, run.ID, "U0APPROVER"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.engine.Approve(ctx, run.ID, "U0APPROVER"); err == nil {
+		t.Error("a second approval by the same person was accepted")
+	}
+	h.waitState(run.ID, long, storage.StateAwaitingDecommission)
+	c.WantVersions("3.5.0")
+	if _, err := h.engine.Decommission(ctx, run.ID, "U0OPERATOR"); err != nil {
+		t.Fatal(err)
+	}
+	done := h.waitState(run.ID, long, storage.StateSucceeded)
+
+	if done.From != "3.4.2" || done.To != "3.5.0" {
+		t.Errorf("run from %s to %s", done.From, done.To)
+	}
+	steps := h.steps(run.ID)
+	for _, name := range []string{"preflight", "freeze", "backup", "evaluate", "approval", "stop", "migrations_up", "migrations_finish", "start", "watch", "decommission"} {
+		if s := steps[name]; s.Status != storage.StepSucceeded {
+			t.Errorf("step %s is %s: %s", name, s.Status, s.Error)
+		}
+	}
+	if s := steps["stage"]; s.Status != storage.StepSkipped {
+		t.Errorf("stage (no command) is %s", s.Status)
+	}
+	if b := steps["backup"]; b.Details["sha256"] == "" || b.Details["size"] == "" {
+		t.Errorf("backup details %v", b.Details)
+	} else if _, err := os.Stat(b.Details["path"]); err != nil {
+		t.Errorf("backup file: %v", err)
+	}
+	for _, k := range []string{"measure.downtime_s", "measure.commands_s", "measure.overhead_s"} {
+		if _, err := strconv.ParseFloat(done.Details[k], 64); err != nil {
+			t.Errorf("measurement %s = %q", k, done.Details[k])
+		}
+	}
+	if done.DowntimeStart.IsZero() || !done.DowntimeEnd.After(done.DowntimeStart) {
+		t.Errorf("downtime %s → %s", done.DowntimeStart, done.DowntimeEnd)
+	}
+	if !strings.Contains(done.Reason, "upgraded from 3.4.2 to 3.5.0; downtime") {
+		t.Errorf("summary %q", done.Reason)
+	}
+	if got := c.CommandCount("migrations up"); got != 1 {
+		t.Errorf("migrations up ran %d times", got)
+	}
+	if got := c.CommandCount("migrations finish"); got != 1 {
+		t.Errorf("migrations finish ran %d times", got)
+	}
+	// Kong's configuration is the same configuration, migrated.
+	db = c.database()
+	defer db.Close()
+	st, err := db.Schema(ctx)
+	if err != nil || len(st.Pending()) != 0 {
+		t.Errorf("schema after the upgrade: pending %v, %v", st.Pending(), err)
+	}
+	if after, err := db.Fingerprint(ctx); err != nil || after.Tables["services"].Rows != before.Tables["services"].Rows {
+		t.Errorf("services rows %d → %d (%v)", before.Tables["services"].Rows, after.Tables["services"].Rows, err)
+	}
+	// The audit log tells the story, in order.
+	var actions []string
+	for _, e := range h.audit(run.ID) {
+		actions = append(actions, e.Actor+":"+e.Action)
+	}
+	joined := strings.Join(actions, " ")
+	for _, want := range []string{"U0OPERATOR:start", "U0APPROVER:approve", "U0OPERATOR:decommission", "drawbridge:state_succeeded"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("audit log lacks %s: %s", want, joined)
+		}
+	}
+	if strings.Index(joined, "U0APPROVER:approve") > strings.Index(joined, "step_started: stop") && strings.Contains(joined, "step_started: stop") {
+		t.Error("the stop started before the approval")
+	}
+}
+
+// TestMigrationFailureRollsBack: migrations up fails in the middle → needs attention →
+// rollback → the database's fingerprint and schema_meta are X's again and every node
+// answers X.
+func TestMigrationFailureRollsBack(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, clusterOpts{unverified: true})
+	h := newHarness(t, c, nil)
+	ctx := t.Context()
+	db := c.database()
+	before, _ := db.Fingerprint(ctx)
+	schemaBefore, _ := db.Schema(ctx)
+	db.Close()
+	c.Set([]string{"faults.migration_fail=022_350_to_360"}, 0) // migrations run with node 1's conf
+
+	run, err := h.engine.Start(ctx, upgrade.StartRequest{Cluster: "test", To: "3.6.1", RequestedBy: "U0OPERATOR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitState(run.ID, long, storage.StateAwaitingApproval)
+	if _, err := h.engine.Approve(ctx, run.ID, "U0APPROVER"); err != nil {
+		t.Fatal(err)
+	}
+	failed := h.waitState(run.ID, long, storage.StateNeedsAttention)
+	if !strings.Contains(failed.Reason, "022_350_to_360") {
+		t.Errorf("reason %q does not name the failing migration", failed.Reason)
+	}
+	if _, err := h.engine.Abort(ctx, run.ID, "U0OPERATOR"); !errors.Is(err, upgrade.ErrIllegal) {
+		t.Errorf("abort after the downtime began: %v", err)
+	}
+	if _, err := h.engine.Rollback(ctx, run.ID, "U0OPERATOR"); err != nil {
+		t.Fatal(err)
+	}
+	done := h.waitState(run.ID, long, storage.StateRolledBack)
+	c.WantVersions("3.4.2")
+
+	db = c.database()
+	defer db.Close()
+	after, err := db.Fingerprint(ctx)
+	if err != nil || !after.Equal(before) {
+		t.Errorf("fingerprint after rollback differs: %v %v", after.Diff(before), err)
+	}
+	schemaAfter, err := db.Schema(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := schemaString(schemaAfter), schemaString(schemaBefore); got != want {
+		t.Errorf("schema_meta after rollback:\n%s\nwant:\n%s", got, want)
+	}
+	steps := h.steps(run.ID)
+	if r := steps["rollback_restore"]; r.Details["method"] != "rename" || r.Details["failed_db"] == "" {
+		t.Errorf("restore details %v", r.Details)
+	}
+	if !strings.Contains(done.Reason, "rolled back to 3.4.2") {
+		t.Errorf("summary %q", done.Reason)
+	}
+}
+
+func schemaString(st interface{ Pending() []string }) string {
+	b, _ := jsonMarshal(st)
+	return string(b)
+}
+
+// TestNodeWillNotStart: a node fails to start Y → needs attention → rollback → X.
+func TestNodeWillNotStart(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, clusterOpts{})
+	h := newHarness(t, c, nil)
+	ctx := t.Context()
+	run, err := h.engine.Start(ctx, upgrade.StartRequest{Cluster: "test", To: "3.5.0", RequestedBy: "U0OPERATOR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitState(run.ID, long, storage.StateAwaitingApproval)
+	c.Set([]string{"faults.start_fail=nginx: [emerg] unknown directive \"lua_shared_dict_bad\""}, 1)
+	if _, err := h.engine.Approve(ctx, run.ID, "U0APPROVE2"); err != nil {
+		t.Fatal(err)
+	}
+	failed := h.waitState(run.ID, long, storage.StateNeedsAttention)
+	if !strings.Contains(failed.Reason, "start Y failed") || !strings.Contains(failed.Reason, c.Nodes[1].Name) {
+		t.Errorf("reason %q", failed.Reason)
+	}
+	c.Set([]string{"faults.start_fail="}, 1) // the operator fixes the node
+	if _, err := h.engine.Rollback(ctx, run.ID, "U0OPERATOR"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitState(run.ID, long, storage.StateRolledBack)
+	c.WantVersions("3.4.2")
+}
+
+// TestAutoRollbackOnWatchBreach: with auto_rollback, a node of Y that crashes during the watch
+// rolls the run back without anyone clicking.
+func TestAutoRollbackOnWatchBreach(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, clusterOpts{autoRollback: true, watch: 20 * time.Second})
+	h := newHarness(t, c, nil)
+	ctx := t.Context()
+	run, err := h.engine.Start(ctx, upgrade.StartRequest{Cluster: "test", To: "3.5.0", RequestedBy: "U0OPERATOR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitState(run.ID, long, storage.StateAwaitingApproval)
+	if _, err := h.engine.Approve(ctx, run.ID, "U0APPROVER"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitState(run.ID, long, storage.StateWatching)
+	c.KillNode(2) // a node of Y crashes during the watch
+	h.waitState(run.ID, long, storage.StateRolledBack)
+	c.WantVersions("3.4.2")
+	st, _ := h.engine.Status(ctx, run.ID)
+	if !strings.Contains(st.Run.Reason, "rolled back") {
+		t.Errorf("summary %q", st.Run.Reason)
+	}
+	var sawRollback bool
+	for _, e := range h.audit(run.ID) {
+		if e.Action == "rollback" && strings.Contains(e.Detail, "auto_rollback") {
+			sawRollback = true
+		}
+	}
+	if !sawRollback {
+		t.Error("the audit log does not record the automatic rollback")
+	}
+}
+
+// TestPostgresStopsDuringBackup: the database dies while it is being backed up → failed
+// before downtime, X still serving.
+func TestPostgresStopsDuringBackup(t *testing.T) {
+	t.Parallel()
+	services(t)
+	pg := startPostgres(t)
+	c := newCluster(t, clusterOpts{pg: pg})
+	killed := make(chan struct{})
+	h := newHarness(t, c, func(o *upgrade.Options) {
+		sink := o.Sink
+		o.Sink = upgrade.SinkFunc(func(e upgrade.Event) {
+			if e.Kind == upgrade.EventStepStarted && e.Step.Name == "backup" {
+				if err := pg.Kill(); err != nil {
+					t.Error(err)
+				}
+				close(killed)
+			}
+			sink.Emit(e)
+		})
+	})
+	run, err := h.engine.Start(t.Context(), upgrade.StartRequest{Cluster: "test", To: "3.5.0", RequestedBy: "U0OPERATOR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := h.waitState(run.ID, long, storage.StateFailedBeforeDowntime)
+	<-killed
+	if !strings.Contains(done.Reason, "database backup failed") {
+		t.Errorf("reason %q", done.Reason)
+	}
+	if !done.DowntimeStart.IsZero() {
+		t.Error("the downtime began")
+	}
+	for i, v := range c.Versions() {
+		if !strings.HasPrefix(v, "3.4.2") { // still serving X (not ready: its database is gone)
+			t.Errorf("node %s answers %s", c.Nodes[i].Name, v)
+		}
+	}
+	if strings.Contains(done.Reason, "password") {
+		t.Errorf("reason shows a password: %q", done.Reason)
+	}
+}
+
+// TestConfigChangeDuringFreeze: a service added after the freeze stops the run at the gate,
+// before any downtime, naming the table.
+func TestConfigChangeDuringFreeze(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, clusterOpts{})
+	h := newHarness(t, c, nil)
+	ctx := t.Context()
+	run, err := h.engine.Start(ctx, upgrade.StartRequest{Cluster: "test", To: "3.5.0", RequestedBy: "U0OPERATOR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitState(run.ID, long, storage.StateAwaitingApproval)
+	execSQL(t, c, `INSERT INTO services (id, created_at, updated_at, name, protocol, host, port, ws_id)
+		SELECT gen_random_uuid(), now(), now(), 'added-during-freeze', 'http', 'example.internal', 80, id FROM workspaces WHERE name = 'default'`)
+	if _, err := h.engine.Approve(ctx, run.ID, "U0APPROVER"); err != nil {
+		t.Fatal(err)
+	}
+	done := h.waitState(run.ID, long, storage.StateFailedBeforeDowntime)
+	if !strings.Contains(done.Reason, "services") || !strings.Contains(done.Reason, "changed during the freeze") {
+		t.Errorf("reason %q does not name the services table", done.Reason)
+	}
+	if !done.DowntimeStart.IsZero() {
+		t.Error("the downtime began")
+	}
+	c.WantVersions("3.4.2")
+}
+
+// TestRejectAndAbort: a rejection ends the run at the gate; an abort before the downtime
+// ends it with the freeze lifted.
+func TestRejectAndAbort(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, clusterOpts{nodes: 1})
+	h := newHarness(t, c, nil)
+	ctx := t.Context()
+	run, err := h.engine.Start(ctx, upgrade.StartRequest{Cluster: "test", To: "3.5.0", RequestedBy: "U0OPERATOR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitState(run.ID, long, storage.StateAwaitingApproval)
+	if _, err := h.engine.Reject(ctx, run.ID, "U0APPROVER", "not during the sale"); err != nil {
+		t.Fatal(err)
+	}
+	done := h.waitState(run.ID, long, storage.StateRejected)
+	if !strings.Contains(done.Reason, "not during the sale") {
+		t.Errorf("reason %q", done.Reason)
+	}
+	if _, err := h.engine.Approve(ctx, run.ID, "U0APPROVE2"); !errors.Is(err, upgrade.ErrIllegal) {
+		t.Errorf("approve after rejection: %v", err)
+	}
+
+	run2, err := h.engine.Start(ctx, upgrade.StartRequest{Cluster: "test", To: "3.5.0", RequestedBy: "U0OPERATOR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitState(run2.ID, long, storage.StateAwaitingApproval)
+	if _, err := h.engine.Abort(ctx, run2.ID, "U0OPERATOR"); err != nil {
+		t.Fatal(err)
+	}
+	done = h.waitState(run2.ID, long, storage.StateAborted)
+	if !strings.Contains(done.Reason, "freeze lifted") {
+		t.Errorf("reason %q", done.Reason)
+	}
+	c.WantVersions("3.4.2")
+}
+
+// TestPlan: the dry run changes nothing and refuses an unverified jump with its hops.
+func TestPlan(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, clusterOpts{nodes: 2})
+	h := newHarness(t, c, nil)
+	ctx := t.Context()
+	p, err := h.engine.Plan(ctx, "test", "3.6.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Refused || !strings.Contains(p.Reason, "3.4.2 → 3.5.0 → 3.6.1") {
+		t.Errorf("3.4.2 → 3.6.1: refused %v: %s", p.Refused, p.Reason)
+	}
+	p, err = h.engine.Plan(ctx, "test", "3.5.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Refused {
+		t.Fatalf("3.5.0 refused: %s", p.Reason)
+	}
+	if len(p.Migrations) != 1 || p.Migrations[0].Name != "021_340_to_350" || len(p.Breaking) != 1 {
+		t.Errorf("plan: migrations %v, breaking %v", p.Migrations, p.Breaking)
+	}
+	if runs, _ := h.store.ListRuns(ctx, storage.RunFilter{}); len(runs) != 0 {
+		t.Errorf("plan created runs: %v", runs)
+	}
+	c.WantVersions("3.4.2")
+	_ = context.Background
+}
+
+// TestShutdownDuringWatch: a graceful shutdown interrupts the watch at once and leaves it
+// recorded as running; the next engine on the same state file resumes it from its stored
+// start time.
+func TestShutdownDuringWatch(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, clusterOpts{nodes: 1, watch: 8 * time.Second})
+	ctx := t.Context()
+	store, err := storage.Open(c.cfg.StateFile, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := upgrade.New(wire.EngineOptions(c.cfg, store, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := eng.Start(ctx, upgrade.StartRequest{Cluster: "test", To: "3.5.0", RequestedBy: "U0OPERATOR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStore(t, store, run.ID, storage.StateAwaitingApproval)
+	if _, err := eng.Approve(ctx, run.ID, "U0APPROVER"); err != nil {
+		t.Fatal(err)
+	}
+	waitStore(t, store, run.ID, storage.StateWatching)
+	start := time.Now()
+	eng.Close()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Close took %s during a watch", d)
+	}
+	steps, _ := store.Steps(ctx, run.ID)
+	for _, s := range steps {
+		if s.Name == "watch" && s.Status != storage.StepRunning {
+			t.Errorf("watch is %s after the shutdown, want running", s.Status)
+		}
+	}
+	store.Close()
+
+	h := newHarness(t, c, nil) // a new drawbridge on the same state file
+	h.waitState(run.ID, long, storage.StateAwaitingDecommission)
+	if s := h.steps(run.ID)["watch"]; s.Attempt != 2 || s.Status != storage.StepSucceeded {
+		t.Errorf("watch: attempt %d, %s", s.Attempt, s.Status)
+	}
+}
+
+func waitStore(t *testing.T, store *storage.Store, id storage.RunID, want storage.RunState) {
+	t.Helper()
+	deadline := time.Now().Add(long)
+	for {
+		run, err := store.GetRun(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if run.State == want {
+			return
+		}
+		if run.State.Terminal() || time.Now().After(deadline) {
+			t.Fatalf("run is %s (%s), want %s", run.State, run.Reason, want)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the stored state
+	}
+}

@@ -1,0 +1,220 @@
+package upgrade_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/internal/kongtest"
+	"github.com/drawbridge/drawbridge/internal/testsvc"
+	"github.com/drawbridge/drawbridge/internal/wire"
+	"github.com/drawbridge/drawbridge/kong/pgdb"
+	"github.com/drawbridge/drawbridge/storage"
+	"github.com/drawbridge/drawbridge/upgrade"
+)
+
+// The package's end-to-end tests share one PostgreSQL and one Prometheus server; each
+// test gets its own database and its own kongsim cluster.
+var (
+	sharedPG   *testsvc.Postgres
+	sharedProm *testsvc.Prometheus
+	setupErr   error
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(testMain(m))
+}
+
+func testMain(m *testing.M) int {
+	if os.Getenv(helperEnv) != "" {
+		return helperMain() // the kill test's engine process
+	}
+	ctx := context.Background()
+	sharedPG, setupErr = testsvc.NewPostgres(ctx)
+	if setupErr == nil {
+		defer sharedPG.Close()
+		sharedProm, setupErr = testsvc.NewPrometheus(ctx, testsvc.PrometheusConfig{})
+		if setupErr == nil {
+			defer sharedProm.Close()
+		}
+	}
+	return m.Run()
+}
+
+func services(t testing.TB) {
+	t.Helper()
+	if setupErr != nil {
+		if testsvc.ShouldSkip(setupErr) {
+			t.Skipf("skipping: %v", setupErr)
+		}
+		t.Fatal(setupErr)
+	}
+}
+
+// cluster is a kongsim cluster with drawbridge's configuration for it.
+type cluster struct {
+	*kongtest.Cluster
+	t       testing.TB
+	cfgPath string
+	cfg     *config.Config
+}
+
+// clusterOpts shape a test cluster.
+type clusterOpts struct {
+	nodes        int
+	version      string
+	pg           *testsvc.Postgres // nil: the shared server
+	autoRollback bool
+	unverified   bool
+	watch        time.Duration // default 1s
+	parallelism  int           // default 10
+}
+
+func newCluster(t testing.TB, o clusterOpts) *cluster {
+	t.Helper()
+	services(t)
+	pg := o.pg
+	if pg == nil {
+		pg = sharedPG
+	}
+	kc := kongtest.New(t, kongtest.Options{Nodes: o.nodes, Version: o.version, PG: pg})
+	path, cfg := kc.WriteConfig(kongtest.ConfigOptions{PrometheusURL: sharedProm.URL(), AutoRollback: o.autoRollback,
+		Unverified: o.unverified, Watch: o.watch, Parallelism: o.parallelism})
+	return &cluster{Cluster: kc, t: t, cfgPath: path, cfg: cfg}
+}
+
+// database opens the cluster's Kong database with drawbridge's adapter.
+func (c *cluster) database() *pgdb.DB {
+	c.t.Helper()
+	db, err := pgdb.Open(context.Background(), c.DSN(), pgdb.Options{})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return db
+}
+
+// harness is an engine over a cluster, with the events it emitted.
+type harness struct {
+	t      testing.TB
+	c      *cluster
+	store  *storage.Store
+	engine *upgrade.Engine
+	mu     sync.Mutex
+	events []upgrade.Event
+	notify chan struct{}
+}
+
+func newHarness(t testing.TB, c *cluster, tweak func(*upgrade.Options)) *harness {
+	t.Helper()
+	store, err := storage.Open(c.cfg.StateFile, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, c: c, store: store, notify: make(chan struct{}, 1)}
+	opts := wire.EngineOptions(c.cfg, store, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	opts.Sink = upgrade.SinkFunc(h.emit)
+	if tweak != nil {
+		tweak(&opts)
+	}
+	h.engine, err = upgrade.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.engine.Recover(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		h.engine.Close()
+		if err := store.Check(context.Background()); err != nil {
+			t.Errorf("state file: %v", err)
+		}
+		store.Close()
+	})
+	return h
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
+
+func (h *harness) emit(e upgrade.Event) {
+	h.mu.Lock()
+	h.events = append(h.events, e)
+	h.mu.Unlock()
+	select {
+	case h.notify <- struct{}{}:
+	default:
+	}
+}
+
+// waitState waits until the run is in one of the states, failing on any terminal other
+// state.
+func (h *harness) waitState(id storage.RunID, timeout time.Duration, want ...storage.RunState) storage.Run {
+	h.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		run, err := h.store.GetRun(context.Background(), id)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		for _, w := range want {
+			if run.State == w {
+				return run
+			}
+		}
+		if run.State.Terminal() || time.Now().After(deadline) {
+			h.t.Fatalf("run %s is %s (%s), want %v\n%s", id, run.State, run.Reason, want, h.describe(id))
+		}
+		select {
+		case <-h.notify:
+		case <-time.After(100 * time.Millisecond): // also re-read the store now and then
+		}
+	}
+}
+
+// describe prints the run's steps for a failure message.
+func (h *harness) describe(id storage.RunID) string {
+	st, err := h.engine.Status(context.Background(), id)
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, s := range st.Steps {
+		fmt.Fprintf(&b, "  %-18s %-9s attempt %d %s\n", s.Name, s.Status, s.Attempt, s.Error)
+		if s.OutputTail != "" {
+			for _, l := range strings.Split(strings.TrimSpace(s.OutputTail), "\n") {
+				fmt.Fprintf(&b, "      | %s\n", l)
+			}
+		}
+	}
+	return b.String()
+}
+
+func (h *harness) steps(id storage.RunID) map[string]storage.StepRecord {
+	st, err := h.engine.Status(context.Background(), id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	out := map[string]storage.StepRecord{}
+	for _, s := range st.Steps {
+		out[s.Name] = s
+	}
+	return out
+}
+
+func (h *harness) audit(id storage.RunID) []storage.AuditEvent {
+	evs, err := h.store.Audit(context.Background(), storage.AuditFilter{Run: id})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return evs
+}

@@ -1,0 +1,838 @@
+package upgrade
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/kong"
+	"github.com/drawbridge/drawbridge/kong/catalog"
+	"github.com/drawbridge/drawbridge/kong/nodecmd"
+	"github.com/drawbridge/drawbridge/storage"
+)
+
+// runStep performs one step against the real world and says how it went.
+func (e *Engine) runStep(ctx context.Context, run storage.Run, rec storage.StepRecord, d stepDef) stepResult {
+	c, err := e.cluster(run.Cluster)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	s := &stepCtx{e: e, run: run, c: c, details: map[string]string{}}
+	var res stepResult
+	switch d.id {
+	case StepPreflight:
+		res = s.preflight(ctx)
+	case StepFreeze:
+		res = s.freeze(ctx)
+	case StepBackup:
+		res = s.backup(ctx)
+	case StepEvaluate:
+		res = s.evaluate(ctx)
+	case StepStage:
+		res = s.stage(ctx)
+	case StepApproval:
+		res = s.gate(ctx)
+	case StepStop:
+		res = s.stopX(ctx)
+	case StepMigrationsUp:
+		res = s.migrationsUp(ctx)
+	case StepMigrationsFinish:
+		res = s.migrationsFinish(ctx)
+	case StepStart:
+		res = s.startY(ctx)
+	case StepWatch:
+		res = s.watch(ctx)
+	case StepDecommission:
+		res = s.decommission(ctx)
+	case StepRollbackStop:
+		res = s.rollbackStop(ctx)
+	case StepRollbackRestore:
+		res = s.rollbackRestore(ctx)
+	case StepRollbackStart:
+		res = s.rollbackStart(ctx)
+	default:
+		res = stepResult{err: fmt.Errorf("unknown step %d", d.id)}
+	}
+	if res.details == nil {
+		res.details = s.details
+	} else {
+		for k, v := range s.details {
+			res.details[k] = v
+		}
+	}
+	if res.tail == "" {
+		res.tail = s.tail.String()
+	}
+	if cause := context.Cause(ctx); res.err != nil && cause != nil && !errors.Is(res.err, cause) {
+		res.err = fmt.Errorf("%w (interrupted: %v)", res.err, cause)
+	}
+	return res
+}
+
+// stepCtx carries what one step needs.
+type stepCtx struct {
+	e       *Engine
+	run     storage.Run
+	c       *config.Cluster
+	details map[string]string
+	tail    strings.Builder
+}
+
+func (s *stepCtx) fail(format string, args ...any) stepResult {
+	return stepResult{err: fmt.Errorf(format, args...)}
+}
+
+func (s *stepCtx) versions() (x, y catalog.Version, err error) {
+	if x, err = catalog.ParseVersion(s.run.From); err != nil {
+		return x, y, fmt.Errorf("run %s has no known current version: %w", s.run.ID, err)
+	}
+	y, err = catalog.ParseVersion(s.run.To)
+	return x, y, err
+}
+
+func (s *stepCtx) force() bool {
+	return s.run.Force || s.run.Details[detailForce] == "true"
+}
+
+func (s *stepCtx) data(version string) config.CommandData {
+	return config.CommandData{Cluster: s.c.Name, Run: s.run.ID.String(), From: s.run.From, To: s.run.To, Version: version, Force: s.force()}
+}
+
+// commands renders argv for nodes and runs them in parallel (bounded by the cluster's
+// parallelism). It returns the time the commands took together (first start to last
+// end), and an error naming every node whose command failed.
+func (s *stepCtx) commands(ctx context.Context, action string, argv config.Argv, nodes []config.Node, version string) (time.Duration, error) {
+	slowest, failed, err := s.commandsPerNode(ctx, action, argv, nodes, version)
+	if err != nil {
+		return slowest, err
+	}
+	var errs []string
+	for _, n := range nodes {
+		if e, ok := failed[n.Name]; ok {
+			errs = append(errs, e.Error())
+		}
+	}
+	if len(errs) > 0 {
+		return slowest, errors.New(strings.Join(errs, "; "))
+	}
+	return slowest, nil
+}
+
+// commandsPerNode is commands with the failures per node.
+func (s *stepCtx) commandsPerNode(ctx context.Context, action string, argv config.Argv, nodes []config.Node, version string) (time.Duration, map[string]error, error) {
+	failed := map[string]error{}
+	if len(argv) == 0 || len(nodes) == 0 {
+		return 0, failed, nil
+	}
+	var jobs []nodecmd.Job
+	for _, n := range nodes {
+		d := s.data(version)
+		d.Node = config.NodeDataOf(n)
+		args, err := argv.Render(d)
+		if err != nil {
+			return 0, nil, fmt.Errorf("%s on %s: render command: %w", action, n.Name, err)
+		}
+		jobs = append(jobs, nodecmd.Job{Action: action, Node: n.Name, Argv: args})
+	}
+	dir := s.e.runDir(s.run.ID)
+	if err := ensureDir(dir); err != nil {
+		return 0, nil, fmt.Errorf("create %s: %w", dir, err)
+	}
+	results := s.e.opts.Commands(s.c, dir).RunAll(ctx, jobs)
+	// The phase's command time is the span from the first command's start to the last
+	// one's end: with parallelism below the node count it holds every wave.
+	var first, last time.Time
+	var slowest time.Duration
+	for _, r := range results {
+		slowest = max(slowest, r.Duration)
+		if !r.Started.IsZero() {
+			if first.IsZero() || r.Started.Before(first) {
+				first = r.Started
+			}
+			if end := r.Started.Add(r.Duration); end.After(last) {
+				last = end
+			}
+		}
+		header := action
+		if r.Node != "" {
+			header += " on " + r.Node
+		}
+		fmt.Fprintf(&s.tail, "$ %s  (%s, exit %d, %s)\n", strings.Join(r.Argv, " "), header, r.ExitCode, r.Duration.Round(time.Millisecond))
+		if t := strings.TrimSpace(r.Tail); t != "" {
+			s.tail.WriteString(t + "\n")
+		}
+		if r.Err != nil {
+			failed[r.Node] = r.Err
+		}
+	}
+	s.details[action+".slowest_s"] = seconds(slowest)
+	span := last.Sub(first)
+	s.details[action+".span_s"] = seconds(span)
+	return span, failed, nil
+}
+
+// settle waits for every node to reach a state (stopped, or answering a version), at
+// most the command timeout; a node whose command failed gets a short grace instead, so a
+// failure that is only noise ("already running" after a restart) passes, and a real one is
+// reported quickly with its command's error.
+func (s *stepCtx) settle(ctx context.Context, failed map[string]error, reach func(context.Context, config.Node) error) error {
+	const grace = 5 * time.Second
+	return s.eachNode(ctx, func(ctx context.Context, n config.Node) error {
+		cmdErr, hadErr := failed[n.Name]
+		if hadErr {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, min(grace, s.c.CommandTimeout.D()))
+			defer cancel()
+		}
+		err := reach(ctx, n)
+		switch {
+		case err == nil && hadErr:
+			fmt.Fprintf(&s.tail, "%s: its command failed, but the node is as wanted: %v\n", n.Name, cmdErr)
+			return nil
+		case err != nil && hadErr:
+			return cmdErr
+		}
+		return err
+	})
+}
+
+// once runs a run-once command on the first node.
+func (s *stepCtx) once(ctx context.Context, action string, argv config.Argv, version string) (time.Duration, error) {
+	return s.commands(ctx, action, argv, s.c.Nodes[:1], version)
+}
+
+func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }
+
+func (s *stepCtx) openDB(ctx context.Context) (Database, error) {
+	db, err := s.e.opts.OpenDB(ctx, s.c)
+	if err != nil {
+		return nil, fmt.Errorf("open database of %s: %w", s.c.Name, err)
+	}
+	return db, nil
+}
+
+func (s *stepCtx) notice(msg string) {
+	s.e.opts.Sink.Emit(Event{Kind: EventNotice, Run: s.run, Message: msg})
+}
+
+// --- steps 1–5: preparing, nothing changes on the cluster ---
+
+func (s *stepCtx) preflight(ctx context.Context) stepResult {
+	y, err := catalog.ParseVersion(s.run.To)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	p := s.e.preflight(ctx, s.c, y, s.run.ID)
+	for _, ch := range p.Checks {
+		verdict := "ok"
+		switch {
+		case !ch.OK:
+			verdict = "FAIL"
+		case ch.Warning:
+			verdict = "warning"
+		}
+		s.details["check."+ch.Name] = verdict + ": " + ch.Detail
+		fmt.Fprintf(&s.tail, "%-8s %s: %s\n", verdict, ch.Name, ch.Detail)
+	}
+	if p.Refused {
+		return s.fail("%s", p.Reason)
+	}
+	res := stepResult{runDetails: map[string]string{}}
+	res.runDetails["from"] = p.From
+	if !p.Path.Guaranteed {
+		res.runDetails[detailWarning] = fmt.Sprintf("%s → %s is not a path Kong guarantees (guaranteed hops: %s)", p.From, p.To, p.Path.HopsString())
+	}
+	if p.Force {
+		res.runDetails[detailForce] = "true"
+	}
+	return res
+}
+
+func (s *stepCtx) freeze(ctx context.Context) stepResult {
+	db, err := s.openDB(ctx)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	defer db.Close()
+	fp, err := db.Fingerprint(ctx)
+	if err != nil {
+		return s.fail("fingerprint the configuration: %w", err)
+	}
+	b, err := json.Marshal(fp)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	s.details["fingerprint"] = fp.Hash
+	s.details["tables"] = strconv.Itoa(len(fp.Tables))
+	if _, err := s.once(ctx, "freeze", s.c.Commands.Freeze, s.run.From); err != nil {
+		return stepResult{err: err}
+	}
+	s.notice(fmt.Sprintf("Configuration freeze on %s: no Admin API writes, decK syncs or Kong Manager changes until run %s ends.", s.c.Name, s.run.ID))
+	return stepResult{runDetails: map[string]string{detailFingerprint: string(b), detailFreezeDone: "true"}}
+}
+
+// frozen returns the fingerprint taken at the freeze.
+func (s *stepCtx) frozen() (kong.Fingerprint, error) {
+	var fp kong.Fingerprint
+	raw := s.run.Details[detailFingerprint]
+	if raw == "" {
+		return fp, errors.New("the run has no fingerprint from its freeze")
+	}
+	return fp, json.Unmarshal([]byte(raw), &fp)
+}
+
+// unchanged compares the configuration with the freeze's fingerprint.
+func (s *stepCtx) unchanged(ctx context.Context, db Database, when string) error {
+	want, err := s.frozen()
+	if err != nil {
+		return err
+	}
+	now, err := db.Fingerprint(ctx)
+	if err != nil {
+		return fmt.Errorf("fingerprint the configuration %s: %w", when, err)
+	}
+	if !now.Equal(want) {
+		return fmt.Errorf("Kong's configuration changed during the freeze (%s): %s", when, kong.DiffString(now.Diff(want)))
+	}
+	return nil
+}
+
+func (s *stepCtx) backupPath() string {
+	return filepath.Join(s.e.opts.Config.BackupDir, s.c.Name, s.run.ID.String()+".dump")
+}
+
+func (s *stepCtx) backup(ctx context.Context) stepResult {
+	db, err := s.openDB(ctx)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	defer db.Close()
+	b, err := db.Backup(ctx, s.backupPath())
+	if err != nil {
+		return stepResult{err: err}
+	}
+	s.details["path"], s.details["size"], s.details["sha256"] = b.Path, strconv.FormatInt(b.Size, 10), b.SHA256
+	s.details["duration_s"] = seconds(b.Duration)
+	fmt.Fprintf(&s.tail, "pg_dump -Fc → %s (%s, sha256 %s), verified by reading the whole archive\n", b.Path, bytesString(b.Size), b.SHA256)
+	if err := s.unchanged(ctx, db, "by the backup"); err != nil {
+		return stepResult{err: err}
+	}
+	if _, err := s.once(ctx, "export", s.c.Commands.Export, s.run.From); err != nil {
+		return stepResult{err: err}
+	}
+	return stepResult{runDetails: map[string]string{detailBackupPath: b.Path, detailBackupSHA: b.SHA256, detailBackupSize: strconv.FormatInt(b.Size, 10)}}
+}
+
+func (s *stepCtx) evaluate(ctx context.Context) stepResult {
+	x, y, err := s.versions()
+	if err != nil {
+		return stepResult{err: err}
+	}
+	var p Plan
+	s.e.evaluate(ctx, &p, s.c, x, y)
+	s.details["migrations"] = strconv.Itoa(len(p.Migrations))
+	s.details["pending_after_up"] = MigrationNames(p.PendingAfterUp)
+	s.details["new_plugins"] = strings.Join(p.NewPlugins, ", ")
+	s.details["force"] = strconv.FormatBool(p.Force || s.run.Force)
+	if p.PredictedDowntime > 0 {
+		s.details["predicted_downtime_s"] = seconds(p.PredictedDowntime)
+	}
+	fmt.Fprintf(&s.tail, "migrations up runs %d migrations: %s\n", len(p.Migrations), MigrationNames(p.Migrations))
+	if len(p.PendingAfterUp) > 0 {
+		fmt.Fprintf(&s.tail, "left pending for finish: %s\n", MigrationNames(p.PendingAfterUp))
+	}
+	if p.Force {
+		fmt.Fprintf(&s.tail, "new plugins %s: migrations run with -f\n", strings.Join(p.NewPlugins, ", "))
+	}
+	var lines []string
+	for _, b := range p.Breaking {
+		lines = append(lines, b.Line)
+		fmt.Fprintf(&s.tail, "breaking changes in %s (%s):\n", b.Line, b.Link)
+		for _, ch := range b.Changes {
+			fmt.Fprintf(&s.tail, "  - %s\n", ch)
+		}
+	}
+	s.details["breaking_lines"] = strings.Join(lines, ", ")
+	res := stepResult{runDetails: map[string]string{}}
+	if p.Force {
+		res.runDetails[detailForce] = "true"
+	}
+	return res
+}
+
+func (s *stepCtx) stage(ctx context.Context) stepResult {
+	if len(s.c.Commands.Stage) == 0 {
+		return stepResult{skipped: true, tail: "no stage command configured"}
+	}
+	if _, err := s.commands(ctx, "stage", s.c.Commands.Stage, s.c.Nodes, s.run.To); err != nil {
+		return stepResult{err: err}
+	}
+	return stepResult{}
+}
+
+// gate opens the approval gate, or crosses it once enough approvals are in: the
+// configuration is compared with the freeze's fingerprint first.
+func (s *stepCtx) gate(ctx context.Context) stepResult {
+	aps, err := s.e.opts.Store.Approvals(ctx, s.run.ID)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	if countApprovals(aps) < s.e.opts.Config.Access.RequiredApprovals {
+		if w := s.run.Details[detailWarning]; w != "" {
+			s.notice("Warning at the gate: " + w)
+		}
+		return stepResult{details: map[string]string{"crossed": "false"}}
+	}
+	db, err := s.openDB(ctx)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	defer db.Close()
+	if err := s.unchanged(ctx, db, "at the approval gate"); err != nil {
+		return stepResult{err: err}
+	}
+	var who []string
+	for _, a := range aps {
+		if a.Decision == storage.DecisionApprove {
+			who = append(who, a.UserID)
+		}
+	}
+	return stepResult{details: map[string]string{"crossed": "true", "approved_by": strings.Join(who, ", ")}}
+}
+
+// --- steps 7–10: the downtime ---
+
+// stopNodes stops the nodes that still answer, then waits until every node has stopped.
+func (s *stepCtx) stopNodes(ctx context.Context, version string) (time.Duration, error) {
+	var running []config.Node
+	for _, n := range s.c.Nodes {
+		if stopped, err := s.e.opts.Nodes.Stopped(ctx, n); err != nil || !stopped {
+			running = append(running, n) // answering, hung or unclear: stop it
+		}
+	}
+	if len(running) < len(s.c.Nodes) {
+		fmt.Fprintf(&s.tail, "%d of %d nodes were stopped already\n", len(s.c.Nodes)-len(running), len(s.c.Nodes))
+	}
+	slowest, failed, err := s.commandsPerNode(ctx, "stop", s.c.Commands.Stop, running, version)
+	if err != nil {
+		return slowest, err
+	}
+	return slowest, s.settle(ctx, failed, func(ctx context.Context, n config.Node) error {
+		return s.e.opts.Nodes.WaitStopped(ctx, n, s.e.opts.PollInterval)
+	})
+}
+
+// eachNode runs fn for every node at once, bounded by the command timeout.
+func (s *stepCtx) eachNode(ctx context.Context, fn func(context.Context, config.Node) error) error {
+	ctx, cancel := context.WithTimeout(ctx, s.c.CommandTimeout.D())
+	defer cancel()
+	errs := make([]error, len(s.c.Nodes))
+	var wg sync.WaitGroup
+	for i, n := range s.c.Nodes {
+		wg.Go(func() {
+			if err := fn(ctx, n); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", n.Name, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (s *stepCtx) stopX(ctx context.Context) stepResult {
+	stopT, err := s.stopNodes(ctx, s.run.From)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	installT, err := s.commands(ctx, "install", s.c.Commands.Install, s.c.Nodes, s.run.To)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	s.details["commands_s"] = seconds(stopT + installT)
+	return stepResult{}
+}
+
+func (s *stepCtx) migrationsUp(ctx context.Context) stepResult {
+	db, err := s.openDB(ctx)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	defer db.Close()
+	if err := s.unchanged(ctx, db, "before the migrations"); err != nil {
+		return stepResult{err: err}
+	}
+	t, err := s.once(ctx, "migrations_up", s.c.Commands.MigrationsUp, s.run.To)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	s.details["commands_s"] = seconds(t)
+	done, err := s.upDone(ctx, db)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	if !done {
+		return s.fail("after kong migrations up, schema_meta still lacks migrations of %s", s.run.To)
+	}
+	return stepResult{}
+}
+
+// upDone checks schema_meta: every migration Y ships is executed or pending.
+func (s *stepCtx) upDone(ctx context.Context, db Database) (bool, error) {
+	_, y, err := s.versions()
+	if err != nil {
+		return false, err
+	}
+	st, err := db.Schema(ctx)
+	if err != nil {
+		return false, fmt.Errorf("read schema_meta: %w", err)
+	}
+	missing := st.New(catalog.Default().Known(y))
+	if len(missing) > 0 {
+		fmt.Fprintf(&s.tail, "schema_meta: not yet run: %s\n", MigrationNames(missing))
+		return false, nil
+	}
+	if p := st.Pending(); len(p) > 0 {
+		fmt.Fprintf(&s.tail, "schema_meta: pending for finish: %s\n", strings.Join(p, ", "))
+	}
+	return true, nil
+}
+
+func (s *stepCtx) migrationsFinish(ctx context.Context) stepResult {
+	db, err := s.openDB(ctx)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	defer db.Close()
+	t, err := s.once(ctx, "migrations_finish", s.c.Commands.MigrationsFinish, s.run.To)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	s.details["commands_s"] = seconds(t)
+	done, err := s.finishDone(ctx, db)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	if !done {
+		return s.fail("after kong migrations finish, schema_meta still has pending migrations")
+	}
+	return stepResult{}
+}
+
+// finishDone checks schema_meta: nothing new and nothing pending.
+func (s *stepCtx) finishDone(ctx context.Context, db Database) (bool, error) {
+	up, err := s.upDone(ctx, db)
+	if err != nil || !up {
+		return false, err
+	}
+	st, err := db.Schema(ctx)
+	if err != nil {
+		return false, fmt.Errorf("read schema_meta: %w", err)
+	}
+	return len(st.Pending()) == 0, nil
+}
+
+// startNodes starts the nodes that do not yet answer version and waits until every node
+// answers it, ready. It returns the slowest start command and when the last node was ready.
+func (s *stepCtx) startNodes(ctx context.Context, version string) (time.Duration, time.Time, error) {
+	var todo []config.Node
+	for _, n := range s.c.Nodes {
+		info, err := s.e.opts.Nodes.Info(ctx, n)
+		if err != nil || info.Version != version || !info.Ready {
+			todo = append(todo, n)
+		}
+	}
+	if len(todo) < len(s.c.Nodes) {
+		fmt.Fprintf(&s.tail, "%d of %d nodes answered %s already\n", len(s.c.Nodes)-len(todo), len(s.c.Nodes), version)
+	}
+	slowest, failed, err := s.commandsPerNode(ctx, "start", s.c.Commands.Start, todo, version)
+	if err != nil {
+		return slowest, time.Time{}, err
+	}
+	var mu sync.Mutex
+	var last time.Time
+	err = s.settle(ctx, failed, func(ctx context.Context, n config.Node) error {
+		if _, err := s.e.opts.Nodes.WaitReady(ctx, n, version, s.e.opts.PollInterval); err != nil {
+			return err
+		}
+		now := s.e.opts.Clock.Now()
+		mu.Lock()
+		if now.After(last) {
+			last = now
+		}
+		mu.Unlock()
+		return nil
+	})
+	return slowest, last, err
+}
+
+func (s *stepCtx) startY(ctx context.Context) stepResult {
+	t, ready, err := s.startNodes(ctx, s.run.To)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	s.details["commands_s"] = seconds(t)
+	res := stepResult{downtimeEnd: ready, runDetails: map[string]string{}}
+	s.measure(ctx, ready, t, res.runDetails)
+	return res
+}
+
+// measure stores the downtime, the commands' critical path and drawbridge's overhead.
+func (s *stepCtx) measure(ctx context.Context, end time.Time, startT time.Duration, into map[string]string) {
+	if s.run.DowntimeStart.IsZero() || end.IsZero() {
+		return
+	}
+	downtime := end.Sub(s.run.DowntimeStart)
+	commands := startT
+	recs, err := s.e.opts.Store.Steps(ctx, s.run.ID)
+	if err == nil {
+		for _, r := range recs {
+			if StepID(r.Index) >= StepStop && StepID(r.Index) < StepStart {
+				if v, err := strconv.ParseFloat(r.Details["commands_s"], 64); err == nil {
+					commands += time.Duration(v * float64(time.Second))
+				}
+			}
+		}
+	}
+	into["measure.downtime_s"] = seconds(downtime)
+	into["measure.commands_s"] = seconds(commands)
+	into["measure.overhead_s"] = seconds(downtime - commands)
+	fmt.Fprintf(&s.tail, "downtime %s: commands %s, drawbridge %s\n", downtime.Round(time.Millisecond), commands.Round(time.Millisecond), (downtime - commands).Round(time.Millisecond))
+}
+
+// --- steps 11–12 ---
+
+func (s *stepCtx) watch(ctx context.Context) stepResult {
+	started := s.e.opts.Clock.Now()
+	if raw := s.run.Details[detailWatchStart]; raw != "" {
+		if t, err := time.Parse(time.RFC3339Nano, raw); err == nil {
+			started = t
+		}
+	} else {
+		if _, err := s.e.opts.Store.UpdateRun(context.WithoutCancel(ctx), s.run.ID, func(r *storage.Run) error {
+			r.Details[detailWatchStart] = started.Format(time.RFC3339Nano)
+			return nil
+		}); err != nil {
+			return stepResult{err: err}
+		}
+	}
+	err := s.e.opts.Watcher.Watch(ctx, WatchRequest{
+		Run: s.run, Cluster: s.c, Version: s.run.To, Started: started,
+		Progress: func(msg string) { s.notice(msg) },
+	})
+	if err != nil {
+		return stepResult{err: err}
+	}
+	return stepResult{tail: fmt.Sprintf("watched %s for %s: clean", s.c.Name, s.c.Watch.Duration)}
+}
+
+func (s *stepCtx) decommission(ctx context.Context) stepResult {
+	if len(s.c.Commands.Decommission) == 0 {
+		return stepResult{tail: "no decommission command configured"}
+	}
+	if _, err := s.commands(ctx, "decommission", s.c.Commands.Decommission, s.c.Nodes, s.run.From); err != nil {
+		return stepResult{err: err}
+	}
+	return stepResult{}
+}
+
+// --- rollback ---
+
+func (s *stepCtx) rollbackStop(ctx context.Context) stepResult {
+	t, err := s.stopNodes(ctx, s.run.To)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	s.details["commands_s"] = seconds(t)
+	return stepResult{}
+}
+
+func (s *stepCtx) rollbackRestore(ctx context.Context) stepResult {
+	path, sha := s.run.Details[detailBackupPath], s.run.Details[detailBackupSHA]
+	if path == "" {
+		return s.fail("the run has no backup to restore")
+	}
+	want, err := s.frozen()
+	if err != nil {
+		return stepResult{err: err}
+	}
+	db, err := s.openDB(ctx)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	if err := db.VerifyBackup(ctx, path, sha); err != nil {
+		db.Close()
+		return s.fail("backup %s: %w", path, err)
+	}
+	db.Close() // the restore needs no session of ours on the database
+	db, err = s.openDB(ctx)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	defer db.Close()
+	r, err := db.Restore(ctx, path, want, s.run.ID.String())
+	if err != nil {
+		return s.fail("restore %s: %w", path, err)
+	}
+	s.details["method"], s.details["failed_db"], s.details["duration_s"] = r.Method, r.FailedDB, seconds(r.Duration)
+	s.details["fingerprint"] = r.Fingerprint.Hash
+	fmt.Fprintf(&s.tail, "restored %s (%s) in %s; fingerprint equals the pre-upgrade one", path, r.Method, r.Duration.Round(time.Millisecond))
+	if r.FailedDB != "" {
+		fmt.Fprintf(&s.tail, "; the failed database is kept as %s", r.FailedDB)
+	}
+	s.tail.WriteString("\n")
+	// schema_meta must be X's again.
+	check, err := s.e.opts.OpenDB(ctx, s.c)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	defer check.Close()
+	st, err := check.Schema(ctx)
+	if err != nil {
+		return s.fail("read schema_meta after the restore: %w", err)
+	}
+	x, _, err := s.versions()
+	if err != nil {
+		return stepResult{err: err}
+	}
+	if n := st.New(catalog.Default().Known(x)); len(n) > 0 || len(st.Pending()) > 0 {
+		return s.fail("after the restore, schema_meta is not %s's: new %s, pending %s", x, MigrationNames(n), strings.Join(st.Pending(), ", "))
+	}
+	return stepResult{}
+}
+
+func (s *stepCtx) rollbackStart(ctx context.Context) stepResult {
+	installT, err := s.commands(ctx, "install", s.c.Commands.Install, s.c.Nodes, s.run.From)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	startT, _, err := s.startNodes(ctx, s.run.From)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	s.details["commands_s"] = seconds(installT + startT)
+	return stepResult{}
+}
+
+// --- recovery ---
+
+// recoverStep decides about a step found running after a restart.
+func (e *Engine) recoverStep(r *runner, v view, id StepID) {
+	d := defOf(id)
+	if d.repeatable {
+		e.opts.Log.Info("repeating an interrupted step", "run", v.run.ID.String(), "step", d.name)
+		e.execute(r, v, id)
+		return
+	}
+	ctx := e.ctx
+	done, why := e.checkDone(ctx, v.run, id)
+	rec := v.steps[id]
+	if done {
+		rec.Status, rec.EndedAt = storage.StepSucceeded, e.opts.Clock.Now()
+		rec.OutputTail = "found done after drawbridge restarted: " + why
+		if err := e.opts.Store.PutStep(ctx, v.run.ID, rec); err != nil {
+			e.opts.Log.Error("record recovered step", "run", v.run.ID.String(), "err", err)
+			return
+		}
+		e.audit(ctx, v.run.ID, "drawbridge", "step_recovered", d.name+": "+why)
+		e.opts.Sink.Emit(Event{Kind: EventStepFinished, Run: v.run, Step: &rec})
+		return
+	}
+	rec.Status, rec.EndedAt = storage.StepFailed, e.opts.Clock.Now()
+	rec.Error = "interrupted by a restart; " + why
+	if err := e.opts.Store.PutStep(ctx, v.run.ID, rec); err != nil {
+		e.opts.Log.Error("record interrupted step", "run", v.run.ID.String(), "err", err)
+		return
+	}
+	e.attention(ctx, v.run.ID, fmt.Sprintf("%s was interrupted by a restart and is not safe to repeat (%s): check the cluster, then Resume or Roll back", d.title, why))
+}
+
+// checkDone asks the real world whether a non-repeatable step's effect holds.
+func (e *Engine) checkDone(ctx context.Context, run storage.Run, id StepID) (bool, string) {
+	c, err := e.cluster(run.Cluster)
+	if err != nil {
+		return false, err.Error()
+	}
+	s := &stepCtx{e: e, run: run, c: c, details: map[string]string{}}
+	var check func(context.Context, Database) (bool, error)
+	switch id {
+	case StepMigrationsUp:
+		check = s.upDone
+	case StepMigrationsFinish:
+		check = s.finishDone
+	default:
+		return false, "there is no way to check its effect"
+	}
+	db, err := s.openDB(ctx)
+	if err != nil {
+		return false, err.Error()
+	}
+	defer db.Close()
+	// A migrations command started before the crash may still be running (it is not
+	// drawbridge's child any more): wait until it releases Kong's cluster mutex.
+	wctx, cancel := context.WithTimeout(ctx, c.CommandTimeout.D())
+	defer cancel()
+	for {
+		held, err := db.MigrationLockHeld(wctx)
+		if err != nil {
+			return false, "cannot read Kong's migrations lock: " + err.Error()
+		}
+		if !held {
+			break
+		}
+		select {
+		case <-wctx.Done():
+			return false, "a kong migrations command still holds Kong's cluster mutex"
+		case <-e.opts.Clock.After(e.opts.PollInterval):
+		}
+	}
+	done, err := check(ctx, db)
+	switch {
+	case err != nil:
+		return false, err.Error()
+	case done:
+		return true, "schema_meta shows its effect"
+	default:
+		return false, "schema_meta does not show its effect: " + strings.TrimSpace(s.tail.String())
+	}
+}
+
+// unfreeze runs the unfreeze command and announces the end of the freeze.
+func (e *Engine) unfreeze(ctx context.Context, run storage.Run) string {
+	c, err := e.cluster(run.Cluster)
+	if err != nil {
+		return ""
+	}
+	s := &stepCtx{e: e, run: run, c: c, details: map[string]string{}}
+	if _, err := s.once(ctx, "unfreeze", c.Commands.Unfreeze, run.From); err != nil {
+		e.opts.Log.Error("unfreeze", "run", run.ID.String(), "err", err)
+		return "the unfreeze command failed: " + err.Error()
+	}
+	s.notice(fmt.Sprintf("Configuration freeze on %s lifted.", c.Name))
+	return "freeze lifted"
+}
+
+// summary is the final line of a run: downtime and what it was made of.
+func (e *Engine) summary(v view, st storage.RunState, reason string) string {
+	run := v.run
+	var b strings.Builder
+	switch st {
+	case storage.StateSucceeded:
+		fmt.Fprintf(&b, "%s upgraded from %s to %s", run.Cluster, run.From, run.To)
+	case storage.StateRolledBack:
+		fmt.Fprintf(&b, "%s rolled back to %s", run.Cluster, run.From)
+	}
+	if d := run.Details["measure.downtime_s"]; d != "" {
+		fmt.Fprintf(&b, "; downtime %ss (commands %ss, drawbridge %ss)", d, run.Details["measure.commands_s"], run.Details["measure.overhead_s"])
+	}
+	if !strings.HasPrefix(reason, "upgraded to") && !strings.HasPrefix(reason, "rolled back:") {
+		fmt.Fprintf(&b, "; %s", reason)
+	}
+	return b.String()
+}

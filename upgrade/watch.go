@@ -1,0 +1,62 @@
+package upgrade
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// NodeWatcher is the watch when no metric checks are wired in: every interval until the
+// watch's duration has passed, every node must answer the new version, ready, with its
+// database reachable. failure_limit consecutive failing intervals make a breach. It resumes
+// from the stored start time after a restart.
+type NodeWatcher struct {
+	Nodes Nodes
+	Clock Clock
+}
+
+// Watch implements Watcher.
+func (w *NodeWatcher) Watch(ctx context.Context, req WatchRequest) error {
+	c := req.Cluster
+	end := req.Started.Add(c.Watch.Duration.D())
+	failures := 0
+	for {
+		now := w.Clock.Now()
+		if !now.Before(end) {
+			return nil
+		}
+		var bad []string
+		for _, n := range c.Nodes {
+			ictx, cancel := context.WithTimeout(ctx, min(c.Watch.Interval.D(), 5*time.Second))
+			info, err := w.Nodes.Info(ictx, n)
+			cancel()
+			switch {
+			case err != nil:
+				bad = append(bad, fmt.Sprintf("%s: %v", n.Name, err))
+			case info.Version != req.Version:
+				bad = append(bad, fmt.Sprintf("%s answers %s", n.Name, info.Version))
+			case !info.Ready:
+				bad = append(bad, n.Name+" is not ready")
+			}
+		}
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		if len(bad) > 0 {
+			failures++
+			if failures >= c.Watch.FailureLimit {
+				return &BreachError{Check: "nodes healthy", Value: strings.Join(bad, "; "),
+					Threshold: fmt.Sprintf("every node answers %s, ready (%d failing intervals)", req.Version, failures)}
+			}
+		} else {
+			failures = 0
+		}
+		wait := min(c.Watch.Interval.D(), end.Sub(now))
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-w.Clock.After(wait):
+		}
+	}
+}
