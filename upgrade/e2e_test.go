@@ -444,3 +444,45 @@ func waitStore(t *testing.T, store *storage.Store, id storage.RunID, want storag
 		time.Sleep(20 * time.Millisecond) // polling the stored state
 	}
 }
+
+// TestRollbackFailsThenRetries: a rollback whose backup is gone ends "rollback failed" with
+// the reason kept; with the backup back, rolling back again succeeds.
+func TestRollbackFailsThenRetries(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, clusterOpts{nodes: 2})
+	h := newHarness(t, c, nil)
+	ctx := t.Context()
+	c.Set([]string{"faults.migration_fail=021_340_to_350"}, 0)
+	run, err := h.engine.Start(ctx, upgrade.StartRequest{Cluster: "test", To: "3.5.0", RequestedBy: "U0OPERATOR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitState(run.ID, long, storage.StateAwaitingApproval)
+	if _, err := h.engine.Approve(ctx, run.ID, "U0APPROVER"); err != nil {
+		t.Fatal(err)
+	}
+	failed := h.waitState(run.ID, long, storage.StateNeedsAttention)
+	backup := failed.Details["backup.path"]
+	if err := os.Rename(backup, backup+".away"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.engine.Rollback(ctx, run.ID, "U0OPERATOR"); err != nil {
+		t.Fatal(err)
+	}
+	rf := h.waitState(run.ID, long, storage.StateRollbackFailed)
+	if !strings.Contains(rf.Reason, "restore database failed") || !strings.Contains(rf.Reason, backup) {
+		t.Errorf("reason %q", rf.Reason)
+	}
+	if s := h.steps(run.ID)["rollback_restore"]; s.Status != storage.StepFailed || s.Error == "" {
+		t.Errorf("restore step %s: %q", s.Status, s.Error)
+	}
+	if err := os.Rename(backup+".away", backup); err != nil {
+		t.Fatal(err)
+	}
+	c.Set([]string{"faults.migration_fail="}, 0)
+	if _, err := h.engine.Rollback(ctx, run.ID, "U0OPERATOR"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitState(run.ID, long, storage.StateRolledBack)
+	c.WantVersions("3.4.2")
+}
