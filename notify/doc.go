@@ -2,4 +2,24 @@
 // thread replies, alerts, summaries) as pure functions, and delivers them through the
 // durable outbox in storage: in order per run, retried on rate limits and outages, never
 // posted twice.
+//
+// Rendering (status.go, step.go) turns a RunView into a Message: StatusMessage is the one
+// message per run, edited in place, with the step checklist and the buttons that fit the
+// state (action IDs ActionApprove…ActionResume, value "run=<id>;rev=<revision>" so that
+// stale clicks can be told apart); StepReply, NoticeReply and SummaryReply go into its
+// thread. Renderers never read the clock (RunView.Now) and always stay inside Block Kit's
+// limits, cutting text visibly; CheckLimits states those limits. User and command text
+// is escaped, so output can never mention @channel or forge a link.
+//
+// Delivery has two halves. Outbox (the enqueue side, used by the bot and the engine's
+// event sink) stores each Slack call in bbolt: Upsert (post once, then chat.update, by
+// key: StatusKey), Reply (a thread reply posted once under its own key: StepKey,
+// SummaryKey, NoticeKey), Ephemeral, Upload (a PNG into the thread, files upload v2).
+// Deliverer drains it through Slack, a thin adapter over slack-go (NewSlack) whose errors
+// are classified where they happen (Classify: rate limited with Retry-After, transient,
+// permanent). See Deliverer for the guarantees and what "never twice" cannot promise.
+//
+// Metrics: drawbridge_slack_delivered_total{method},
+// drawbridge_slack_delivery_errors_total{method,error} (error is a low-cardinality code,
+// see Classify) and drawbridge_outbox_pending.
 package notify

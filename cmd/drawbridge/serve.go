@@ -17,7 +17,6 @@ import (
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/internal/wire"
 	"github.com/drawbridge/drawbridge/storage"
-	"github.com/drawbridge/drawbridge/upgrade"
 )
 
 // serveOptions are the flags of "drawbridge serve".
@@ -71,25 +70,26 @@ func serve(ctx context.Context, opts serveOptions, log *slog.Logger) error {
 		}
 	}()
 
-	eng, err := upgrade.New(wire.EngineOptions(cfg, store, log))
-	if err != nil {
-		return err
-	}
-	// Every unfinished run resumes: interrupted steps are checked, repeated or left for
-	// a person (PRODUCT.md "State and recovery").
-	if err := eng.Recover(ctx); err != nil {
-		return err
-	}
-	defer eng.Close() // before the store closes: runs stop at a safe point first
-
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		buildInfo(),
 	)
+	app, err := wire.NewApp(cfg, store, log, wire.AppOptions{Metrics: reg})
+	if err != nil {
+		return err
+	}
+	// Every unfinished run resumes: interrupted steps are checked, repeated or left for
+	// a person (PRODUCT.md "State and recovery"); undelivered Slack messages go out.
+	if err := app.Start(ctx); err != nil {
+		return err
+	}
+	defer app.Close() // before the store closes: runs stop at a safe point first
+
 	h := &health{store: store}
 	mux := http.NewServeMux()
+	app.Routes(mux)
 	mux.HandleFunc("GET /healthz", h.healthz)
 	mux.HandleFunc("GET /readyz", h.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
@@ -112,6 +112,8 @@ func serve(ctx context.Context, opts serveOptions, log *slog.Logger) error {
 	select {
 	case err := <-served:
 		return fmt.Errorf("http server: %w", err)
+	case err := <-app.Errors():
+		log.Error("a part of drawbridge stopped", "err", err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", "timeout", opts.shutdownTimeout.String())

@@ -231,6 +231,11 @@ type ConfigOptions struct {
 	Interval      time.Duration // default 250ms
 	Extra         string        // YAML appended inside the cluster's mapping (indented 4)
 	Top           string        // YAML appended at the top level
+	SlackAPIURL   string        // slack.api_url (a fake Slack)
+	Operators     string        // access.operators as YAML; default [U0OPERATOR]
+	Approvers     string        // access.approvers as YAML; default [U0APPROVER, U0APPROVE2]
+	Required      int           // access.required_approvals; default 1
+	SelfApproval  bool          // access.allow_self_approval
 }
 
 const configTemplate = `listen: "127.0.0.1:0"
@@ -240,10 +245,12 @@ slack:
   bot_token: xoxb-test
   signing_secret: test-secret
   channel: C0123456789
+  api_url: "{{.SlackAPIURL}}"
 access:
-  operators: [U0OPERATOR]
-  approvers: [U0APPROVER, U0APPROVE2]
-  required_approvals: 1
+  operators: {{.Operators}}
+  approvers: {{.Approvers}}
+  required_approvals: {{.Required}}
+  allow_self_approval: {{.SelfApproval}}
   approval_timeout: 1h
 clusters:
   - name: test
@@ -287,6 +294,15 @@ func (c *Cluster) WriteConfig(o ConfigOptions) (string, *config.Config) {
 	if o.Watch == 0 {
 		o.Watch = time.Second
 	}
+	if o.Operators == "" {
+		o.Operators = "[U0OPERATOR]"
+	}
+	if o.Approvers == "" {
+		o.Approvers = "[U0APPROVER, U0APPROVE2]"
+	}
+	if o.Required == 0 {
+		o.Required = 1
+	}
 	if o.Parallelism == 0 {
 		o.Parallelism = 10
 	}
@@ -298,6 +314,7 @@ func (c *Cluster) WriteConfig(o ConfigOptions) (string, *config.Config) {
 		"Dir": o.Dir, "DSN": c.DSN(), "Nodes": c.Nodes, "Kongsim": c.Bin, "Prom": o.PrometheusURL,
 		"Unverified": o.Unverified, "Watch": o.Watch.String(), "Interval": o.Interval.String(), "AutoRollback": o.AutoRollback,
 		"Extra": o.Extra, "Top": o.Top, "Parallelism": o.Parallelism,
+		"SlackAPIURL": o.SlackAPIURL, "Operators": o.Operators, "Approvers": o.Approvers, "Required": o.Required, "SelfApproval": o.SelfApproval,
 	})
 	if err != nil {
 		c.t.Fatal(err)

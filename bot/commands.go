@@ -1,0 +1,297 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/storage"
+	"github.com/drawbridge/drawbridge/upgrade"
+)
+
+// HandleCommand answers a slash command at once: a refusal or bad input is answered in
+// the reply and changes nothing; anything else is queued and answered when done.
+func (b *Bot) HandleCommand(sc slack.SlashCommand) Reply {
+	cfg := b.opts.Config
+	ctx := context.Background()
+	if sc.Command != cfg.Slack.Command {
+		return Reply{Text: fmt.Sprintf("drawbridge answers %s, not %s.", cfg.Slack.Command, sc.Command)}
+	}
+	if sc.ChannelID != cfg.Slack.Channel {
+		b.audit(ctx, 0, sc.UserID, "denied", fmt.Sprintf("%s %s: outside <#%s>", sc.Command, truncate(sc.Text, 200), cfg.Slack.Channel))
+		return Reply{Text: fmt.Sprintf("drawbridge takes commands in <#%s> only, where everyone sees what happens.", cfg.Slack.Channel)}
+	}
+	cmd, err := Parse(cfg.Slack.Command, html.UnescapeString(sc.Text))
+	if err != nil {
+		return Reply{Text: "⚠️ " + err.Error()}
+	}
+	if cmd.Name == "help" {
+		return Reply{Text: HelpText(cfg.Slack.Command)}
+	}
+	line := strings.TrimSpace(cmd.Name + " " + strings.Join(cmd.Args, " "))
+	if cmd.Force {
+		line += " --force"
+	}
+	ok := b.enqueue(job{name: line, user: sc.UserID, run: func(ctx context.Context) { b.runCommand(ctx, sc.UserID, cmd, line) }})
+	if !ok {
+		return Reply{Text: "⚠️ drawbridge is busy; try again in a moment."}
+	}
+	return Reply{Text: "⏳ `" + cfg.Slack.Command + " " + line + "`"}
+}
+
+// runCommand does a queued command: access, then the work, then the answer.
+func (b *Bot) runCommand(ctx context.Context, user string, cmd Command, line string) {
+	s, _ := specOf(cmd.Name)
+	role := RoleAnyone
+	switch {
+	case s.operator:
+		role = RoleOperator
+	case s.approver:
+		role = RoleApprover
+	}
+	run := storage.RunID(0)
+	if len(cmd.Args) > 0 && s.min >= 1 && s.name != "plan" && s.name != "start" {
+		id, err := storage.ParseRunID(cmd.Args[0])
+		if err != nil {
+			b.tell(ctx, 0, user, fmt.Sprintf("⚠️ %q is not a run number\nusage: %s", cmd.Args[0], usage(b.opts.Config.Slack.Command, s)))
+			return
+		}
+		run = id
+	}
+	allowed, err := b.opts.Access.Allowed(ctx, user, role)
+	if !allowed {
+		why := fmt.Sprintf("`%s` needs an %s", cmd.Name, role)
+		if err != nil {
+			why += " (" + err.Error() + ")"
+		}
+		b.audit(ctx, run, user, "denied", line+": "+why)
+		b.tell(ctx, run, user, "🚫 "+why+".")
+		return
+	}
+	b.audit(ctx, run, user, "command", line)
+	text, err := b.do(ctx, user, cmd, run)
+	if err != nil {
+		b.tell(ctx, run, user, "⚠️ "+err.Error())
+		return
+	}
+	if text != "" {
+		b.tell(ctx, run, user, text)
+	}
+}
+
+// do carries out a command and returns the answer for its user.
+func (b *Bot) do(ctx context.Context, user string, cmd Command, run storage.RunID) (string, error) {
+	e := b.opts.Engine
+	switch cmd.Name {
+	case "clusters":
+		return b.clusters(ctx), nil
+	case "plan":
+		p, err := e.Plan(ctx, cmd.Args[0], cmd.Args[1])
+		if err != nil {
+			return "", err
+		}
+		var sb strings.Builder
+		p.WriteText(&sb, "")
+		return "```" + truncate(sb.String(), 2900) + "```", nil
+	case "start":
+		r, err := e.Start(ctx, upgrade.StartRequest{Cluster: cmd.Args[0], To: cmd.Args[1], RequestedBy: user, Force: cmd.Force})
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("Run %s started: %s to %s. Its status message is in the channel.", r.ID, r.Cluster, r.To), nil
+	case "status":
+		return b.status(ctx, cmd.Args)
+	case "list":
+		return b.list(ctx, cmd.Args)
+	case "approve":
+		_, err := e.Approve(ctx, run, user)
+		return done("Approved run %s.", run, err)
+	case "reject":
+		reason := ""
+		if len(cmd.Args) > 1 {
+			reason = cmd.Args[1]
+		}
+		_, err := e.Reject(ctx, run, user, reason)
+		return done("Rejected run %s.", run, err)
+	case "abort":
+		_, err := e.Abort(ctx, run, user)
+		return done("Aborting run %s.", run, err)
+	case "rollback":
+		_, err := e.Rollback(ctx, run, user)
+		return done("Rolling back run %s.", run, err)
+	case "resume":
+		_, err := e.Resume(ctx, run, user)
+		return done("Resuming run %s.", run, err)
+	case "decommission":
+		_, err := e.Decommission(ctx, run, user)
+		return done("Decommissioning for run %s.", run, err)
+	case "audit":
+		return b.auditText(ctx, run)
+	}
+	return "", fmt.Errorf("unknown command %q", cmd.Name)
+}
+
+func done(format string, run storage.RunID, err error) (string, error) {
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf(format, run), nil
+}
+
+// clusters lists each cluster with what its nodes answer now.
+func (b *Bot) clusters(ctx context.Context) string {
+	var sb strings.Builder
+	for _, c := range b.opts.Config.Clusters {
+		fmt.Fprintf(&sb, "*%s*: %s\n", c.Name, b.nodeVersions(ctx, c))
+	}
+	return sb.String()
+}
+
+func (b *Bot) nodeVersions(ctx context.Context, c config.Cluster) string {
+	if b.opts.Nodes == nil {
+		return fmt.Sprintf("%d nodes", len(c.Nodes))
+	}
+	answers := make([]string, len(c.Nodes))
+	var wg sync.WaitGroup
+	for i, n := range c.Nodes {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			defer cancel()
+			info, err := b.opts.Nodes.Info(ctx, n)
+			switch {
+			case err != nil:
+				answers[i] = n.Name + " does not answer"
+			case !info.Ready:
+				answers[i] = n.Name + " " + info.Version + " (not ready)"
+			default:
+				answers[i] = n.Name + " " + info.Version
+			}
+		})
+	}
+	wg.Wait()
+	return strings.Join(answers, ", ")
+}
+
+func (b *Bot) status(ctx context.Context, args []string) (string, error) {
+	if len(args) == 0 {
+		runs, err := b.opts.Engine.List(ctx, storage.RunFilter{Limit: 50})
+		if err != nil {
+			return "", err
+		}
+		var sb strings.Builder
+		for _, r := range runs {
+			if upgrade.Active(r.State) || r.State == storage.StateScheduled {
+				fmt.Fprintf(&sb, "• run %s: %s %s → %s, %s\n", r.ID, r.Cluster, orQ(r.From), r.To, upgrade.HumanState(r.State))
+			}
+		}
+		if sb.Len() == 0 {
+			return "No run is in progress.", nil
+		}
+		return sb.String(), nil
+	}
+	id, err := storage.ParseRunID(args[0])
+	if err != nil {
+		return "", fmt.Errorf("%q is not a run number", args[0])
+	}
+	st, err := b.opts.Engine.Status(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	var sb strings.Builder
+	r := st.Run
+	fmt.Fprintf(&sb, "*Run %s*: %s %s → %s, *%s*", r.ID, r.Cluster, orQ(r.From), r.To, upgrade.HumanState(r.State))
+	if r.Reason != "" {
+		fmt.Fprintf(&sb, " — %s", r.Reason)
+	}
+	sb.WriteString("\n")
+	for _, s := range st.Steps {
+		fmt.Fprintf(&sb, "%s %s", stepIcon(s.Status), upgrade.StepTitle(s.Index))
+		if !s.EndedAt.IsZero() && !s.StartedAt.IsZero() {
+			fmt.Fprintf(&sb, " (%s)", s.EndedAt.Sub(s.StartedAt).Round(100*time.Millisecond))
+		}
+		if s.Error != "" {
+			fmt.Fprintf(&sb, ": %s", truncate(s.Error, 300))
+		}
+		sb.WriteString("\n")
+	}
+	return truncate(sb.String(), 2900), nil
+}
+
+func stepIcon(s storage.StepStatus) string {
+	switch s {
+	case storage.StepSucceeded:
+		return "✅"
+	case storage.StepRunning:
+		return "⏳"
+	case storage.StepFailed:
+		return "❌"
+	case storage.StepSkipped:
+		return "⏭"
+	}
+	return "▫️"
+}
+
+func orQ(s string) string {
+	if s == "" {
+		return "?"
+	}
+	return s
+}
+
+func (b *Bot) list(ctx context.Context, args []string) (string, error) {
+	f := storage.RunFilter{Limit: 20}
+	if len(args) > 0 {
+		if _, ok := b.opts.Config.Cluster(args[0]); !ok {
+			return "", fmt.Errorf("no cluster %q (see `%s clusters`)", truncate(args[0], 40), b.opts.Config.Slack.Command)
+		}
+		f.Cluster = args[0]
+	}
+	runs, err := b.opts.Engine.List(ctx, f)
+	if err != nil {
+		return "", err
+	}
+	if len(runs) == 0 {
+		return "No runs yet.", nil
+	}
+	var sb strings.Builder
+	for _, r := range runs {
+		fmt.Fprintf(&sb, "• run %s: %s %s → %s, %s, %s by %s\n", r.ID, r.Cluster, orQ(r.From), r.To, upgrade.HumanState(r.State),
+			r.CreatedAt.UTC().Format("2006-01-02 15:04Z"), Mention(r.RequestedBy))
+	}
+	return sb.String(), nil
+}
+
+func (b *Bot) auditText(ctx context.Context, run storage.RunID) (string, error) {
+	evs, err := b.opts.Store.Audit(ctx, storage.AuditFilter{Run: run})
+	if err != nil {
+		return "", err
+	}
+	if len(evs) == 0 {
+		return "", fmt.Errorf("run %s has no audit entries (no such run?)", run)
+	}
+	var sb strings.Builder
+	for _, e := range evs {
+		fmt.Fprintf(&sb, "%s  %-10s %s %s\n", e.At.UTC().Format("2006-01-02 15:04:05Z"), e.Actor, e.Action, e.Detail)
+	}
+	text := sb.String()
+	if len(text) > 2800 {
+		text = "…" + text[len(text)-2800:]
+	}
+	return "```" + text + "```", nil
+}
+
+// errorText is how an engine error reads in Slack.
+func errorText(err error) string {
+	var ill *upgrade.IllegalError
+	if errors.As(err, &ill) {
+		return ill.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,99 @@
+package bot
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/slack-go/slack"
+
+	"github.com/drawbridge/drawbridge/notify"
+	"github.com/drawbridge/drawbridge/storage"
+	"github.com/drawbridge/drawbridge/upgrade"
+)
+
+// Emit turns the engine's events into messages: the run's status message (posted once,
+// then updated in place), one thread reply per finished step, notices, the approvers'
+// ping at the gate and the final summary. It implements upgrade.Sink; everything goes
+// through the durable outbox, so Emit only renders and stores.
+func (b *Bot) Emit(e upgrade.Event) {
+	ctx := context.Background()
+	v, err := b.view(ctx, e.Run.ID)
+	if err != nil {
+		b.opts.Log.Error("render run", "run", e.Run.ID.String(), "err", err)
+		return
+	}
+	id := e.Run.ID
+	status := notify.StatusKey(id)
+	if err := b.opts.Outbox.Upsert(ctx, id, status, notify.StatusMessage(v)); err != nil {
+		b.opts.Log.Error("queue status message", "run", id.String(), "err", err)
+	}
+	var key string
+	var msg notify.Message
+	switch e.Kind {
+	case upgrade.EventStepFinished:
+		key = notify.StepKey(id, *e.Step)
+		msg = notify.StepReply(v, *e.Step)
+	case upgrade.EventNotice:
+		key = fmt.Sprintf("run/%s/notice/%d/%s", id, e.Run.Revision, shortHash(e.Message))
+		msg = notify.NoticeReply(v, e.Message)
+	case upgrade.EventStateChanged:
+		switch {
+		case e.Run.State == storage.StateAwaitingApproval:
+			key = fmt.Sprintf("run/%s/gate/%d", id, e.Run.Revision)
+			msg = notify.NoticeReply(v, b.gatePing(e.Run))
+		case e.Run.State.Terminal():
+			key = notify.SummaryKey(id)
+			msg = notify.SummaryReply(v)
+		case e.Message != "" && (e.Run.State == storage.StateNeedsAttention || e.Run.State == storage.StateRollingBack):
+			key = fmt.Sprintf("run/%s/state/%d", id, e.Run.Revision)
+			msg = notify.NoticeReply(v, fmt.Sprintf("*%s*: %s", upgrade.HumanState(e.Run.State), e.Message))
+		}
+	}
+	if key == "" {
+		return
+	}
+	if err := b.opts.Outbox.Reply(ctx, id, key, status, msg); err != nil {
+		b.opts.Log.Error("queue thread reply", "run", id.String(), "key", key, "err", err)
+	}
+}
+
+func (b *Bot) view(ctx context.Context, id storage.RunID) (notify.RunView, error) {
+	st, err := b.opts.Engine.Status(ctx, id)
+	if err != nil {
+		return notify.RunView{}, err
+	}
+	c, _ := b.opts.Config.Cluster(st.Run.Cluster)
+	return notify.RunView{Status: st, Cluster: c, Approvers: b.opts.Config.Access.Approvers,
+		Required: b.opts.Config.Access.RequiredApprovals, Now: b.opts.Now()}, nil
+}
+
+// gatePing is a new message (mentions in an edited message notify nobody) asking the
+// approvers.
+func (b *Bot) gatePing(run storage.Run) string {
+	var who []string
+	for _, id := range b.opts.Config.Access.Approvers {
+		who = append(who, Mention(id))
+	}
+	return fmt.Sprintf("Approval needed for run %s (%s %s → %s): %s — use the buttons above or `%s approve %s`.",
+		run.ID, run.Cluster, run.From, run.To, strings.Join(who, " "), b.opts.Config.Slack.Command, run.ID)
+}
+
+func shortHash(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:6])
+}
+
+// textBlocks puts mrkdwn text into section blocks of at most 3000 characters.
+func textBlocks(text string) []slack.Block {
+	var out []slack.Block
+	r := []rune(text)
+	for len(r) > 0 && len(out) < 45 {
+		n := min(len(r), 2900)
+		out = append(out, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, string(r[:n]), false, false), nil, nil))
+		r = r[n:]
+	}
+	return out
+}

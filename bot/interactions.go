@@ -1,0 +1,139 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/slack-go/slack"
+
+	"github.com/drawbridge/drawbridge/storage"
+	"github.com/drawbridge/drawbridge/upgrade"
+)
+
+// buttonRoles: who may press which button.
+var buttonRoles = map[string]Role{
+	"approve":      RoleApprover,
+	"reject":       RoleApprover,
+	"abort":        RoleOperator,
+	"rollback":     RoleOperator,
+	"resume":       RoleOperator,
+	"decommission": RoleOperator,
+}
+
+// HandleInteraction answers a button click at once and queues the work. A click Slack
+// delivers twice (same action_ts) is acted on once.
+func (b *Bot) HandleInteraction(cb slack.InteractionCallback) Reply {
+	if cb.Type != slack.InteractionTypeBlockActions {
+		return Reply{} // drawbridge sends no other interactive surfaces
+	}
+	channel := cb.Channel.ID
+	if channel == "" {
+		channel = cb.Container.ChannelID
+	}
+	ctx := context.Background()
+	if channel != b.opts.Config.Slack.Channel {
+		b.audit(ctx, 0, cb.User.ID, "denied", "button outside <#"+b.opts.Config.Slack.Channel+">")
+		return Reply{Text: fmt.Sprintf("drawbridge's buttons work in <#%s> only.", b.opts.Config.Slack.Channel)}
+	}
+	for _, a := range cb.ActionCallback.BlockActions {
+		if a == nil {
+			continue
+		}
+		role, known := buttonRoles[a.ActionID]
+		if !known {
+			continue
+		}
+		run, rev, err := ParseButtonValue(a.Value)
+		if err != nil {
+			return Reply{Text: "⚠️ " + err.Error()}
+		}
+		key := fmt.Sprintf("click:%s:%s:%s", cb.User.ID, a.ActionID, a.ActionTs)
+		first, err := b.opts.Store.ClaimKey(ctx, key)
+		if err != nil {
+			b.opts.Log.Error("claim click", "key", key, "err", err)
+			return Reply{Text: "⚠️ drawbridge could not record the click; try again."}
+		}
+		if !first {
+			return Reply{} // Slack's retry of a click already handled
+		}
+		user, action := cb.User.ID, a.ActionID
+		ok := b.enqueue(job{name: action + " " + run.String(), user: user, run: func(ctx context.Context) {
+			b.click(ctx, user, action, role, run, rev)
+		}})
+		if !ok {
+			return Reply{Text: "⚠️ drawbridge is busy; click again in a moment."}
+		}
+	}
+	return Reply{}
+}
+
+// click does a queued button press.
+func (b *Bot) click(ctx context.Context, user, action string, role Role, run storage.RunID, rev uint64) {
+	allowed, err := b.opts.Access.Allowed(ctx, user, role)
+	if !allowed {
+		why := fmt.Sprintf("%s needs an %s", strings.ToUpper(action[:1])+action[1:], role)
+		if err != nil {
+			why += " (" + err.Error() + ")"
+		}
+		b.audit(ctx, run, user, "denied", "button "+action+": "+why)
+		b.tell(ctx, run, user, "🚫 "+why+".")
+		return
+	}
+	b.audit(ctx, run, user, "click", fmt.Sprintf("%s (message revision %d)", action, rev))
+	e := b.opts.Engine
+	switch action {
+	case "approve":
+		_, err = e.Approve(ctx, run, user)
+	case "reject":
+		_, err = e.Reject(ctx, run, user, "rejected with the button")
+	case "abort":
+		_, err = e.Abort(ctx, run, user)
+	case "rollback":
+		_, err = e.Rollback(ctx, run, user)
+	case "resume":
+		_, err = e.Resume(ctx, run, user)
+	case "decommission":
+		_, err = e.Decommission(ctx, run, user)
+	}
+	if err != nil {
+		b.tell(ctx, run, user, "⚠️ "+errorText(err)+staleNote(ctx, e, run, rev))
+	}
+}
+
+// staleNote explains a refused click on an old message.
+func staleNote(ctx context.Context, e Engine, run storage.RunID, rev uint64) string {
+	st, err := e.Status(ctx, run)
+	if err != nil || st.Run.Revision == rev {
+		return ""
+	}
+	return fmt.Sprintf(" (that button was on an older version of the message; the run is now %s)", upgrade.HumanState(st.Run.State))
+}
+
+// ParseButtonValue reads the value notify.ButtonValue puts on buttons: run=<id>;rev=<n>.
+func ParseButtonValue(v string) (storage.RunID, uint64, error) {
+	var run storage.RunID
+	var rev uint64
+	for _, part := range strings.Split(v, ";") {
+		k, val, _ := strings.Cut(part, "=")
+		switch k {
+		case "run":
+			id, err := storage.ParseRunID(val)
+			if err != nil {
+				return 0, 0, fmt.Errorf("the button carries no run (%q)", truncate(v, 60))
+			}
+			run = id
+		case "rev":
+			n, err := strconv.ParseUint(val, 10, 64)
+			if err != nil {
+				return 0, 0, fmt.Errorf("the button carries a bad revision (%q)", truncate(v, 60))
+			}
+			rev = n
+		}
+	}
+	if run == 0 {
+		return 0, 0, fmt.Errorf("the button carries no run (%q)", truncate(v, 60))
+	}
+	return run, rev, nil
+}

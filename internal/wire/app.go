@@ -1,0 +1,146 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/slack-go/slack"
+
+	"github.com/drawbridge/drawbridge/bot"
+	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/kong/adminapi"
+	"github.com/drawbridge/drawbridge/notify"
+	"github.com/drawbridge/drawbridge/storage"
+	"github.com/drawbridge/drawbridge/upgrade"
+)
+
+// App is drawbridge's running parts: the engine, the Slack bot and the outbox delivery,
+// over one state store. serve and the end-to-end tests build the same App.
+type App struct {
+	Config    *config.Config
+	Store     *storage.Store
+	Engine    *upgrade.Engine
+	Bot       *bot.Bot
+	Deliverer *notify.Deliverer
+	Slack     *slack.Client
+
+	log    *slog.Logger
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	errs   chan error
+}
+
+// AppOptions adjust an App for tests.
+type AppOptions struct {
+	Metrics prometheus.Registerer // nil: not registered
+	// Engine lets tests change the engine's options (clock, watcher, poll interval).
+	Engine func(*upgrade.Options)
+	// Deliverer lets tests change the outbox delivery (clock, backoff).
+	Deliverer func(*notify.Deliverer)
+}
+
+// NewApp assembles the App; Start runs it.
+func NewApp(cfg *config.Config, store *storage.Store, log *slog.Logger, o AppOptions) (*App, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	slackOpts := []slack.Option{}
+	if cfg.Slack.APIURL != "" {
+		slackOpts = append(slackOpts, slack.OptionAPIURL(cfg.Slack.APIURL))
+	}
+	if cfg.Slack.AppToken != "" {
+		slackOpts = append(slackOpts, slack.OptionAppLevelToken(cfg.Slack.AppToken.Reveal()))
+	}
+	api := slack.New(cfg.Slack.BotToken.Reveal(), slackOpts...)
+	a := &App{Config: cfg, Store: store, Slack: api, log: log, errs: make(chan error, 2)}
+	a.Deliverer = &notify.Deliverer{Store: store, Slack: notify.NewSlack(api), Metrics: o.Metrics, Log: log.With("part", "outbox")}
+	if o.Deliverer != nil {
+		o.Deliverer(a.Deliverer)
+	}
+	outbox := &notify.Outbox{Store: store, Channel: cfg.Slack.Channel, Kick: a.Deliverer.Kick}
+
+	// The engine emits to the bot, which is built after it: the sink forwards.
+	var b *bot.Bot
+	eopts := EngineOptions(cfg, store, log.With("part", "engine"))
+	eopts.Sink = upgrade.SinkFunc(func(e upgrade.Event) {
+		if b != nil {
+			b.Emit(e)
+		}
+	})
+	if o.Engine != nil {
+		o.Engine(&eopts)
+	}
+	eng, err := upgrade.New(eopts)
+	if err != nil {
+		return nil, err
+	}
+	b, err = bot.New(bot.Options{
+		Config: cfg, Engine: eng, Store: store, Outbox: outbox, Nodes: &adminapi.Client{},
+		Access: &bot.Access{Operators: cfg.Access.Operators, Approvers: cfg.Access.Approvers, Groups: groups{api}},
+		Log:    log.With("part", "bot"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.Engine, a.Bot = eng, b
+	return a, nil
+}
+
+// groups resolves Slack user groups (usergroups.users.list).
+type groups struct{ api *slack.Client }
+
+func (g groups) GroupMembers(ctx context.Context, group string) ([]string, error) {
+	members, err := g.api.GetUserGroupMembersContext(ctx, group)
+	if err != nil {
+		return nil, fmt.Errorf("usergroups.users.list %s: %w", group, err)
+	}
+	return members, nil
+}
+
+// Start delivers the outbox, runs the bot's workers (and Socket Mode when an app token is
+// set) and resumes unfinished runs.
+func (a *App) Start(ctx context.Context) error {
+	ctx, a.cancel = context.WithCancel(ctx)
+	a.wg.Go(func() {
+		if err := a.Deliverer.Run(ctx); err != nil {
+			a.errs <- fmt.Errorf("outbox delivery: %w", err)
+		}
+	})
+	a.Bot.Start()
+	if a.Config.Slack.SocketMode() {
+		a.wg.Go(func() {
+			if err := a.Bot.RunSocketMode(ctx, a.Slack); err != nil && !errors.Is(err, context.Canceled) {
+				a.errs <- fmt.Errorf("socket mode: %w", err)
+			}
+		})
+	}
+	return a.Engine.Recover(ctx)
+}
+
+// Errors reports a part that stopped on its own.
+func (a *App) Errors() <-chan error { return a.errs }
+
+// Routes registers the Slack endpoints (HTTP transport) on mux.
+func (a *App) Routes(mux *http.ServeMux) {
+	if a.Config.Slack.SigningSecret == "" {
+		return // Socket Mode only: there is nothing to verify HTTP requests with
+	}
+	mux.Handle("POST /slack/commands", a.Bot.CommandsHandler())
+	mux.Handle("POST /slack/interactions", a.Bot.InteractionsHandler())
+}
+
+// Close stops in order: no new Slack work, runs at a safe point, then the outbox
+// delivery (what the runs emitted last is in bbolt and goes out at the next start).
+func (a *App) Close() {
+	a.Bot.Close()
+	a.Engine.Close()
+	if a.cancel != nil {
+		a.cancel()
+	}
+	a.wg.Wait()
+}

@@ -1,0 +1,112 @@
+package notify
+
+import (
+	"fmt"
+	"hash/fnv"
+	"regexp"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/storage"
+	"github.com/drawbridge/drawbridge/upgrade"
+)
+
+// Message is a rendered Slack message.
+type Message struct {
+	// Text is always set: Slack shows it in notifications and reads it to
+	// screen readers; the blocks are what people see in the channel.
+	Text   string
+	Blocks []slack.Block
+	// Key is set by the Deliverer, not by renderers: the outbox key of a
+	// message being posted. NewSlack's adapter embeds it in the message
+	// metadata so that a post whose answer was lost can be found again.
+	Key string
+}
+
+// RunView is everything the renderers need about one run. Renderers are pure:
+// the same view gives the same message.
+type RunView struct {
+	Status    upgrade.Status  // run, steps, approvals
+	Cluster   *config.Cluster // may be nil (cluster removed from the config)
+	Approvers []string        // IDs from access.approvers: U…/W… users, S… groups
+	Required  int             // access.required_approvals (0 is read as 1)
+	Now       time.Time       // for "running for 2m"; renderers never read the clock
+}
+
+func (v RunView) required() int { return max(v.Required, 1) }
+
+// Keys name the Slack messages of a run in the outbox: one status message,
+// one reply per step attempt, one summary. Outbox.Upsert and Outbox.Reply
+// take them.
+
+// StatusKey names a run's status message.
+func StatusKey(run storage.RunID) string { return "run/" + run.String() + "/status" }
+
+// StepKey names the thread reply of one attempt of one step.
+func StepKey(run storage.RunID, step storage.StepRecord) string {
+	return fmt.Sprintf("run/%s/step/%d/%d", run, step.Index, step.Attempt)
+}
+
+// SummaryKey names a run's final summary reply.
+func SummaryKey(run storage.RunID) string { return "run/" + run.String() + "/summary" }
+
+// NoticeKey names a notice reply; the same notice at the same time is the
+// same reply (so an event delivered twice is posted once).
+func NoticeKey(run storage.RunID, at time.Time, text string) string {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(text))
+	return fmt.Sprintf("run/%s/notice/%d-%08x", run, at.UnixNano(), h.Sum32())
+}
+
+// UploadKey names a file shared in a run's thread (a watch chart).
+func UploadKey(run storage.RunID, name string) string {
+	return "run/" + run.String() + "/file/" + name
+}
+
+var (
+	wordX = regexp.MustCompile(`\bX\b`)
+	wordY = regexp.MustCompile(`\bY\b`)
+)
+
+// stepTitle is a step's title with X and Y replaced by the run's versions
+// when they are known ("stop 3.4.3, install 3.9.1").
+func stepTitle(run storage.Run, index int, name string) string {
+	t := upgrade.StepTitle(index)
+	switch {
+	case t == "" && name == "":
+		return fmt.Sprintf("step %d", index)
+	case t == "":
+		return name // a step the engine does not know: its recorded name as it is
+	}
+	return wordY.ReplaceAllString(wordX.ReplaceAllString(t, fallback(run.From, "the current version")), fallback(run.To, "the new version"))
+}
+
+// stepNumber is how people count steps: 1–12 forward, R1–R3 for rollback.
+func stepNumber(index int) string {
+	if index > 100 {
+		return fmt.Sprintf("R%d", index-100)
+	}
+	return fmt.Sprint(index)
+}
+
+// versions is "3.4.3 → 3.9.1", or "→ 3.9.1" before preflight has read X.
+func versions(run storage.Run) string {
+	from := run.From
+	if from == "" {
+		from = "current"
+	}
+	return escape(from) + " → " + escape(run.To)
+}
+
+// blockIDs hands out block IDs unique within one message version.
+type blockIDs string
+
+func (p blockIDs) id(name string) string {
+	id := string(p) + "-" + name
+	if len(id) > maxBlockID {
+		id = id[:maxBlockID]
+	}
+	return id
+}

@@ -1,0 +1,564 @@
+package notify
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/storage"
+	"github.com/drawbridge/drawbridge/upgrade"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+var t0 = time.Date(2024, 11, 25, 21, 58, 0, 0, time.UTC)
+
+func at(min, sec int) time.Time {
+	return t0.Add(time.Duration(min)*time.Minute + time.Duration(sec)*time.Second)
+}
+
+func testCluster(nodes int) *config.Cluster {
+	c := &config.Cluster{Name: "prod-eu"}
+	for i := range nodes {
+		c.Nodes = append(c.Nodes, config.Node{Name: fmt.Sprintf("kong-%d", i+1)})
+	}
+	return c
+}
+
+func done(i int, start, end time.Time) storage.StepRecord {
+	return storage.StepRecord{Index: i, Name: upgrade.StepName(i), Status: storage.StepSucceeded, Attempt: 1, StartedAt: start, EndedAt: end}
+}
+
+func running(i int, start time.Time) storage.StepRecord {
+	return storage.StepRecord{Index: i, Name: upgrade.StepName(i), Status: storage.StepRunning, Attempt: 1, StartedAt: start}
+}
+
+func failed(i int, start, end time.Time, err string) storage.StepRecord {
+	r := done(i, start, end)
+	r.Status, r.Error = storage.StepFailed, err
+	return r
+}
+
+// forward returns steps 1…n succeeded, a few seconds each, step 5 skipped.
+func forward(n int) []storage.StepRecord {
+	var out []storage.StepRecord
+	for i := 1; i <= n; i++ {
+		r := done(i, at(0, i*10), at(0, i*10+4))
+		if i == 5 {
+			r.Status, r.StartedAt, r.EndedAt = storage.StepSkipped, time.Time{}, time.Time{}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func baseRun(state storage.RunState) storage.Run {
+	return storage.Run{
+		ID: 12, Cluster: "prod-eu", From: "3.4.3", To: "3.9.1", State: state, RequestedBy: "U0OPERATOR",
+		CreatedAt: t0, UpdatedAt: at(7, 0), Revision: 17,
+		Details: map[string]string{
+			"backup.path": "/var/lib/drawbridge/backups/prod-eu/12.dump", "backup.size": "48213504",
+			"backup.sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		},
+	}
+}
+
+var measured = map[string]string{"measure.downtime_s": "41.250", "measure.commands_s": "40.700", "measure.overhead_s": "0.550"}
+
+// views returns a realistic view of a run in every state.
+func views() map[string]RunView {
+	mk := func(state storage.RunState, edit func(*upgrade.Status)) RunView {
+		st := upgrade.Status{Run: baseRun(state)}
+		edit(&st)
+		return RunView{Status: st, Cluster: testCluster(3), Approvers: []string{"U0ALICE", "W0BOBBY42", "S0CHANGE"}, Required: 2, Now: at(7, 30)}
+	}
+	downtime := func(st *upgrade.Status) { st.Run.DowntimeStart = at(2, 0) }
+	return map[string]RunView{
+		"scheduled": mk(storage.StateScheduled, func(st *upgrade.Status) {
+			st.Run.Window, st.Run.ScheduledFor, st.Run.From = "saturday-night", time.Date(2024, 11, 30, 22, 0, 0, 0, time.UTC), ""
+			st.Run.RequestedBy, st.Run.Details = "scheduler", nil
+		}),
+		"preparing": mk(storage.StatePreparing, func(st *upgrade.Status) {
+			st.Steps = append(forward(2), running(3, at(0, 30)))
+			delete(st.Run.Details, "backup.path")
+		}),
+		"awaiting_approval": mk(storage.StateAwaitingApproval, func(st *upgrade.Status) {
+			st.Steps = append(forward(5), running(6, at(1, 0)))
+			st.Approvals = []storage.Approval{{UserID: "W0BOBBY42", Decision: storage.DecisionApprove, At: at(5, 0)}}
+			st.Run.Details["warning"] = "3.4.3 → 3.9.1 is not a path Kong guarantees (guaranteed hops: 3.4 → 3.9)"
+		}),
+		"rejected": mk(storage.StateRejected, func(st *upgrade.Status) {
+			st.Steps = append(forward(5), failed(6, at(1, 0), at(6, 0), "rejected by W0BOBBY42: not during the sale"))
+			st.Approvals = []storage.Approval{{UserID: "W0BOBBY42", Decision: storage.DecisionReject, Reason: "not during the sale", At: at(6, 0)}}
+			st.Run.Reason = "rejected by W0BOBBY42: not during the sale; freeze lifted"
+		}),
+		"expired": mk(storage.StateExpired, func(st *upgrade.Status) {
+			st.Steps = append(forward(5), failed(6, at(1, 0), at(6, 0), "the approval timed out"))
+			st.Run.Reason, st.Run.Window = "approval timed out after 2h; freeze lifted", "saturday-night"
+		}),
+		"stopping": mk(storage.StateStopping, func(st *upgrade.Status) {
+			downtime(st)
+			st.Steps = append(forward(6), running(7, at(2, 0)))
+		}),
+		"migrating": mk(storage.StateMigrating, func(st *upgrade.Status) {
+			downtime(st)
+			st.Steps = append(forward(7), running(8, at(2, 10)))
+		}),
+		"starting": mk(storage.StateStarting, func(st *upgrade.Status) {
+			downtime(st)
+			st.Steps = append(forward(9), running(10, at(2, 30)))
+		}),
+		"watching": mk(storage.StateWatching, func(st *upgrade.Status) {
+			downtime(st)
+			st.Run.DowntimeEnd = at(2, 41)
+			maps(st.Run.Details, measured)
+			st.Steps = append(forward(10), running(11, at(2, 45)))
+		}),
+		"awaiting_decommission": mk(storage.StateAwaitingDecommission, func(st *upgrade.Status) {
+			downtime(st)
+			st.Run.DowntimeEnd = at(2, 41)
+			maps(st.Run.Details, measured)
+			st.Steps = forward(11)
+		}),
+		"succeeded": mk(storage.StateSucceeded, func(st *upgrade.Status) {
+			downtime(st)
+			st.Run.DowntimeEnd = at(2, 41)
+			maps(st.Run.Details, measured)
+			st.Steps = forward(12)
+			st.Run.Reason = "prod-eu upgraded from 3.4.3 to 3.9.1; downtime 41.250s (commands 40.700s, drawbridge 0.550s)"
+		}),
+		"failed_before_downtime": mk(storage.StateFailedBeforeDowntime, func(st *upgrade.Status) {
+			st.Steps = append(forward(2), failed(3, at(0, 30), at(0, 42), "pg_dump: error: connection to server at \"db\" failed: FATAL: password authentication failed"))
+			delete(st.Run.Details, "backup.path")
+			st.Run.Reason = "backup failed; freeze lifted"
+		}),
+		"needs_attention": mk(storage.StateNeedsAttention, func(st *upgrade.Status) {
+			downtime(st)
+			st.Steps = append(forward(7), failed(8, at(2, 10), at(3, 0), "interrupted by a restart; schema_meta does not show its effect"))
+			st.Run.Reason = "migrations up was interrupted and cannot simply be repeated"
+		}),
+		"needs_attention_before_downtime": mk(storage.StateNeedsAttention, func(st *upgrade.Status) {
+			st.Steps = append(forward(4), failed(5, at(0, 50), at(1, 0), "interrupted"))
+			st.Run.Reason = "stage was interrupted"
+		}),
+		"rolling_back": mk(storage.StateRollingBack, func(st *upgrade.Status) {
+			downtime(st)
+			st.Steps = append(forward(10), failed(11, at(2, 45), at(5, 0), "watch breach: 5xx rate is 0.12 (threshold 0.05)"),
+				done(101, at(5, 1), at(5, 9)), running(102, at(5, 10)))
+			st.Run.Reason = "watch breach: 5xx rate is 0.12 (threshold 0.05)"
+		}),
+		"rolled_back": mk(storage.StateRolledBack, func(st *upgrade.Status) {
+			downtime(st)
+			st.Run.DowntimeEnd = at(6, 0)
+			st.Steps = append(forward(10), failed(11, at(2, 45), at(5, 0), "watch breach: 5xx rate is 0.12 (threshold 0.05)"),
+				done(101, at(5, 1), at(5, 9)), done(102, at(5, 10), at(5, 40)), done(103, at(5, 41), at(6, 0)))
+			st.Run.Reason = "prod-eu rolled back to 3.4.3; watch breach: 5xx rate is 0.12 (threshold 0.05)"
+		}),
+		"rollback_failed": mk(storage.StateRollbackFailed, func(st *upgrade.Status) {
+			downtime(st)
+			st.Steps = append(forward(10), failed(11, at(2, 45), at(5, 0), "watch breach"),
+				done(101, at(5, 1), at(5, 9)), failed(102, at(5, 10), at(5, 40), "pg_restore: error: could not execute query"))
+			st.Run.Reason = "restore failed: pg_restore: error: could not execute query"
+		}),
+		"aborted": mk(storage.StateAborted, func(st *upgrade.Status) {
+			st.Steps = append(forward(2), failed(3, at(0, 30), at(0, 35), "ended: aborted by U0OPERATOR"))
+			st.Run.Reason = "aborted by U0OPERATOR; freeze lifted"
+		}),
+	}
+}
+
+func maps(dst, src map[string]string) {
+	for k, v := range src {
+		dst[k] = v
+	}
+}
+
+// golden compares m, as JSON, with testdata/name.golden.json (rewritten
+// with -update), after checking every Block Kit limit.
+func golden(t *testing.T, name string, m Message) {
+	t.Helper()
+	mustFit(t, m)
+	got, err := json.MarshalIndent(struct {
+		Text   string       `json:"text"`
+		Blocks slack.Blocks `json:"blocks"`
+	}{m.Text, slack.Blocks{BlockSet: m.Blocks}}, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	path := filepath.Join("testdata", name+".golden.json")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./notify -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the rendered message (go test ./notify -update rewrites it):\n%s", path, firstDiff(string(want), string(got)))
+	}
+}
+
+func firstDiff(want, got string) string {
+	wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := range max(len(wl), len(gl)) {
+		var w, g string
+		if i < len(wl) {
+			w = wl[i]
+		}
+		if i < len(gl) {
+			g = gl[i]
+		}
+		if w != g {
+			return fmt.Sprintf("line %d:\n  want %s\n  got  %s", i+1, w, g)
+		}
+	}
+	return "(no line differs)"
+}
+
+// mustFit fails the test if m breaks any Block Kit limit, and checks that its
+// blocks survive a JSON round trip through slack-go (as the outbox stores them).
+func mustFit(t *testing.T, m Message) {
+	t.Helper()
+	if err := CheckLimits(m); err != nil {
+		t.Errorf("message breaks Block Kit limits:\n%v", err)
+	}
+	raw, err := json.Marshal(slack.Blocks{BlockSet: m.Blocks})
+	if err != nil {
+		t.Fatalf("marshal blocks: %v", err)
+	}
+	var back slack.Blocks
+	if err := json.Unmarshal(raw, &back); err != nil || len(back.BlockSet) != len(m.Blocks) {
+		t.Errorf("blocks do not survive a JSON round trip: %v (%d of %d)", err, len(back.BlockSet), len(m.Blocks))
+	}
+}
+
+func TestStatusMessageGolden(t *testing.T) {
+	for name, v := range views() {
+		t.Run(name, func(t *testing.T) { golden(t, "status_"+name, StatusMessage(v)) })
+	}
+}
+
+func TestEveryStateHasAGoldenFile(t *testing.T) {
+	vs := views()
+	for _, st := range []storage.RunState{
+		storage.StateScheduled, storage.StatePreparing, storage.StateAwaitingApproval, storage.StateRejected,
+		storage.StateExpired, storage.StateStopping, storage.StateMigrating, storage.StateStarting,
+		storage.StateWatching, storage.StateAwaitingDecommission, storage.StateSucceeded,
+		storage.StateFailedBeforeDowntime, storage.StateNeedsAttention, storage.StateRollingBack,
+		storage.StateRolledBack, storage.StateRollbackFailed, storage.StateAborted,
+	} {
+		if v, ok := vs[string(st)]; !ok || v.Status.Run.State != st {
+			t.Errorf("no status fixture for state %s", st)
+		}
+	}
+}
+
+// buttons lists a message's buttons as "action_id/style".
+func buttons(m Message) []string {
+	var out []string
+	for _, b := range m.Blocks {
+		if a, ok := b.(*slack.ActionBlock); ok {
+			for _, e := range a.Elements.ElementSet {
+				btn := e.(*slack.ButtonBlockElement)
+				s := btn.ActionID
+				if btn.Style != "" {
+					s += "/" + string(btn.Style)
+				}
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+func TestStatusButtons(t *testing.T) {
+	vs := views()
+	tests := []struct {
+		fixture string
+		want    []string
+	}{
+		{"scheduled", []string{"abort"}},
+		{"preparing", []string{"abort"}},
+		{"awaiting_approval", []string{"approve/primary", "reject/danger", "abort"}},
+		{"stopping", []string{"rollback/danger"}},
+		{"migrating", []string{"rollback/danger"}},
+		{"starting", []string{"rollback/danger"}},
+		{"watching", []string{"rollback/danger"}},
+		{"awaiting_decommission", []string{"decommission/primary", "rollback/danger"}},
+		{"needs_attention", []string{"resume", "rollback/danger"}},
+		{"needs_attention_before_downtime", []string{"resume", "abort"}},
+		{"rollback_failed", []string{"rollback/danger"}},
+		{"rolling_back", nil},
+		{"rejected", nil},
+		{"expired", nil},
+		{"succeeded", nil},
+		{"failed_before_downtime", nil},
+		{"rolled_back", nil},
+		{"aborted", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fixture, func(t *testing.T) {
+			v := vs[tt.fixture]
+			m := StatusMessage(v)
+			if got := buttons(m); !slices.Equal(got, tt.want) {
+				t.Errorf("buttons = %v, want %v", got, tt.want)
+			}
+			for _, b := range m.Blocks {
+				a, ok := b.(*slack.ActionBlock)
+				if !ok {
+					continue
+				}
+				for _, e := range a.Elements.ElementSet {
+					btn := e.(*slack.ButtonBlockElement)
+					if btn.Value != "run=12;rev=17" {
+						t.Errorf("button %s value = %q, want run=12;rev=17", btn.ActionID, btn.Value)
+					}
+					if btn.ActionID == ActionRollback {
+						c := btn.Confirm
+						if c == nil || c.Confirm.Text != "Roll back" || c.Deny.Text != "Cancel" || c.Style != slack.StyleDanger ||
+							!strings.Contains(c.Text.Text, "prod-eu") || !strings.Contains(c.Text.Text, "3.4.3") || c.Title.Text == "" {
+							t.Errorf("rollback confirm = %+v", c)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestStatusBlockIDsChangeWithRevision(t *testing.T) {
+	v := views()["migrating"]
+	a := StatusMessage(v)
+	v.Status.Run.Revision++
+	b := StatusMessage(v)
+	for i := range a.Blocks {
+		if a.Blocks[i].ID() == "" || a.Blocks[i].ID() == b.Blocks[i].ID() {
+			t.Errorf("block %d id %q is empty or unchanged across revisions", i, a.Blocks[i].ID())
+		}
+	}
+	if got := buttons(b); len(got) != 1 {
+		t.Fatalf("buttons = %v", got)
+	}
+}
+
+func TestGateMentionsApprovers(t *testing.T) {
+	m := StatusMessage(views()["awaiting_approval"])
+	all := m.Text
+	for _, b := range m.Blocks {
+		if s, ok := b.(*slack.SectionBlock); ok && s.Text != nil {
+			all += "\n" + s.Text.Text
+		}
+	}
+	for _, want := range []string{"<@U0ALICE>", "<@W0BOBBY42>", "<!subteam^S0CHANGE>", "1 of 2 approvals"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("gate does not show %q", want)
+		}
+	}
+	if !strings.Contains(m.Text, "<!subteam^S0CHANGE>") {
+		t.Errorf("fallback text %q does not mention the approvers (no notification)", m.Text)
+	}
+	// The gate section comes right above the buttons.
+	for i, b := range m.Blocks {
+		if _, ok := b.(*slack.ActionBlock); ok {
+			if s, ok := m.Blocks[i-1].(*slack.SectionBlock); !ok || !strings.Contains(s.Text.Text, "Approval needed") {
+				t.Errorf("block above the buttons is %#v, want the gate section", m.Blocks[i-1])
+			}
+		}
+	}
+}
+
+func stepFixtures() map[string]struct {
+	view RunView
+	step storage.StepRecord
+} {
+	vs := views()
+	backup := done(3, at(0, 30), at(0, 42))
+	backup.Details = map[string]string{"path": "/var/lib/drawbridge/backups/prod-eu/12.dump", "size": "48213504",
+		"sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "duration_s": "11.912"}
+	backup.OutputTail = "pg_dump -Fc → /var/lib/drawbridge/backups/prod-eu/12.dump (48.2 MB, sha256 9f86d081…), verified by reading the whole archive\n"
+	evaluate := done(4, at(0, 43), at(0, 44))
+	evaluate.Details = map[string]string{"migrations": "14", "pending_after_up": "core.013_340_to_390", "new_plugins": "ai-proxy-advanced",
+		"force": "true", "predicted_downtime_s": "38.000", "breaking_lines": "3.5, 3.6, 3.7, 3.8, 3.9"}
+	evaluate.OutputTail = "migrations up runs 14 migrations: core…\nbreaking changes in 3.5 (https://docs.konghq.com/…):\n  - <plugin> config & routes\n"
+	gate := done(6, at(1, 0), at(6, 0))
+	gate.Details = map[string]string{"crossed": "true", "approved_by": "W0BOBBY42, U0ALICE"}
+	up := failed(8, at(2, 10), at(2, 40), "kong migrations up on kong-1: exit status 1")
+	up.Attempt = 2
+	up.OutputTail = "$ kong migrations up --v  (migrations_up on kong-1, exit 1, 29.8s)\nmigrating core on database 'kong'...\nError: [PostgreSQL error] failed to run migration '013_340_to_390' up: ERROR:  relation \"ai_proxy\" already exists\n"
+	start := done(10, at(2, 30), at(2, 41))
+	start.Details = map[string]string{"commands_s": "10.800", "start.slowest_s": "10.8", "start.span_s": "10.9"}
+	start.OutputTail = "$ systemctl start kong  (start on kong-1, exit 0, 10.8s)\ndowntime 41.25s: commands 40.7s, drawbridge 550ms\n"
+	watching := vs["watching"]
+	huge := done(9, at(2, 20), at(2, 29))
+	var tail strings.Builder
+	for i := range 3000 {
+		fmt.Fprintf(&tail, "%05d migrating plugin_%d & <route> ```\n", i, i)
+	}
+	huge.OutputTail = tail.String()
+	restore := done(102, at(5, 10), at(5, 40))
+	restore.Details = map[string]string{"method": "database", "failed_db": "kong_failed_12", "duration_s": "29.500", "fingerprint": "sha256:4e1f…"}
+	type fx = struct {
+		view RunView
+		step storage.StepRecord
+	}
+	return map[string]fx{
+		"backup_succeeded":    {vs["preparing"], backup},
+		"evaluate_succeeded":  {vs["preparing"], evaluate},
+		"gate_crossed":        {vs["stopping"], gate},
+		"migrations_failed":   {vs["needs_attention"], up},
+		"start_measured":      {watching, start},
+		"output_cut":          {vs["migrating"], huge},
+		"restore_succeeded":   {vs["rolling_back"], restore},
+		"stage_skipped":       {vs["preparing"], forward(5)[4]},
+		"decommission_done":   {vs["succeeded"], done(12, at(7, 0), at(7, 3))},
+		"rollback_start_done": {vs["rolled_back"], done(103, at(5, 41), at(6, 0))},
+	}
+}
+
+func TestStepReplyGolden(t *testing.T) {
+	for name, f := range stepFixtures() {
+		t.Run(name, func(t *testing.T) { golden(t, "step_"+name, StepReply(f.view, f.step)) })
+	}
+}
+
+func TestStepReplyOutputCut(t *testing.T) {
+	f := stepFixtures()["output_cut"]
+	m := StepReply(f.view, f.step)
+	var out, note string
+	for _, b := range m.Blocks {
+		switch b := b.(type) {
+		case *slack.SectionBlock:
+			if strings.HasSuffix(b.BlockID, "-output") {
+				out = b.Text.Text
+			}
+		case *slack.ContextBlock:
+			if strings.HasSuffix(b.BlockID, "-output-note") {
+				note = b.ContextElements.Elements[0].(*slack.TextBlockObject).Text
+			}
+		}
+	}
+	if !strings.HasSuffix(out, "02999 migrating plugin_2999 &amp; &lt;route&gt; ``\u200b`\n```") {
+		t.Errorf("output does not end with the last line, escaped: …%s", out[max(0, len(out)-120):])
+	}
+	if strings.Contains(out, "00000 migrating") {
+		t.Error("output kept its beginning instead of its end")
+	}
+	if strings.Count(out, "```") != 2 {
+		t.Errorf("output has %d code fences, want 2 (backticks in the output must not end the block)", strings.Count(out, "```"))
+	}
+	if !strings.Contains(note, "runs/12/") || !strings.Contains(note, "state file") {
+		t.Errorf("note = %q, want where the whole output is", note)
+	}
+}
+
+func TestNoticeAndSummaryGolden(t *testing.T) {
+	vs := views()
+	golden(t, "notice_freeze", NoticeReply(vs["preparing"], "Configuration freeze on prod-eu: do not change routes, services or plugins until the upgrade ends."))
+	golden(t, "notice_gate_ping", NoticeReply(vs["awaiting_approval"],
+		"Approval needed for run 12 (prod-eu 3.4.3 → 3.9.1): <@U0ALICE>, <@W0BOBBY42>, <!subteam^S0CHANGE> — use the buttons above."))
+	golden(t, "summary_succeeded", SummaryReply(vs["succeeded"]))
+	golden(t, "summary_rolled_back", SummaryReply(vs["rolled_back"]))
+	golden(t, "summary_failed_before_downtime", SummaryReply(vs["failed_before_downtime"]))
+}
+
+func TestSummaryHasEveryStepTiming(t *testing.T) {
+	v := views()["rolled_back"]
+	m := SummaryReply(v)
+	var all string
+	for _, b := range m.Blocks {
+		if s, ok := b.(*slack.SectionBlock); ok && s.Text != nil {
+			all += s.Text.Text + "\n"
+		}
+	}
+	for _, r := range v.Status.Steps {
+		if !strings.Contains(all, stepTitle(v.Status.Run, r.Index, r.Name)) {
+			t.Errorf("summary lacks step %d (%s)", r.Index, r.Name)
+		}
+	}
+	for _, want := range []string{"R3", "rolled back"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("summary lacks %q", want)
+		}
+	}
+	if !strings.Contains(SummaryReply(views()["succeeded"]).Text, "downtime 41.250 s") {
+		t.Errorf("summary text = %q, want the measured downtime", SummaryReply(views()["succeeded"]).Text)
+	}
+}
+
+// User and command text must never become a mention or a link.
+func TestRenderersEscapeText(t *testing.T) {
+	v := views()["needs_attention"]
+	v.Status.Run.Reason = "<!channel> & <https://evil.example|click>"
+	st := failed(8, at(2, 10), at(2, 40), "<!here> failed")
+	st.OutputTail = "<!everyone>"
+	for name, m := range map[string]Message{
+		"status": StatusMessage(v), "step": StepReply(v, st), "notice": NoticeReply(v, "<!channel> hi"), "summary": SummaryReply(v),
+	} {
+		raw, _ := json.Marshal(struct {
+			T string
+			B slack.Blocks
+		}{m.Text, slack.Blocks{BlockSet: m.Blocks}})
+		for _, bad := range []string{"<!channel>", "<!here>", "<!everyone>", "<https://evil"} {
+			if strings.Contains(string(raw), bad) {
+				t.Errorf("%s message contains %q unescaped", name, bad)
+			}
+		}
+	}
+}
+
+func TestCutHelpers(t *testing.T) {
+	tests := []struct {
+		name string
+		got  string
+		want string
+	}{
+		{"head fits", escapeHead("a<b", 10), "a&lt;b"},
+		{"head cut before an entity", escapeHead("abcd<efg", 6), "abcd…"},
+		{"head cut counts escapes", escapeHead("&&&&", 11), "&amp;&amp;…"},
+		{"cut backs off a mention", cutText("hi <@U12345>", 8), "hi …"},
+		{"cut backs off an entity", cutText("ab &amp;", 6), "ab …"},
+		{"cut keeps short text", cutText("short", 5), "short"},
+		{"mentions", mentionList([]string{"U1", "W2", "S3", "someone"}, 100), "<@U1>, <@W2>, <!subteam^S3>, someone"},
+		{"mentions and more", mentionList([]string{"U1", "U2", "U3", "U4"}, 20), "<@U1> and 3 more"},
+		{"duration ms", duration(850 * time.Millisecond), "850ms"},
+		{"duration s", duration(4200 * time.Millisecond), "4.2s"},
+		{"duration m", duration(130 * time.Second), "2m10s"},
+		{"duration h", duration(65 * time.Minute), "1h05m"},
+		{"bytes", bytesText("48213504"), "48.2 MB"},
+		{"seconds", secondsText("41.250"), "41.2s"},
+		{"measure", measureText("0.55"), "0.550 s"},
+		{"by user", richHead("aborted by U0OPERATOR & co", 100), "aborted by <@U0OPERATOR> &amp; co"},
+		{"not a user", richHead("by UNKNOWN", 100), "by UNKNOWN"},
+		{"mentions kept", richHead("ask <@U0ALICE>, <@W0BOB|bob> and <!subteam^S0CAB>", 100), "ask <@U0ALICE>, <@W0BOB|bob> and <!subteam^S0CAB>"},
+		{"broadcasts and links escaped", richHead("<!channel> <!here> <https://x|y> <@U1|<b>>", 200),
+			"&lt;!channel&gt; &lt;!here&gt; &lt;https://x|y&gt; &lt;@U1|&lt;b&gt;&gt;"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got != tt.want {
+				t.Errorf("got %q, want %q", tt.got, tt.want)
+			}
+		})
+	}
+	text, cut := escapeTail("line1\nline2\nline3 <x>", 16)
+	if !cut || text != "line3 &lt;x&gt;" {
+		t.Errorf("escapeTail = %q, %v", text, cut)
+	}
+}

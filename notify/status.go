@@ -1,0 +1,442 @@
+package notify
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/slack-go/slack"
+
+	"github.com/drawbridge/drawbridge/storage"
+	"github.com/drawbridge/drawbridge/upgrade"
+)
+
+// Button action IDs. The bot routes clicks by them; each button's value is
+// "run=<id>;rev=<revision>" so that a click on an old version of the message
+// can be told from a current one.
+const (
+	ActionApprove      = "approve"
+	ActionReject       = "reject"
+	ActionAbort        = "abort"
+	ActionRollback     = "rollback"
+	ActionDecommission = "decommission"
+	ActionResume       = "resume"
+)
+
+// ButtonValue is the value of every button on a run's status message.
+func ButtonValue(run storage.Run) string {
+	return fmt.Sprintf("run=%s;rev=%d", run.ID, run.Revision)
+}
+
+// maxChecklistBlocks bounds the step checklist; fifteen steps take one.
+const maxChecklistBlocks = 3
+
+var stateIcons = map[storage.RunState]string{
+	storage.StateScheduled:            "🗓️",
+	storage.StatePreparing:            "⏳",
+	storage.StateAwaitingApproval:     "✋",
+	storage.StateRejected:             "🚫",
+	storage.StateExpired:              "⌛",
+	storage.StateStopping:             "🔧",
+	storage.StateMigrating:            "🔧",
+	storage.StateStarting:             "🔧",
+	storage.StateWatching:             "👀",
+	storage.StateAwaitingDecommission: "🧹",
+	storage.StateSucceeded:            "✅",
+	storage.StateFailedBeforeDowntime: "❌",
+	storage.StateNeedsAttention:       "⚠️",
+	storage.StateRollingBack:          "↩️",
+	storage.StateRolledBack:           "↩️",
+	storage.StateRollbackFailed:       "🔥",
+	storage.StateAborted:              "⏹️",
+}
+
+func stateIcon(s storage.RunState) string {
+	if i, ok := stateIcons[s]; ok {
+		return i
+	}
+	return "•"
+}
+
+// StatusMessage renders the one status message of a run, which is edited in
+// place as the run moves: the header, the facts, the step checklist, why it
+// ended, and the buttons that fit its state.
+func StatusMessage(v RunView) Message {
+	run := v.Status.Run
+	ids := blockIDs(fmt.Sprintf("status-%s-r%d", run.ID, run.Revision))
+	before := []slack.Block{
+		slack.NewHeaderBlock(plain(cutText(headerText(run), maxHeaderText)), slack.HeaderBlockOptionBlockID(ids.id("header"))),
+		slack.NewSectionBlock(nil, statusFields(v), nil, slack.SectionBlockOptionBlockID(ids.id("facts"))),
+	}
+	if run.Reason != "" {
+		before = append(before, section(ids.id("reason"), "*Why:* "+richHead(run.Reason, maxSectionText-8)))
+	}
+	if w := run.Details["warning"]; w != "" && !run.State.Terminal() {
+		before = append(before, section(ids.id("warning"), "⚠️ "+escapeHead(w, maxSectionText-3)))
+	}
+	before = append(before, divider(ids.id("divider")))
+	var after []slack.Block
+	if run.State == storage.StateAwaitingApproval {
+		after = append(after, section(ids.id("gate"), gateText(v)))
+	}
+	if a := actions(v, ids.id("actions")); a != nil {
+		after = append(after, a)
+	}
+	after = append(after, slack.NewContextBlock(ids.id("context"), md(fmt.Sprintf(
+		"drawbridge run #%s · revision %d · updated %s", run.ID, run.Revision, utcTime(run.UpdatedAt)))))
+
+	budget := min(maxChecklistBlocks, maxBlocks-len(before)-len(after))
+	steps := packLines(ids, "steps", "*Steps*", checklist(v), budget)
+	blocks := slices.Concat(before, steps, after)
+	return Message{Text: statusText(v), Blocks: blocks}
+}
+
+func headerText(run storage.Run) string {
+	from := run.From
+	if from == "" {
+		return fmt.Sprintf("%s: upgrade to Kong %s", run.Cluster, run.To)
+	}
+	return fmt.Sprintf("%s: Kong %s → %s", run.Cluster, from, run.To)
+}
+
+func statusText(v RunView) string {
+	run := v.Status.Run
+	t := fmt.Sprintf("%s Run #%s on %s (Kong %s): %s", stateIcon(run.State), run.ID, escape(run.Cluster),
+		versions(run), upgrade.HumanState(run.State))
+	if run.State == storage.StateAwaitingApproval {
+		t += ". Approval needed from " + approverText(v, 1000)
+	} else if run.Reason != "" {
+		t += ". " + richHead(firstLine(run.Reason), 500)
+	}
+	return cutText(t, maxFallbackText)
+}
+
+func statusFields(v RunView) []*slack.TextBlockObject {
+	run := v.Status.Run
+	var fields []*slack.TextBlockObject
+	add := func(label, value string) {
+		if len(fields) < maxFields {
+			fields = append(fields, md(cutText("*"+label+"*\n"+value, maxFieldText)))
+		}
+	}
+	state := stateIcon(run.State) + " " + upgrade.HumanState(run.State)
+	if !run.DowntimeStart.IsZero() && run.DowntimeEnd.IsZero() && !run.State.Terminal() {
+		state += " (cluster down)"
+	}
+	add("State", state)
+	add("Requested by", mention(run.RequestedBy))
+	ver := versions(run)
+	if run.Force || run.Details["force"] == "true" {
+		ver += " (migrations with -f)"
+	}
+	add("Versions", ver)
+	if w := windowText(run); w != "" {
+		add("Window", w)
+	}
+	add("Run", "#"+run.ID.String())
+	add("Started", startedText(v))
+	add("Backup", backupText(run))
+	if d := downtimeText(v); d != "" {
+		add("Downtime", d)
+	}
+	if v.Cluster != nil && len(v.Cluster.Nodes) > 0 {
+		add("Nodes", nodesText(v))
+	}
+	return fields
+}
+
+func windowText(run storage.Run) string {
+	var parts []string
+	if run.Window != "" {
+		parts = append(parts, escapeHead(run.Window, 200))
+	}
+	if !run.ScheduledFor.IsZero() {
+		parts = append(parts, utcTime(run.ScheduledFor))
+	}
+	return strings.Join(parts, " · ")
+}
+
+func startedText(v RunView) string {
+	run := v.Status.Run
+	t := utcTime(run.CreatedAt)
+	switch {
+	case run.State.Terminal():
+		t += " · took " + duration(run.UpdatedAt.Sub(run.CreatedAt))
+	case run.State != storage.StateScheduled:
+		t += " · running for " + duration(v.Now.Sub(run.CreatedAt))
+	}
+	return t
+}
+
+func backupText(run storage.Run) string {
+	path := run.Details["backup.path"]
+	if path == "" {
+		return "not taken yet"
+	}
+	t := "`" + escapeHead(path, 500) + "`"
+	var facts []string
+	if size := run.Details["backup.size"]; size != "" {
+		facts = append(facts, bytesText(size))
+	}
+	if sha := run.Details["backup.sha256"]; sha != "" {
+		facts = append(facts, "sha256 `"+escapeHead(sha, 80)+"`")
+	}
+	if len(facts) > 0 {
+		t += "\n" + strings.Join(facts, " · ")
+	}
+	return t
+}
+
+func downtimeText(v RunView) string {
+	run := v.Status.Run
+	switch {
+	case run.DowntimeStart.IsZero():
+		return ""
+	case run.DowntimeEnd.IsZero() && !run.State.Terminal():
+		return fmt.Sprintf("down for %s (since %s)", duration(v.Now.Sub(run.DowntimeStart)), utcTime(run.DowntimeStart))
+	case run.Details["measure.downtime_s"] != "":
+		return measureText(run.Details["measure.downtime_s"]) + " measured"
+	case !run.DowntimeEnd.IsZero():
+		return duration(run.DowntimeEnd.Sub(run.DowntimeStart))
+	}
+	return "began " + utcTime(run.DowntimeStart)
+}
+
+func nodesText(v RunView) string {
+	nodes := v.Cluster.Nodes
+	const show = 5
+	var names []string
+	for i, n := range nodes {
+		if i == show {
+			names = append(names, fmt.Sprintf("and %d more", len(nodes)-show))
+			break
+		}
+		names = append(names, escapeHead(n.Name, 60))
+	}
+	return fmt.Sprintf("%d: %s", len(nodes), strings.Join(names, ", "))
+}
+
+// gateText is the section above the buttons at the approval gate: who is
+// asked (mentioned, so they are notified) and how far the count is.
+func gateText(v RunView) string {
+	approved, rejected := decisions(v.Status.Approvals)
+	t := fmt.Sprintf("*Approval needed* from %s\n%d of %d approvals", approverText(v, 1500), len(approved), v.required())
+	if len(approved) > 0 {
+		t += " · approved by " + mentionList(approved, 600)
+	}
+	if len(rejected) > 0 {
+		t += "\nRejected by " + mentionList(rejected, 600)
+	}
+	return cutText(t, maxSectionText)
+}
+
+func approverText(v RunView, max int) string {
+	if len(v.Approvers) == 0 {
+		return "an approver"
+	}
+	return mentionList(v.Approvers, max)
+}
+
+func decisions(aps []storage.Approval) (approved, rejected []string) {
+	for _, a := range aps {
+		switch a.Decision {
+		case storage.DecisionApprove:
+			approved = append(approved, a.UserID)
+		case storage.DecisionReject:
+			rejected = append(rejected, a.UserID)
+		}
+	}
+	return approved, rejected
+}
+
+// checklist is one line per step: forward steps 1–12 always, rollback steps
+// once a rollback is in the picture, and any other recorded step.
+func checklist(v RunView) []string {
+	run := v.Status.Run
+	recs := map[int]storage.StepRecord{}
+	var indexes []int
+	for i := int(upgrade.StepPreflight); i <= int(upgrade.StepDecommission); i++ {
+		indexes = append(indexes, i)
+	}
+	rollback := run.State == storage.StateRollingBack || run.State == storage.StateRolledBack || run.State == storage.StateRollbackFailed
+	for _, r := range v.Status.Steps {
+		recs[r.Index] = r
+		if r.Index >= int(upgrade.StepRollbackStop) && r.Index <= int(upgrade.StepRollbackStart) {
+			rollback = true
+		}
+	}
+	if rollback {
+		for i := int(upgrade.StepRollbackStop); i <= int(upgrade.StepRollbackStart); i++ {
+			indexes = append(indexes, i)
+		}
+	}
+	for _, r := range v.Status.Steps {
+		if !slices.Contains(indexes, r.Index) {
+			indexes = append(indexes, r.Index)
+		}
+	}
+	slices.Sort(indexes)
+	lines := make([]string, 0, len(indexes))
+	for _, i := range indexes {
+		r, ok := recs[i]
+		if !ok {
+			r = storage.StepRecord{Index: i, Status: storage.StepPending}
+		}
+		lines = append(lines, checkLine(v, r))
+	}
+	return lines
+}
+
+var stepIcons = map[storage.StepStatus]string{
+	storage.StepSucceeded: "✅",
+	storage.StepRunning:   "⏳",
+	storage.StepFailed:    "❌",
+	storage.StepSkipped:   "⏭",
+	storage.StepPending:   "▫️",
+}
+
+func stepIcon(s storage.StepStatus) string {
+	if i, ok := stepIcons[s]; ok {
+		return i
+	}
+	return "▫️"
+}
+
+func checkLine(v RunView, r storage.StepRecord) string {
+	title := stepNumber(r.Index) + ". " + escapeHead(stepTitle(v.Status.Run, r.Index, r.Name), 100)
+	var tail string
+	switch r.Status {
+	case storage.StepRunning:
+		title = "*" + title + "*"
+		if !r.StartedAt.IsZero() {
+			tail = " — running for " + duration(v.Now.Sub(r.StartedAt))
+		}
+	case storage.StepSucceeded:
+		tail = took(r)
+	case storage.StepFailed:
+		tail = " — failed"
+		if d := took(r); d != "" {
+			tail += " after" + strings.TrimPrefix(d, " —")
+		}
+		if r.Error != "" {
+			tail += ": " + richHead(firstLine(r.Error), 150)
+		}
+	case storage.StepSkipped:
+		tail = " — skipped"
+	}
+	if r.Attempt > 1 {
+		tail += fmt.Sprintf(" (attempt %d)", r.Attempt)
+	}
+	return stepIcon(r.Status) + " " + title + tail
+}
+
+// took is " — 4.2s" for a step with both ends recorded, else "".
+func took(r storage.StepRecord) string {
+	if r.StartedAt.IsZero() || r.EndedAt.IsZero() {
+		return ""
+	}
+	return " — " + duration(r.EndedAt.Sub(r.StartedAt))
+}
+
+// actions is the buttons that fit the run's state, or nil.
+func actions(v RunView, blockID string) *slack.ActionBlock {
+	run := v.Status.Run
+	value := ButtonValue(run)
+	btn := func(id, text string) *slack.ButtonBlockElement {
+		return slack.NewButtonBlockElement(id, value, plain(text))
+	}
+	approve := func() slack.BlockElement { return btn(ActionApprove, "Approve").WithStyle(slack.StylePrimary) }
+	reject := func() slack.BlockElement { return btn(ActionReject, "Reject").WithStyle(slack.StyleDanger) }
+	abort := func() slack.BlockElement { return btn(ActionAbort, "Abort") }
+	resume := func() slack.BlockElement { return btn(ActionResume, "Resume") }
+	decommission := func() slack.BlockElement {
+		return btn(ActionDecommission, cutText("Decommission "+fallback(run.From, "old version"), maxButtonText)).WithStyle(slack.StylePrimary)
+	}
+	rollback := func() slack.BlockElement {
+		return btn(ActionRollback, "Roll back").WithStyle(slack.StyleDanger).WithConfirm(rollbackConfirm(run))
+	}
+	var elems []slack.BlockElement
+	switch run.State {
+	case storage.StateScheduled, storage.StatePreparing:
+		elems = append(elems, abort())
+	case storage.StateAwaitingApproval:
+		elems = append(elems, approve(), reject(), abort())
+	case storage.StateStopping, storage.StateMigrating, storage.StateStarting, storage.StateWatching, storage.StateRollbackFailed:
+		elems = append(elems, rollback())
+	case storage.StateAwaitingDecommission:
+		elems = append(elems, decommission(), rollback())
+	case storage.StateNeedsAttention:
+		elems = append(elems, resume())
+		if run.DowntimeStart.IsZero() {
+			elems = append(elems, abort()) // nothing changed yet: there is nothing to roll back
+		} else {
+			elems = append(elems, rollback())
+		}
+	}
+	if len(elems) == 0 {
+		return nil
+	}
+	return slack.NewActionBlock(blockID, elems...)
+}
+
+func rollbackConfirm(run storage.Run) *slack.ConfirmationBlockObject {
+	from, to := fallback(run.From, "the old version"), fallback(run.To, "the new version")
+	title := cutText("Roll back "+run.Cluster+"?", maxConfirmTitle)
+	text := cutText(fmt.Sprintf("This stops Kong %s on every node of %s, restores the database from the backup taken before the upgrade, and starts Kong %s again. The cluster is down while it runs.",
+		to, run.Cluster, from), maxConfirmText)
+	return slack.NewConfirmationBlockObject(plain(title), plain(text), plain("Roll back"), plain("Cancel")).WithStyle(slack.StyleDanger)
+}
+
+func fallback(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// packLines puts lines into as few sections as fit Slack's 3000 characters,
+// with title on the first, using at most budget blocks; what does not fit is
+// counted on the last line.
+func packLines(ids blockIDs, name, title string, lines []string, budget int) []slack.Block {
+	if budget <= 0 || len(lines) == 0 {
+		return nil
+	}
+	var (
+		blocks []slack.Block
+		cur    = title
+	)
+	flush := func() {
+		blocks = append(blocks, section(ids.id(fmt.Sprintf("%s-%d", name, len(blocks)+1)), cur))
+		cur = ""
+	}
+	for i, line := range lines {
+		line = cutText(line, maxSectionText-len(title)-2)
+		if cur != "" && runeLen(cur)+1+runeLen(line) > maxSectionText {
+			if len(blocks) == budget-1 { // the last block: say what is left out
+				more := fmt.Sprintf("\n… and %d more", len(lines)-i)
+				cur = cutText(cur, maxSectionText-runeLen(more)) + more
+				flush()
+				return blocks
+			}
+			flush()
+		}
+		if cur != "" {
+			cur += "\n"
+		}
+		cur += line
+	}
+	flush()
+	return blocks
+}
+
+func runeLen(s string) int { return len([]rune(s)) }
+
+func section(id, text string) *slack.SectionBlock {
+	return slack.NewSectionBlock(md(cutText(text, maxSectionText)), nil, nil, slack.SectionBlockOptionBlockID(id))
+}
+
+func divider(id string) *slack.DividerBlock {
+	d := slack.NewDividerBlock()
+	d.BlockID = id
+	return d
+}

@@ -1,0 +1,302 @@
+package notify
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/slack-go/slack"
+)
+
+// Slack's Block Kit limits, in characters (Unicode code points, as slack-go
+// counts them). See reference/platform.md 1.4.
+const (
+	maxBlocks        = 50
+	maxSectionText   = 3000
+	maxHeaderText    = 150
+	maxFields        = 10
+	maxFieldText     = 2000
+	maxContextElems  = 10
+	maxButtonText    = 75
+	maxButtonValue   = 2000
+	maxConfirmTitle  = 100
+	maxConfirmText   = 300
+	maxConfirmButton = 30
+	maxBlockID       = 255
+	maxActionElems   = 25
+	// maxFallbackText keeps the notification text short; Slack cuts at 40,000.
+	maxFallbackText = 3000
+)
+
+const ellipsis = "…"
+
+// escape makes text safe inside mrkdwn: Slack reads &, < and > as control
+// characters (mentions, links), so user and command text must escape them.
+func escape(s string) string {
+	if !strings.ContainsAny(s, "&<>") {
+		return s
+	}
+	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+	return r.Replace(s)
+}
+
+// escapedLen is how many characters r takes once escaped.
+func escapedLen(r rune) int {
+	switch r {
+	case '&':
+		return 5
+	case '<', '>':
+		return 4
+	}
+	return 1
+}
+
+// escapeHead escapes raw and keeps its beginning within max characters,
+// ending with "…" when cut. It never cuts inside an escape sequence.
+func escapeHead(raw string, max int) string {
+	if n := escapedCount(raw); n <= max {
+		return escape(raw)
+	}
+	budget := max - 1 // for the ellipsis
+	end := 0
+	for i, r := range raw {
+		if budget -= escapedLen(r); budget < 0 {
+			break
+		}
+		end = i + utf8.RuneLen(r)
+	}
+	return escape(raw[:end]) + ellipsis
+}
+
+// escapeTail escapes raw and keeps its end within max characters, starting
+// at a line boundary when one is near. cut reports whether anything was left
+// out.
+func escapeTail(raw string, max int) (text string, cut bool) {
+	if escapedCount(raw) <= max {
+		return escape(raw), false
+	}
+	budget := max
+	start := len(raw)
+	for start > 0 {
+		r, size := utf8.DecodeLastRuneInString(raw[:start])
+		if budget -= escapedLen(r); budget < 0 {
+			break
+		}
+		start -= size
+	}
+	kept := raw[start:]
+	// Start on a whole line unless that would throw away most of the budget.
+	if i := strings.IndexByte(kept, '\n'); i >= 0 && i < len(kept)/5 {
+		kept = kept[i+1:]
+	}
+	return escape(kept), true
+}
+
+func escapedCount(raw string) int {
+	n := 0
+	for _, r := range raw {
+		n += escapedLen(r)
+	}
+	return n
+}
+
+// byUser turns "by U0123ABCD" in the engine's text (reasons, errors) into a
+// mention, so people see names.
+var byUser = regexp.MustCompile(`\bby [UW][A-Z0-9]{6,}\b`)
+
+// mentionToken is a user or user group mention as Slack writes it, with an
+// optional label: <@U123>, <@W123|ann>, <!subteam^S123>.
+var mentionToken = regexp.MustCompile(`<(?:@[UW][A-Z0-9]+|!subteam\^S[A-Z0-9]+)(?:\|[^<>&|]*)?>`)
+
+// escapeKeepMentions escapes raw for mrkdwn like escape, but lets user and
+// user group mentions through (callers mention approvers). Everything else
+// that Slack would act on (<!channel>, <!here>, links) is escaped.
+func escapeKeepMentions(raw string) string {
+	var b strings.Builder
+	last := 0
+	for _, loc := range mentionToken.FindAllStringIndex(raw, -1) {
+		b.WriteString(escape(raw[last:loc[0]]))
+		b.WriteString(raw[loc[0]:loc[1]])
+		last = loc[1]
+	}
+	b.WriteString(escape(raw[last:]))
+	return b.String()
+}
+
+// richHead is escapeHead for the engine's and the bot's text (reasons,
+// errors, notices): user and group mentions are kept, "by <user ID>" becomes
+// a mention, and the rest is escaped.
+func richHead(raw string, max int) string {
+	// Escaping only lengthens text, so what lies beyond max characters (and
+	// a mention's length more) is cut anyway: leave it out before the work.
+	if r := []rune(raw); len(r) > max+64 {
+		raw = string(r[:max+64])
+	}
+	s := byUser.ReplaceAllStringFunc(escapeKeepMentions(raw), func(m string) string {
+		id := strings.TrimPrefix(m, "by ")
+		if !strings.ContainsAny(id, "0123456789") {
+			return m // a word in capitals, not an ID
+		}
+		return "by " + mention(id)
+	})
+	return cutText(s, max)
+}
+
+// cutText keeps already-safe mrkdwn (or plain text) within max characters,
+// ending with "…" when cut. It backs off so as not to end inside a mention
+// (<@U…>) or an escape sequence (&amp;).
+func cutText(s string, max int) string {
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	runes := []rune(s)[:max-1]
+	out := string(runes)
+	if i := strings.LastIndexByte(out, '<'); i >= 0 && !strings.Contains(out[i:], ">") {
+		out = out[:i]
+	}
+	if i := strings.LastIndexByte(out, '&'); i >= 0 && !strings.Contains(out[i:], ";") {
+		out = out[:i]
+	}
+	return out + ellipsis
+}
+
+// codeBlock wraps escaped text without triple backticks in a code block.
+func codeBlock(escaped string) string {
+	return "```\n" + strings.TrimRight(escaped, "\n") + "\n```"
+}
+
+// codeTail is the end of raw output as a code block of at most max
+// characters. Triple backticks in the output would end the block early, so
+// they are broken up first. cut reports whether the beginning was left out.
+func codeTail(raw string, max int) (text string, cut bool) {
+	raw = strings.ReplaceAll(strings.TrimRight(raw, "\n"), "```", "``\u200b`")
+	text, cut = escapeTail(raw, max-len("```\n\n```"))
+	return codeBlock(text), cut
+}
+
+// mention renders a Slack ID as a mention: users (U…, W…) as <@U…>, user
+// groups (S…) as <!subteam^S…>. Anything else (e.g. "scheduler") is text.
+func mention(id string) string {
+	switch {
+	case id == "":
+		return "nobody"
+	case id == "scheduler":
+		return "the scheduler"
+	case isSlackID(id, 'U'), isSlackID(id, 'W'):
+		return "<@" + id + ">"
+	case isSlackID(id, 'S'):
+		return "<!subteam^" + id + ">"
+	}
+	return escape(id)
+}
+
+func isSlackID(id string, prefix byte) bool {
+	if len(id) < 2 || id[0] != prefix {
+		return false
+	}
+	for _, r := range id[1:] {
+		if (r < 'A' || r > 'Z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// mentionList joins mentions, ending with "and N more" rather than going
+// over max characters.
+func mentionList(ids []string, max int) string {
+	out := ""
+	for i, id := range ids {
+		next := mention(id)
+		if i > 0 {
+			next = ", " + next
+		}
+		reserve := 0
+		if rest := len(ids) - i - 1; rest > 0 {
+			reserve = len(fmt.Sprintf(" and %d more", rest))
+		}
+		if len(out)+len(next)+reserve > max {
+			return strings.TrimPrefix(out+fmt.Sprintf(" and %d more", len(ids)-i), " ")
+		}
+		out += next
+	}
+	return out
+}
+
+// duration renders d for people: 850ms, 4.2s, 2m10s, 1h05m.
+func duration(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0s"
+	case d < time.Second:
+		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
+	case d < time.Minute:
+		return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + "s"
+	case d < time.Hour:
+		d = d.Round(time.Second)
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	d = d.Round(time.Minute)
+	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+}
+
+// secondsText renders a stored seconds value ("12.345") as a duration, or
+// returns it unchanged if it is not a number.
+func secondsText(s string) string {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return escape(s)
+	}
+	return duration(time.Duration(f * float64(time.Second)))
+}
+
+// measureText renders a measured seconds value exactly as stored, to the
+// millisecond ("41.250 s"): downtime is judged to the second.
+func measureText(s string) string {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return escape(s)
+	}
+	return strconv.FormatFloat(f, 'f', 3, 64) + " s"
+}
+
+// bytesText renders a stored byte count ("1234567") as 1.2 MB.
+func bytesText(s string) string {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return escape(s)
+	}
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}
+
+// utcTime renders a time for people, in UTC.
+func utcTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+
+// firstLine is s up to its first line break.
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func md(text string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.MarkdownType, text, false, false)
+}
+
+func plain(text string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.PlainTextType, text, true, false)
+}
