@@ -1,6 +1,8 @@
 package bot_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -260,5 +262,41 @@ func TestRateLimitStormAndRestart(t *testing.T) {
 	}
 	if seen["run/1/summary"] != 1 {
 		t.Error("no summary")
+	}
+}
+
+// TestSocketMode: with an app token, commands and clicks arrive over Socket Mode and go
+// through the same handlers; the ack carries the same answer an HTTP response would.
+func TestSocketMode(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOpts{nodes: 1, appToken: "xapp-1-A0DRAWBRIDGE-test"})
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+
+	ack, err := w.slack.SocketRequest(ctx, "slash_commands", map[string]any{
+		"command": "/kong-upgrade", "text": "start test", "channel_id": channel, "user_id": "U0OPERATOR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reply struct{ Text string }
+	if err := json.Unmarshal(ack, &reply); err != nil || !strings.Contains(reply.Text, "start needs <cluster> <version>") {
+		t.Errorf("ack of a bad command: %s (%v)", ack, err)
+	}
+	if _, err := w.slack.SocketRequest(ctx, "slash_commands", map[string]any{
+		"command": "/kong-upgrade", "text": "start test 3.5.0", "channel_id": channel, "user_id": "U0OPERATOR"}); err != nil {
+		t.Fatal(err)
+	}
+	approve := w.waitButton("approve")
+	if _, err := w.slack.SocketRequest(ctx, "interactive", map[string]any{
+		"type": "block_actions", "user": map[string]any{"id": "U0APPROVER"}, "channel": map[string]any{"id": channel},
+		"actions": []map[string]any{{"action_id": "approve", "block_id": "actions", "value": approve, "action_ts": "1.2", "type": "button"}}}); err != nil {
+		t.Fatal(err)
+	}
+	w.poll("the approval", func() bool {
+		run, err := w.store.GetRun(t.Context(), 1)
+		return err == nil && run.State != storage.StateAwaitingApproval
+	})
+	if evs := w.audit(1); !strings.Contains(fmt.Sprint(evs), "approve") {
+		t.Errorf("no approval in the audit log: %+v\nephemerals: %+v", evs, w.slack.Ephemerals())
 	}
 }

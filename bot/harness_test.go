@@ -75,6 +75,7 @@ type worldOpts struct {
 	required  int
 	self      bool
 	fault     slackfake.FaultFunc
+	appToken  string // Socket Mode
 }
 
 func newWorld(t testing.TB, o worldOpts) *world {
@@ -90,11 +91,11 @@ func newWorld(t testing.TB, o worldOpts) *world {
 	}
 	w := &world{t: t, opts: o}
 	w.slack = slackfake.New(slackfake.Options{Token: "xoxb-test", Channels: []string{channel},
-		Groups: map[string][]string{"S0CHANGEMGR": {"U0APPROVER", "U0APPROVE2"}}, Fault: o.fault})
+		Groups: map[string][]string{"S0CHANGEMGR": {"U0APPROVER", "U0APPROVE2"}}, Fault: o.fault, AppToken: o.appToken})
 	t.Cleanup(w.slack.Close)
 	w.c = kongtest.New(t, kongtest.Options{Nodes: o.nodes, PG: sharedPG})
 	w.cfgOpt = kongtest.ConfigOptions{PrometheusURL: sharedProm.URL(), SlackAPIURL: w.slack.URL(), Watch: time.Second,
-		Operators: o.operators, Approvers: o.approvers, Required: o.required, SelfApproval: o.self}
+		Operators: o.operators, Approvers: o.approvers, Required: o.required, SelfApproval: o.self, AppToken: o.appToken}
 	w.cfgPth, _ = w.c.WriteConfig(w.cfgOpt)
 	w.start()
 	t.Cleanup(w.stop)

@@ -29,12 +29,22 @@ func (r Reply) write(w http.ResponseWriter) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	msg := slack.Msg{ResponseType: slack.ResponseTypeEphemeral, Text: r.Text}
-	if len(r.Blocks) > 0 {
-		msg.Blocks = slack.Blocks{BlockSet: r.Blocks}
-	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(msg)
+	_, _ = w.Write(r.json())
+}
+
+// json is the reply as Slack takes it in an HTTP response or a Socket Mode ack.
+func (r Reply) json() []byte {
+	msg := struct {
+		ResponseType string        `json:"response_type"`
+		Text         string        `json:"text"`
+		Blocks       []slack.Block `json:"blocks,omitempty"`
+	}{slack.ResponseTypeEphemeral, r.Text, r.Blocks}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // Slack's <#C…> and <@U…> stay readable
+	_ = enc.Encode(msg)
+	return bytes.TrimSpace(b.Bytes())
 }
 
 // readVerified reads a request body (at most limit bytes) and checks Slack's signature

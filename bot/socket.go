@@ -64,10 +64,5 @@ func replyPayload(r Reply) any {
 	if r.Text == "" {
 		return nil
 	}
-	msg := slack.Msg{ResponseType: slack.ResponseTypeEphemeral, Text: r.Text}
-	if len(r.Blocks) > 0 {
-		msg.Blocks = slack.Blocks{BlockSet: r.Blocks}
-	}
-	b, _ := json.Marshal(msg)
-	return json.RawMessage(b)
+	return json.RawMessage(r.json())
 }

@@ -178,6 +178,23 @@ func TestKillAtEveryStep(t *testing.T) {
 					t.Fatalf("engine process: %s\n%s", l, stderr.String())
 				}
 				if !strings.HasPrefix(l, "started ") && !strings.HasPrefix(l, "finished ") {
+					if strings.HasPrefix(l, "state ") && len(points) == 1 && !points[0].middle && !killed {
+						// The last kill landed after its step was recorded done but before
+						// the event was printed: the engine goes straight on. That kill was
+						// at this boundary.
+						fmt.Fprintf(&log, "--- killed at %q (just after it was recorded)\n", points[0].line)
+						kills++
+						points = points[1:]
+					}
+					continue
+				}
+				if len(points) > 0 && !points[0].middle && laterStep(l, points[0].line) {
+					fmt.Fprintf(&log, "--- killed at %q (just after it was recorded)\n", points[0].line)
+					kills++
+					points = points[1:]
+				}
+				if len(points) == 0 {
+					fmt.Fprintln(stdin, "go")
 					continue
 				}
 				if l != points[0].line && !strings.HasPrefix(l, points[0].line+" ") {
@@ -214,7 +231,9 @@ func TestKillAtEveryStep(t *testing.T) {
 			if err != nil {
 				t.Fatalf("engine process failed: %v\n%s\n%s", err, log.String(), stderr.String())
 			}
-			t.Fatalf("engine process ended the run (%s) before point %q:\n%s", ended, points[0].line, log.String())
+			if len(points) > 0 {
+				t.Fatalf("engine process ended the run (%s) before point %q:\n%s", ended, points[0].line, log.String())
+			}
 		}
 	}
 	// Let the last restart finish the run.
@@ -280,4 +299,23 @@ func runHelperToEnd(t *testing.T, c *cluster) string {
 		t.Fatalf("engine process: %v\n%s", err, out)
 	}
 	return string(out)
+}
+
+var stepOrder = []string{"preflight", "freeze", "backup", "evaluate", "stage", "approval", "stop", "migrations_up", "migrations_finish", "start", "watch", "decommission"}
+
+// laterStep reports whether the event line is about a step after the one point names.
+func laterStep(line, point string) bool {
+	step := func(s string) int {
+		f := strings.Fields(s)
+		if len(f) < 2 {
+			return -1
+		}
+		for i, n := range stepOrder {
+			if n == f[1] {
+				return i
+			}
+		}
+		return -1
+	}
+	return step(line) > step(point)
 }

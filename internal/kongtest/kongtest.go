@@ -232,6 +232,7 @@ type ConfigOptions struct {
 	Extra         string        // YAML appended inside the cluster's mapping (indented 4)
 	Top           string        // YAML appended at the top level
 	SlackAPIURL   string        // slack.api_url (a fake Slack)
+	AppToken      string        // slack.app_token: Socket Mode
 	Operators     string        // access.operators as YAML; default [U0OPERATOR]
 	Approvers     string        // access.approvers as YAML; default [U0APPROVER, U0APPROVE2]
 	Required      int           // access.required_approvals; default 1
@@ -246,6 +247,7 @@ slack:
   signing_secret: test-secret
   channel: C0123456789
   api_url: "{{.SlackAPIURL}}"
+  app_token: "{{.AppToken}}"
 access:
   operators: {{.Operators}}
   approvers: {{.Approvers}}
@@ -314,7 +316,7 @@ func (c *Cluster) WriteConfig(o ConfigOptions) (string, *config.Config) {
 		"Dir": o.Dir, "DSN": c.DSN(), "Nodes": c.Nodes, "Kongsim": c.Bin, "Prom": o.PrometheusURL,
 		"Unverified": o.Unverified, "Watch": o.Watch.String(), "Interval": o.Interval.String(), "AutoRollback": o.AutoRollback,
 		"Extra": o.Extra, "Top": o.Top, "Parallelism": o.Parallelism,
-		"SlackAPIURL": o.SlackAPIURL, "Operators": o.Operators, "Approvers": o.Approvers, "Required": o.Required, "SelfApproval": o.SelfApproval,
+		"SlackAPIURL": o.SlackAPIURL, "AppToken": o.AppToken, "Operators": o.Operators, "Approvers": o.Approvers, "Required": o.Required, "SelfApproval": o.SelfApproval,
 	})
 	if err != nil {
 		c.t.Fatal(err)

@@ -43,6 +43,9 @@ type Options struct {
 	Now func() time.Time
 	// Epoch is the seconds part of the first message ts. Default 1732560000.
 	Epoch int64
+	// AppToken is the app-level token (xapp-…) apps.connections.open accepts for Socket
+	// Mode; empty: Socket Mode is refused.
+	AppToken string
 }
 
 // Server is a fake Slack Web API listening on 127.0.0.1. It is safe for
@@ -68,12 +71,15 @@ type Server struct {
 	files    map[string]*File
 	fileIDs  []string
 	views    []View
+	appToken string
+	socket   socketState
 }
 
 // New starts a Server on 127.0.0.1 with a random port. Close it when done.
 func New(opts Options) *Server {
 	s := &Server{
 		token:    opts.Token,
+		appToken: opts.AppToken,
 		now:      opts.Now,
 		epoch:    opts.Epoch,
 		done:     make(chan struct{}),
@@ -144,6 +150,10 @@ func (s *Server) AddChannel(id string) {
 // ServeHTTP answers /api/<method> and the upload URLs it hands out.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
+	case r.URL.Path == "/api/apps.connections.open":
+		s.openConnection(w, r)
+	case r.URL.Path == socketPath:
+		s.serveSocket(w, r)
 	case strings.HasPrefix(r.URL.Path, "/api/"):
 		s.serveAPI(w, r, strings.TrimPrefix(r.URL.Path, "/api/"))
 	case strings.HasPrefix(r.URL.Path, uploadPath):
