@@ -61,9 +61,9 @@ type Metrics interface {
 }
 
 // Watcher watches a cluster after the upgrade (step 11). It returns nil when the watch
-// ended clean, a *BreachError when the new version misbehaves, and ctx's error when
-// interrupted. It may be called again after a restart with the same start time and must
-// then only watch what is left.
+// ended clean, a *BreachError when the new version misbehaves (or the metrics cannot be
+// seen), and ctx's error when interrupted. It may be called again after a restart with
+// the same start time and must then only watch what is left.
 type Watcher interface {
 	Watch(ctx context.Context, w WatchRequest) error
 }
@@ -72,19 +72,81 @@ type Watcher interface {
 type WatchRequest struct {
 	Run      storage.Run
 	Cluster  *config.Cluster
-	Version  string    // Y
+	From     string    // X: the version the baseline was taken on
+	Version  string    // Y: the version being watched
 	Started  time.Time // when the watch began (persisted)
+	Baseline Baseline  // taken before the gate; may be empty
+	// Report is called after every interval with every check's state (the live watch
+	// message), and once more with Final set when the watch ends.
+	Report func(WatchReport)
+	// Charts is called with a PNG per check on a breach and when the watch ends.
+	Charts   func([]Chart)
 	Progress func(msg string)
 }
 
-// BreachError says which check failed, with what value and threshold.
+// Baseliner measures the checks before the gate, over a lookback ending now.
+type Baseliner interface {
+	Baseline(ctx context.Context, c *config.Cluster, version string) (Baseline, error)
+}
+
+// SeriesChecker tells, before anything happens, whether the series the watch needs exist
+// (3.x ships status and latency metrics off by default) and which plugin flag turns on what
+// is missing.
+type SeriesChecker interface {
+	CheckSeries(ctx context.Context, c *config.Cluster, version string) (problems []string, err error)
+}
+
+// Baseline is every check's value before the upgrade.
+type Baseline struct {
+	Taken    time.Time
+	Lookback time.Duration
+	Values   map[string]float64 // check name → value; absent when there was no data
+	Notes    map[string]string  // check name → why there is no value
+}
+
+// WatchReport is the state of the watch after one interval.
+type WatchReport struct {
+	At     time.Time
+	Ends   time.Time
+	Checks []CheckReport
+	Final  bool         // the watch has ended (clean or breached)
+	Breach *BreachError // set on the final report of a breached watch
+}
+
+// CheckReport is one check's state.
+type CheckReport struct {
+	Name      string
+	Query     string  // the rendered PromQL
+	Result    string  // "pass", "fail" or "inconclusive"
+	Value     float64 // NaN when there is none
+	Threshold string  // e.g. "max 0.01", "max 1.5× baseline (0.12)"
+	Baseline  float64 // NaN when there is none
+	Trend     string  // "↑", "↓", "→" or ""
+	Failures  int     // consecutive failing (or inconclusive) intervals
+	Error     string  // why it is inconclusive
+}
+
+// Chart is one check's series as a PNG.
+type Chart struct {
+	Check string
+	Name  string // file name, e.g. "5xx-ratio.png"
+	PNG   []byte
+}
+
+// BreachError says which check failed, with what value and threshold. Blind is set when
+// the metrics could not be seen for failure_limit intervals (no data, NaN, query errors,
+// Prometheus unreachable): never a pass, and alerted the same way.
 type BreachError struct {
 	Check     string
 	Value     string
 	Threshold string
+	Blind     bool
 }
 
 func (e *BreachError) Error() string {
+	if e.Blind {
+		return "cannot see the metrics: " + e.Check + ": " + e.Value
+	}
 	return "watch breach: " + e.Check + " is " + e.Value + " (threshold " + e.Threshold + ")"
 }
 
