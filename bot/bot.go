@@ -20,6 +20,9 @@ import (
 type Engine interface {
 	Plan(ctx context.Context, cluster, to string) (upgrade.Plan, error)
 	Start(ctx context.Context, req upgrade.StartRequest) (storage.Run, error)
+	Schedule(ctx context.Context, req upgrade.ScheduleRequest) (storage.Run, storage.Schedule, error)
+	Unschedule(ctx context.Context, id storage.RunID, user string) (storage.Run, error)
+	NextOpenings(cluster, window string, now time.Time, n int) ([]upgrade.Opening, error)
 	Approve(ctx context.Context, id storage.RunID, user string) (storage.Run, error)
 	Reject(ctx context.Context, id storage.RunID, user, reason string) (storage.Run, error)
 	Abort(ctx context.Context, id storage.RunID, user string) (storage.Run, error)

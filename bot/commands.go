@@ -57,7 +57,7 @@ func (b *Bot) runCommand(ctx context.Context, user string, cmd Command, line str
 		role = RoleApprover
 	}
 	run := storage.RunID(0)
-	if len(cmd.Args) > 0 && s.min >= 1 && s.name != "plan" && s.name != "start" {
+	if len(cmd.Args) > 0 && s.min >= 1 && s.name != "plan" && s.name != "start" && s.name != "schedule" {
 		id, err := storage.ParseRunID(cmd.Args[0])
 		if err != nil {
 			b.tell(ctx, 0, user, fmt.Sprintf("⚠️ %q is not a run number\nusage: %s", cmd.Args[0], usage(b.opts.Config.Slack.Command, s)))
@@ -106,6 +106,26 @@ func (b *Bot) do(ctx context.Context, user string, cmd Command, run storage.RunI
 			return "", err
 		}
 		return fmt.Sprintf("Run %s started: %s to %s. Its status message is in the channel.", r.ID, r.Cluster, r.To), nil
+	case "schedule":
+		when := "next"
+		if len(cmd.Args) > 2 {
+			when = cmd.Args[2]
+		}
+		r, sch, err := e.Schedule(ctx, upgrade.ScheduleRequest{Cluster: cmd.Args[0], To: cmd.Args[1], RequestedBy: user, When: when, Force: cmd.Force})
+		if err != nil {
+			return "", err
+		}
+		where := ""
+		if sch.Window != "" {
+			where = " (window " + sch.Window + ")"
+		}
+		return fmt.Sprintf("Run %s scheduled: %s %s → %s at %s%s. Approvers are asked from %s; the downtime starts at the opening once approved.",
+			r.ID, r.Cluster, r.From, r.To, when2(sch.OpensAt, b.windowZone(sch.Window)), where, when2(sch.RemindAt, b.windowZone(sch.Window))), nil
+	case "unschedule":
+		_, err := e.Unschedule(ctx, run, user)
+		return done("Run %s is cancelled.", run, err)
+	case "windows":
+		return b.windows(cmd.Args)
 	case "status":
 		return b.status(ctx, cmd.Args)
 	case "list":
@@ -188,7 +208,7 @@ func (b *Bot) status(ctx context.Context, args []string) (string, error) {
 		var sb strings.Builder
 		for _, r := range runs {
 			if upgrade.Active(r.State) || r.State == storage.StateScheduled {
-				fmt.Fprintf(&sb, "• run %s: %s %s → %s, %s\n", r.ID, r.Cluster, orQ(r.From), r.To, upgrade.HumanState(r.State))
+				fmt.Fprintf(&sb, "• run %s: %s %s → %s, %s%s\n", r.ID, r.Cluster, orQ(r.From), r.To, upgrade.HumanState(r.State), b.scheduledText(r))
 			}
 		}
 		if sb.Len() == 0 {
@@ -206,7 +226,7 @@ func (b *Bot) status(ctx context.Context, args []string) (string, error) {
 	}
 	var sb strings.Builder
 	r := st.Run
-	fmt.Fprintf(&sb, "*Run %s*: %s %s → %s, *%s*", r.ID, r.Cluster, orQ(r.From), r.To, upgrade.HumanState(r.State))
+	fmt.Fprintf(&sb, "*Run %s*: %s %s → %s, *%s*%s", r.ID, r.Cluster, orQ(r.From), r.To, upgrade.HumanState(r.State), b.scheduledText(r))
 	if r.Reason != "" {
 		fmt.Fprintf(&sb, " — %s", r.Reason)
 	}
@@ -262,8 +282,8 @@ func (b *Bot) list(ctx context.Context, args []string) (string, error) {
 	}
 	var sb strings.Builder
 	for _, r := range runs {
-		fmt.Fprintf(&sb, "• run %s: %s %s → %s, %s, %s by %s\n", r.ID, r.Cluster, orQ(r.From), r.To, upgrade.HumanState(r.State),
-			r.CreatedAt.UTC().Format("2006-01-02 15:04Z"), Mention(r.RequestedBy))
+		fmt.Fprintf(&sb, "• run %s: %s %s → %s, %s%s, %s by %s\n", r.ID, r.Cluster, orQ(r.From), r.To, upgrade.HumanState(r.State),
+			b.scheduledText(r), r.CreatedAt.UTC().Format("2006-01-02 15:04Z"), Mention(r.RequestedBy))
 	}
 	return sb.String(), nil
 }
@@ -294,4 +314,66 @@ func errorText(err error) string {
 		return ill.Error()
 	}
 	return err.Error()
+}
+
+// scheduledText says when a scheduled run's window opens.
+func (b *Bot) scheduledText(r storage.Run) string {
+	if r.ScheduledFor.IsZero() {
+		return ""
+	}
+	return " for " + when2(r.ScheduledFor, b.windowZone(r.Window))
+}
+
+// windowZone is the time zone of a window (UTC when unknown).
+func (b *Bot) windowZone(window string) *time.Location {
+	if w, ok := b.opts.Config.Window(window); ok && w.Location != nil {
+		return w.Location
+	}
+	return time.UTC
+}
+
+// when2 writes a time in UTC and in a window's zone: "2026-11-29 01:00 UTC (02:00 CET)".
+func when2(t time.Time, loc *time.Location) string {
+	s := t.UTC().Format("Mon 2006-01-02 15:04 UTC")
+	if loc != time.UTC {
+		s += " (" + t.In(loc).Format("15:04 MST") + ")"
+	}
+	return s
+}
+
+// windows lists the next three openings of each window of each (or one) cluster.
+func (b *Bot) windows(args []string) (string, error) {
+	var sb strings.Builder
+	now := b.opts.Now()
+	found := false
+	for _, c := range b.opts.Config.Clusters {
+		if len(args) > 0 && c.Name != args[0] {
+			continue
+		}
+		found = true
+		if len(c.Windows) == 0 {
+			fmt.Fprintf(&sb, "*%s*: no maintenance windows (any time)\n", c.Name)
+			continue
+		}
+		for _, w := range c.Windows {
+			next, err := b.opts.Engine.NextOpenings(c.Name, w, now, 3)
+			if err != nil {
+				return "", err
+			}
+			var parts []string
+			for _, o := range next {
+				parts = append(parts, when2(o.Opens, b.windowZone(w)))
+			}
+			fmt.Fprintf(&sb, "*%s* window *%s*: %s\n", c.Name, w, strings.Join(parts, "; "))
+		}
+	}
+	if !found {
+		return "", fmt.Errorf("no cluster %q (see `%s clusters`)", truncate(args[0], 40), b.opts.Config.Slack.Command)
+	}
+	for _, bo := range b.opts.Config.Blackouts {
+		if bo.To.After(now) {
+			fmt.Fprintf(&sb, "blackout *%s*: %s → %s\n", bo.Name, bo.From.UTC().Format(time.RFC3339), bo.To.UTC().Format(time.RFC3339))
+		}
+	}
+	return sb.String(), nil
 }

@@ -22,12 +22,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/slack-go/slack"
 
+	"github.com/drawbridge/drawbridge/internal/fakeclock"
 	"github.com/drawbridge/drawbridge/internal/kongtest"
 	"github.com/drawbridge/drawbridge/internal/slackfake"
 	"github.com/drawbridge/drawbridge/internal/testsvc"
 	"github.com/drawbridge/drawbridge/internal/wire"
 	"github.com/drawbridge/drawbridge/notify"
 	"github.com/drawbridge/drawbridge/storage"
+	"github.com/drawbridge/drawbridge/upgrade"
 )
 
 const (
@@ -76,6 +78,10 @@ type worldOpts struct {
 	self      bool
 	fault     slackfake.FaultFunc
 	appToken  string // Socket Mode
+	clock     *fakeclock.Clock
+	top       string // top-level YAML (windows, blackouts)
+	extra     string // YAML inside the cluster (its windows)
+	ttl       time.Duration
 }
 
 func newWorld(t testing.TB, o worldOpts) *world {
@@ -95,7 +101,8 @@ func newWorld(t testing.TB, o worldOpts) *world {
 	t.Cleanup(w.slack.Close)
 	w.c = kongtest.New(t, kongtest.Options{Nodes: o.nodes, PG: sharedPG})
 	w.cfgOpt = kongtest.ConfigOptions{PrometheusURL: sharedProm.URL(), SlackAPIURL: w.slack.URL(), Watch: time.Second,
-		Operators: o.operators, Approvers: o.approvers, Required: o.required, SelfApproval: o.self, AppToken: o.appToken}
+		Operators: o.operators, Approvers: o.approvers, Required: o.required, SelfApproval: o.self, AppToken: o.appToken,
+		Top: o.top, Extra: o.extra, ApprovalTTL: o.ttl}
 	w.cfgPth, _ = w.c.WriteConfig(w.cfgOpt)
 	w.start()
 	t.Cleanup(w.stop)
@@ -112,7 +119,12 @@ func (w *world) start() {
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{w.t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	app, err := wire.NewApp(cfg, store, log, wire.AppOptions{Metrics: prometheus.NewRegistry(),
-		Deliverer: func(d *notify.Deliverer) { d.Clock = fastClock{start: time.Now(), factor: 20} }})
+		Deliverer: func(d *notify.Deliverer) { d.Clock = fastClock{start: time.Now(), factor: 20} },
+		Engine: func(o *upgrade.Options) {
+			if w.opts.clock != nil {
+				o.Clock = w.opts.clock
+			}
+		}})
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -8,20 +8,6 @@ import (
 	"time"
 )
 
-// NextOpenings returns the next n openings of the window strictly after now.
-func (w *Window) NextOpenings(now time.Time, n int) []time.Time {
-	var out []time.Time
-	t := now.In(w.Location)
-	for len(out) < n {
-		t = w.Schedule.Next(t)
-		if t.IsZero() {
-			break
-		}
-		out = append(out, t)
-	}
-	return out
-}
-
 // WriteSummary prints a one-screen overview of a valid configuration: Slack, access,
 // windows with their next opening after now, blackouts and clusters. Secrets are never
 // printed.
@@ -49,7 +35,7 @@ func (c *Config) WriteSummary(w io.Writer, now time.Time) error {
 	for i := range c.Windows {
 		win := &c.Windows[i]
 		next := "never"
-		if o := win.NextOpenings(now, 1); len(o) == 1 {
+		if o := win.Openings(now, 1); len(o) == 1 {
 			next = fmt.Sprintf("%s (%s)", o[0].Format("Mon 2006-01-02 15:04 MST"), o[0].UTC().Format("15:04 UTC"))
 		}
 		p("  %s\t%s\t%s\t%s\t%s", win.Name, win.Cron, win.Duration, win.Timezone, next)

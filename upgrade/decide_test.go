@@ -81,7 +81,7 @@ func TestDecide(t *testing.T) {
 		{"approval timeout expires it", view{run: run("plain", storage.StateAwaitingApproval, nil), steps: with(done(prep...), StepApproval, storage.StepRunning, now.Add(-2*time.Hour))}, false,
 			action{kind: actTransition, state: storage.StateExpired, reason: "no approval within 1h"}},
 		{"approved outside every window waits", view{run: run("windowed", storage.StateAwaitingApproval, nil), steps: with(done(prep...), StepApproval, storage.StepRunning, gateOpen), approvals: approve("U1", "U2")}, false,
-			action{kind: actWait, until: now.Add(time.Minute)}},
+			action{kind: actWait, until: gateOpen.Add(time.Hour)}}, // the approval deadline comes before any opening
 		{"clean watch waits for decommission", view{run: run("plain", storage.StateWatching, nil), steps: done(through(StepWatch)...)}, false,
 			action{kind: actTransition, state: storage.StateAwaitingDecommission, reason: "the watch ended clean"}},
 		{"decommission waits for the button", view{run: run("plain", storage.StateAwaitingDecommission, nil), steps: done(through(StepWatch)...)}, false, action{kind: actWait}},

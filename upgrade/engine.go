@@ -87,6 +87,9 @@ type Engine struct {
 	wg       sync.WaitGroup
 	closed   bool
 	draining atomic.Bool // no new action starts
+
+	schedKick chan struct{}
+	schedOnce sync.Once
 }
 
 // runner is the goroutine of one run.
@@ -112,7 +115,7 @@ func New(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	ctx, stop := context.WithCancelCause(context.Background())
-	return &Engine{opts: opts, runners: map[storage.RunID]*runner{}, ctx: ctx, stop: stop}, nil
+	return &Engine{opts: opts, runners: map[storage.RunID]*runner{}, ctx: ctx, stop: stop, schedKick: make(chan struct{}, 1)}, nil
 }
 
 var errShutdown = errors.New("drawbridge is shutting down")
@@ -132,6 +135,23 @@ func (e *Engine) Recover(ctx context.Context) error {
 		e.opts.Log.Info("resuming run", "run", r.ID.String(), "cluster", r.Cluster, "state", string(r.State))
 		e.spawn(r.ID)
 	}
+	// Scheduled runs: the scheduler prepares them when due, runs one whose window is
+	// still open, and expires one whose window closed while drawbridge was down.
+	e.schedOnce.Do(func() {
+		e.mu.Lock()
+		closed := e.closed
+		if !closed {
+			e.wg.Add(1)
+		}
+		e.mu.Unlock()
+		if closed {
+			return
+		}
+		go func() {
+			defer e.wg.Done()
+			e.scheduler()
+		}()
+	})
 	return nil
 }
 
@@ -148,6 +168,7 @@ func (e *Engine) Close() {
 	}
 	e.mu.Unlock()
 	e.draining.Store(true)
+	e.kickScheduler()
 	for _, r := range runners {
 		r.mu.Lock()
 		if r.cancelStep != nil && (r.current == StepApproval || r.current == StepWatch) {

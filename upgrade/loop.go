@@ -206,9 +206,13 @@ func (e *Engine) decideGate(v view, now time.Time) action {
 		}
 	}
 	deadline := rec.StartedAt.Add(e.opts.Config.Access.ApprovalTimeout.D())
+	reason := fmt.Sprintf("no approval within %s", e.opts.Config.Access.ApprovalTimeout)
+	if closes, ok := windowCloses(run); ok && closes.Before(deadline) {
+		deadline = closes
+		reason = fmt.Sprintf("window %s closed at %s before the run was approved", run.Window, closes.UTC().Format(time.RFC3339))
+	}
 	if !now.Before(deadline) {
-		return action{kind: actTransition, state: storage.StateExpired,
-			reason: fmt.Sprintf("no approval within %s", e.opts.Config.Access.ApprovalTimeout)}
+		return action{kind: actTransition, state: storage.StateExpired, reason: reason}
 	}
 	if countApprovals(v.approvals) >= e.opts.Config.Access.RequiredApprovals {
 		if wait, ok := e.gateClosedUntil(run, now); ok {

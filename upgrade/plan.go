@@ -69,17 +69,18 @@ func (e *Engine) Plan(ctx context.Context, cluster, to string) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	p := e.preflight(ctx, c, y, 0)
+	p := e.preflight(ctx, c, y, storage.Run{})
 	return p, nil
 }
 
 // preflight runs the checks of step 1 and fills in the rest of the plan. run is the run
-// being prepared (0 for a dry run: then another active run on the cluster is a refusal).
-func (e *Engine) preflight(ctx context.Context, c *config.Cluster, y catalog.Version, run storage.RunID) Plan {
+// being prepared (zero for a dry run: then another active run on the cluster is a
+// refusal). A scheduled run prepares before its window: the gate waits for it.
+func (e *Engine) preflight(ctx context.Context, c *config.Cluster, y catalog.Version, run storage.Run) Plan {
 	p := Plan{Cluster: c.Name, To: y.String()}
 	add := func(ch Check) { p.Checks = append(p.Checks, ch) }
 
-	if run == 0 {
+	if run.ID == 0 {
 		if active, ok, err := e.opts.Store.ActiveRun(ctx, c.Name); err == nil && ok {
 			add(Check{Name: "no other run", Detail: fmt.Sprintf("run %s is %s on %s", active.ID, humanState(active.State), c.Name)})
 		} else if err == nil {
@@ -110,7 +111,12 @@ func (e *Engine) preflight(ctx context.Context, c *config.Cluster, y catalog.Ver
 	add(e.checkDatabase(ctx, c, x))
 	add(e.checkMetrics(ctx, c))
 	add(e.checkBackupTarget(ctx, c))
-	add(e.checkWindow(c, e.opts.Clock.Now()))
+	if run.ScheduledFor.IsZero() {
+		add(e.checkWindow(c, e.opts.Clock.Now()))
+	} else {
+		add(Check{Name: "window", OK: true, Detail: fmt.Sprintf("scheduled for window %s opening at %s; the gate waits for it",
+			orAny(run.Window), run.ScheduledFor.UTC().Format(time.RFC3339))})
+	}
 	if err == nil {
 		e.evaluate(ctx, &p, c, x, y)
 	}
@@ -309,62 +315,6 @@ func bytesString(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// checkWindow: a cluster with windows may only be upgraded inside one, and never in a
-// blackout.
-func (e *Engine) checkWindow(c *config.Cluster, now time.Time) Check {
-	ch := Check{Name: "window"}
-	for _, b := range e.opts.Config.Blackouts {
-		if !now.Before(b.From) && now.Before(b.To) {
-			ch.Detail = fmt.Sprintf("blackout %s until %s", b.Name, b.To.Format(time.RFC3339))
-			return ch
-		}
-	}
-	if len(c.Windows) == 0 {
-		ch.OK, ch.Detail = true, "the cluster has no maintenance windows: any time"
-		return ch
-	}
-	if w, closes, ok := e.openWindow(c, now); ok {
-		ch.OK, ch.Detail = true, fmt.Sprintf("window %s is open until %s", w, closes.Format(time.RFC3339))
-		return ch
-	}
-	ch.Detail = "no maintenance window of " + c.Name + " is open now (" + strings.Join(c.Windows, ", ") + ")"
-	return ch
-}
-
-// openWindow returns the cluster's window open at now, and when it closes.
-func (e *Engine) openWindow(c *config.Cluster, now time.Time) (string, time.Time, bool) {
-	for _, name := range c.Windows {
-		w, ok := e.opts.Config.Window(name)
-		if !ok || w.Schedule == nil {
-			continue
-		}
-		// The latest opening at or before now, searched from one window length back.
-		start := now.Add(-w.Duration.D()).Add(-time.Second)
-		for _, o := range w.NextOpenings(start, 32) {
-			if o.After(now) {
-				break
-			}
-			if closes := o.Add(w.Duration.D()); now.Before(closes) {
-				return name, closes, true
-			}
-		}
-	}
-	return "", time.Time{}, false
-}
-
-// gateClosedUntil reports whether the gate may not be crossed now (outside every window
-// of the cluster, or in a blackout), and when to look again.
-func (e *Engine) gateClosedUntil(run storage.Run, now time.Time) (time.Time, bool) {
-	c, err := e.cluster(run.Cluster)
-	if err != nil {
-		return time.Time{}, false
-	}
-	if ch := e.checkWindow(c, now); ch.OK {
-		return time.Time{}, false
-	}
-	return now.Add(time.Minute), true
-}
-
 // evaluate fills in the migrations, what stays pending, new plugins (-f), breaking
 // changes and the downtime to expect from earlier runs.
 func (e *Engine) evaluate(ctx context.Context, p *Plan, c *config.Cluster, x, y catalog.Version) {
@@ -411,4 +361,11 @@ func (e *Engine) predictDowntime(ctx context.Context, cluster string) time.Durat
 		return 0
 	}
 	return sum / time.Duration(n)
+}
+
+func orAny(window string) string {
+	if window == "" {
+		return "(none: a time of its own)"
+	}
+	return window
 }

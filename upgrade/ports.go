@@ -23,6 +23,7 @@ type Store interface {
 	Approvals(ctx context.Context, run storage.RunID) ([]storage.Approval, error)
 	AppendAudit(ctx context.Context, e storage.AuditEvent) (storage.AuditEvent, error)
 	Audit(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEvent, error)
+	ScheduleStore
 }
 
 // Nodes asks Kong nodes what they answer (kong/adminapi implements it).

@@ -229,7 +229,7 @@ func (s *stepCtx) preflight(ctx context.Context) stepResult {
 	if err != nil {
 		return stepResult{err: err}
 	}
-	p := s.e.preflight(ctx, s.c, y, s.run.ID)
+	p := s.e.preflight(ctx, s.c, y, s.run)
 	for _, ch := range p.Checks {
 		verdict := "ok"
 		switch {

@@ -237,6 +237,7 @@ type ConfigOptions struct {
 	Approvers     string        // access.approvers as YAML; default [U0APPROVER, U0APPROVE2]
 	Required      int           // access.required_approvals; default 1
 	SelfApproval  bool          // access.allow_self_approval
+	ApprovalTTL   time.Duration // access.approval_timeout; default 1h
 }
 
 const configTemplate = `listen: "127.0.0.1:0"
@@ -253,7 +254,7 @@ access:
   approvers: {{.Approvers}}
   required_approvals: {{.Required}}
   allow_self_approval: {{.SelfApproval}}
-  approval_timeout: 1h
+  approval_timeout: {{.ApprovalTTL}}
 clusters:
   - name: test
     database:
@@ -302,6 +303,9 @@ func (c *Cluster) WriteConfig(o ConfigOptions) (string, *config.Config) {
 	if o.Approvers == "" {
 		o.Approvers = "[U0APPROVER, U0APPROVE2]"
 	}
+	if o.ApprovalTTL == 0 {
+		o.ApprovalTTL = time.Hour
+	}
 	if o.Required == 0 {
 		o.Required = 1
 	}
@@ -316,7 +320,7 @@ func (c *Cluster) WriteConfig(o ConfigOptions) (string, *config.Config) {
 		"Dir": o.Dir, "DSN": c.DSN(), "Nodes": c.Nodes, "Kongsim": c.Bin, "Prom": o.PrometheusURL,
 		"Unverified": o.Unverified, "Watch": o.Watch.String(), "Interval": o.Interval.String(), "AutoRollback": o.AutoRollback,
 		"Extra": o.Extra, "Top": o.Top, "Parallelism": o.Parallelism,
-		"SlackAPIURL": o.SlackAPIURL, "AppToken": o.AppToken, "Operators": o.Operators, "Approvers": o.Approvers, "Required": o.Required, "SelfApproval": o.SelfApproval,
+		"SlackAPIURL": o.SlackAPIURL, "AppToken": o.AppToken, "Operators": o.Operators, "Approvers": o.Approvers, "Required": o.Required, "SelfApproval": o.SelfApproval, "ApprovalTTL": o.ApprovalTTL.String(),
 	})
 	if err != nil {
 		c.t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/slack-go/slack"
@@ -79,8 +80,12 @@ func NewApp(cfg *config.Config, store *storage.Store, log *slog.Logger, o AppOpt
 	if err != nil {
 		return nil, err
 	}
+	now := time.Now
+	if eopts.Clock != nil {
+		now = eopts.Clock.Now // the bot reads windows on the engine's clock
+	}
 	b, err = bot.New(bot.Options{
-		Config: cfg, Engine: eng, Store: store, Outbox: outbox, Nodes: &adminapi.Client{},
+		Config: cfg, Engine: eng, Store: store, Outbox: outbox, Nodes: &adminapi.Client{}, Now: now,
 		Access: &bot.Access{Operators: cfg.Access.Operators, Approvers: cfg.Access.Approvers, Groups: groups{api}},
 		Log:    log.With("part", "bot"),
 	})

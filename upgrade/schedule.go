@@ -1,0 +1,297 @@
+package upgrade
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/drawbridge/drawbridge/kong/catalog"
+	"github.com/drawbridge/drawbridge/storage"
+)
+
+// Run details of a scheduled run.
+const (
+	detailWindowCloses = "window.closes" // RFC 3339: the scheduled window's close; the gate expires then
+)
+
+// prepareLead is how long before its window a scheduled run prepares (steps 1–5) when
+// the window has no remind_before.
+const prepareLead = 15 * time.Minute
+
+// ScheduleRequest asks for an upgrade in a maintenance window.
+type ScheduleRequest struct {
+	Cluster     string
+	To          string
+	RequestedBy string
+	// When is "next" (the next opening of any of the cluster's windows), a window's name
+	// (its next opening), or an RFC 3339 time (inside a window of the cluster, if it has
+	// any).
+	When  string
+	Force bool
+}
+
+// Schedule queues a run for a maintenance window. It refuses a time in the past, inside a
+// blackout, outside every window of the cluster, a cluster with an active or scheduled run
+// already, and a version path Kong does not guarantee (unless the cluster allows it).
+func (e *Engine) Schedule(ctx context.Context, req ScheduleRequest) (storage.Run, storage.Schedule, error) {
+	now := e.opts.Clock.Now()
+	c, err := e.cluster(req.Cluster)
+	if err != nil {
+		return storage.Run{}, storage.Schedule{}, err
+	}
+	y, err := catalog.ParseVersion(req.To)
+	if err != nil {
+		return storage.Run{}, storage.Schedule{}, err
+	}
+	if active, ok, err := e.opts.Store.ActiveRun(ctx, c.Name); err != nil {
+		return storage.Run{}, storage.Schedule{}, err
+	} else if ok {
+		return storage.Run{}, storage.Schedule{}, fmt.Errorf("%s already has run %s (%s)", c.Name, active.ID, humanState(active.State))
+	}
+	x, nodes := e.checkNodes(ctx, c)
+	if !nodes.OK {
+		return storage.Run{}, storage.Schedule{}, fmt.Errorf("cannot tell which version %s runs: %s", c.Name, nodes.Detail)
+	}
+	path, err := catalog.Default().Path(x, y)
+	if err != nil {
+		return storage.Run{}, storage.Schedule{}, err
+	}
+	if !path.Guaranteed && !c.AllowUnverifiedPaths {
+		return storage.Run{}, storage.Schedule{}, fmt.Errorf("%s → %s is not a path Kong guarantees; upgrade in guaranteed hops: %s (or set allow_unverified_paths: true)", x, y, path.HopsString())
+	}
+	o, err := e.resolveWhen(c.Name, req.When, now)
+	if err != nil {
+		return storage.Run{}, storage.Schedule{}, err
+	}
+	prepare := o.Opens.Add(-prepareLead)
+	if w, ok := e.opts.Config.Window(o.Window); ok && w.RemindBefore > 0 {
+		prepare = o.Opens.Add(-w.RemindBefore.D())
+	}
+	if prepare.Before(now) {
+		prepare = now
+	}
+	run := storage.Run{
+		Cluster: c.Name, From: x.String(), To: y.String(), State: storage.StateScheduled, Force: req.Force,
+		RequestedBy: req.RequestedBy, Window: o.Window, ScheduledFor: o.Opens,
+		Details: map[string]string{detailWindowCloses: o.Closes.UTC().Format(time.RFC3339)},
+	}
+	run, err = e.opts.Store.CreateRun(ctx, run)
+	if err != nil {
+		return run, storage.Schedule{}, fmt.Errorf("schedule %s on %s: %w", y, c.Name, err)
+	}
+	sch := storage.Schedule{Run: run.ID, Cluster: c.Name, Version: y.String(), Window: o.Window,
+		OpensAt: o.Opens, ClosesAt: o.Closes, RemindAt: prepare, CreatedBy: req.RequestedBy}
+	if err := e.opts.Store.PutSchedule(ctx, sch); err != nil {
+		return run, sch, err
+	}
+	where := "window " + o.Window
+	if o.Window == "" {
+		where = "a time of its own"
+	}
+	e.audit(ctx, run.ID, req.RequestedBy, "schedule", fmt.Sprintf("upgrade %s to %s at %s (%s), preparing at %s",
+		c.Name, y, o.Opens.UTC().Format(time.RFC3339), where, prepare.UTC().Format(time.RFC3339)))
+	e.opts.Sink.Emit(Event{Kind: EventStateChanged, Run: run, Message: "scheduled by " + actorName(req.RequestedBy)})
+	e.kickScheduler()
+	return run, sch, nil
+}
+
+// resolveWhen turns "next", a window name or an RFC 3339 time into an opening.
+func (e *Engine) resolveWhen(cluster, when string, now time.Time) (Opening, error) {
+	c, err := e.cluster(cluster)
+	if err != nil {
+		return Opening{}, err
+	}
+	if when == "" {
+		when = "next"
+	}
+	if t, err := time.Parse(time.RFC3339, when); err == nil {
+		switch {
+		case !t.After(now):
+			return Opening{}, fmt.Errorf("%s is in the past (it is %s now)", t.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		}
+		if b, ok := e.blackoutAt(t); ok {
+			return Opening{}, fmt.Errorf("%s is inside blackout %s (%s → %s)", t.UTC().Format(time.RFC3339), b.Name, b.From.Format(time.RFC3339), b.To.Format(time.RFC3339))
+		}
+		if len(c.Windows) == 0 {
+			return Opening{Opens: t, Closes: t.Add(e.opts.Config.Access.ApprovalTimeout.D())}, nil
+		}
+		o, ok := e.openWindow(c, t)
+		if !ok {
+			return Opening{}, fmt.Errorf("%s is outside every window of %s (%s)", t.UTC().Format(time.RFC3339), c.Name, strings.Join(c.Windows, ", "))
+		}
+		o.Opens = t
+		return o, nil
+	}
+	if len(c.Windows) == 0 {
+		return Opening{}, fmt.Errorf("%s has no maintenance windows: give a time (RFC 3339, e.g. 2026-12-06T02:00:00Z), or use start", c.Name)
+	}
+	window := ""
+	if when != "next" {
+		for _, w := range c.Windows {
+			if w == when {
+				window = w
+			}
+		}
+		if window == "" {
+			return Opening{}, fmt.Errorf("%q is not a window of %s (its windows: %s), nor next, nor an RFC 3339 time", when, c.Name, strings.Join(c.Windows, ", "))
+		}
+	}
+	next, err := e.NextOpenings(c.Name, window, now, 1)
+	if err != nil {
+		return Opening{}, err
+	}
+	if len(next) == 0 {
+		return Opening{}, fmt.Errorf("no opening of %s's windows ahead outside blackouts", c.Name)
+	}
+	return next[0], nil
+}
+
+// Unschedule cancels a scheduled run before its downtime; a run already preparing or at
+// the gate is aborted.
+func (e *Engine) Unschedule(ctx context.Context, id storage.RunID, user string) (storage.Run, error) {
+	run, err := e.opts.Store.GetRun(ctx, id)
+	if err != nil {
+		return run, err
+	}
+	if run.ScheduledFor.IsZero() {
+		return run, illegal(run, "unschedule", "it was not scheduled; abort it instead")
+	}
+	if run.State != storage.StateScheduled {
+		return e.Abort(ctx, id, user)
+	}
+	run, err = e.opts.Store.UpdateRun(ctx, id, func(r *storage.Run) error {
+		if r.State != storage.StateScheduled {
+			return illegal(*r, "unschedule", "it started meanwhile; abort it instead")
+		}
+		r.State, r.Reason = storage.StateAborted, "unscheduled by "+actorName(user)
+		return nil
+	})
+	if err != nil {
+		return run, err
+	}
+	if err := e.opts.Store.DeleteSchedule(ctx, id); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		e.opts.Log.Error("delete schedule", "run", id.String(), "err", err)
+	}
+	e.audit(ctx, id, user, "unschedule", "")
+	e.opts.Sink.Emit(Event{Kind: EventStateChanged, Run: run, Message: run.Reason})
+	return run, nil
+}
+
+// ScheduleStore is what the scheduler needs beyond Store (storage.Store has both).
+type ScheduleStore interface {
+	PutSchedule(ctx context.Context, s storage.Schedule) error
+	DeleteSchedule(ctx context.Context, run storage.RunID) error
+	ListSchedules(ctx context.Context) ([]storage.Schedule, error)
+}
+
+func (e *Engine) kickScheduler() {
+	select {
+	case e.schedKick <- struct{}{}:
+	default:
+	}
+}
+
+// scheduler starts each scheduled run's preparation when it is due, and expires a run
+// whose window closed while drawbridge was not running. It sleeps until the next due time
+// on the engine's clock.
+func (e *Engine) scheduler() {
+	for {
+		next := e.schedulePass(e.ctx)
+		var timer <-chan time.Time
+		if !next.IsZero() {
+			timer = e.opts.Clock.After(max(next.Sub(e.opts.Clock.Now()), 0))
+		}
+		select {
+		case <-e.ctx.Done():
+			return
+		case <-e.schedKick:
+		case <-timer:
+		}
+		if e.draining.Load() {
+			return
+		}
+	}
+}
+
+// schedulePass acts on every due schedule and returns when the next one is due.
+func (e *Engine) schedulePass(ctx context.Context) time.Time {
+	schedules, err := e.opts.Store.ListSchedules(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.opts.Log.Error("list schedules", "err", err)
+		}
+		return e.opts.Clock.Now().Add(time.Minute)
+	}
+	now := e.opts.Clock.Now()
+	var next time.Time
+	for _, s := range schedules {
+		run, err := e.opts.Store.GetRun(ctx, s.Run)
+		if err != nil || run.State != storage.StateScheduled {
+			if err == nil || errors.Is(err, storage.ErrNotFound) {
+				_ = e.opts.Store.DeleteSchedule(ctx, s.Run) // done with: it started or ended
+			}
+			continue
+		}
+		switch {
+		case !now.Before(s.ClosesAt):
+			e.expireScheduled(ctx, run, s)
+		case !now.Before(s.RemindAt):
+			e.prepareScheduled(ctx, run, s)
+		default:
+			if next.IsZero() || s.RemindAt.Before(next) {
+				next = s.RemindAt
+			}
+		}
+	}
+	return next
+}
+
+// prepareScheduled starts a scheduled run's steps 1–5; its gate opens with the reminder.
+func (e *Engine) prepareScheduled(ctx context.Context, run storage.Run, s storage.Schedule) {
+	run, err := e.opts.Store.UpdateRun(ctx, run.ID, func(r *storage.Run) error {
+		if r.State != storage.StateScheduled {
+			return illegal(*r, "prepare", "it is not scheduled")
+		}
+		r.State = storage.StatePreparing
+		return nil
+	})
+	if err != nil {
+		return
+	}
+	s.Reminded = true
+	_ = e.opts.Store.PutSchedule(ctx, s)
+	e.audit(ctx, run.ID, "scheduler", "prepare", fmt.Sprintf("window %s opens at %s", s.Window, s.OpensAt.UTC().Format(time.RFC3339)))
+	e.opts.Sink.Emit(Event{Kind: EventStateChanged, Run: run, Message: fmt.Sprintf("preparing for the window that opens at %s", s.OpensAt.UTC().Format(time.RFC3339))})
+	e.spawn(run.ID)
+}
+
+// expireScheduled ends a scheduled run whose window closed before it could start.
+func (e *Engine) expireScheduled(ctx context.Context, run storage.Run, s storage.Schedule) {
+	reason := fmt.Sprintf("window %s (%s → %s) closed before the run could start: drawbridge was not running when it opened",
+		s.Window, s.OpensAt.UTC().Format(time.RFC3339), s.ClosesAt.UTC().Format(time.RFC3339))
+	updated, err := e.opts.Store.UpdateRun(ctx, run.ID, func(r *storage.Run) error {
+		if r.State != storage.StateScheduled {
+			return illegal(*r, "expire", "it is not scheduled")
+		}
+		r.State, r.Reason = storage.StateExpired, reason
+		return nil
+	})
+	if err != nil {
+		return
+	}
+	_ = e.opts.Store.DeleteSchedule(ctx, run.ID)
+	e.audit(ctx, run.ID, "scheduler", "state_expired", reason)
+	e.opts.Sink.Emit(Event{Kind: EventStateChanged, Run: updated, Message: reason})
+}
+
+// windowCloses is a scheduled run's window close, if it has one.
+func windowCloses(run storage.Run) (time.Time, bool) {
+	raw := run.Details[detailWindowCloses]
+	if raw == "" {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339, raw)
+	return t, err == nil
+}
