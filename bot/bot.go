@@ -44,6 +44,8 @@ type Store interface {
 type Outbox interface {
 	Upsert(ctx context.Context, run storage.RunID, key string, m notify.Message) error
 	Reply(ctx context.Context, run storage.RunID, key, threadKey string, m notify.Message) error
+	UpsertReply(ctx context.Context, run storage.RunID, key, threadKey string, m notify.Message) error
+	Upload(ctx context.Context, run storage.RunID, key, threadKey string, f notify.File) error
 	Ephemeral(ctx context.Context, run storage.RunID, channel, user string, m notify.Message) error
 }
 

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/slack-go/slack"
@@ -27,8 +29,10 @@ func (b *Bot) Emit(e upgrade.Event) {
 	}
 	id := e.Run.ID
 	status := notify.StatusKey(id)
-	if err := b.opts.Outbox.Upsert(ctx, id, status, notify.StatusMessage(v)); err != nil {
-		b.opts.Log.Error("queue status message", "run", id.String(), "err", err)
+	if e.Kind != upgrade.EventWatch && e.Kind != upgrade.EventCharts {
+		if err := b.opts.Outbox.Upsert(ctx, id, status, notify.StatusMessage(v)); err != nil {
+			b.opts.Log.Error("queue status message", "run", id.String(), "err", err)
+		}
 	}
 	var key string
 	var msg notify.Message
@@ -36,6 +40,22 @@ func (b *Bot) Emit(e upgrade.Event) {
 	case upgrade.EventStepFinished:
 		key = notify.StepKey(id, *e.Step)
 		msg = notify.StepReply(v, *e.Step)
+	case upgrade.EventWatch:
+		if err := b.opts.Outbox.UpsertReply(ctx, id, notify.WatchKey(id), status, notify.WatchMessage(v, *e.Report)); err != nil {
+			b.opts.Log.Error("queue watch message", "run", id.String(), "err", err)
+		}
+		return
+	case upgrade.EventCharts:
+		for _, c := range e.Charts {
+			f := notify.File{Name: c.Name, Title: c.Check, AltText: "chart of " + c.Check, Data: c.PNG}
+			if err := b.opts.Outbox.Upload(ctx, id, notify.ChartKey(id, e.Moment, c.Name), status, f); err != nil {
+				b.opts.Log.Error("queue chart", "run", id.String(), "chart", c.Name, "err", err)
+			}
+		}
+		return
+	case upgrade.EventAlert:
+		key = notify.AlertKey(id, int(e.Run.Revision))
+		msg = notify.AlertReply(v, e.Breach, b.opts.Config.Access.Operators, e.Auto)
 	case upgrade.EventNotice:
 		key = fmt.Sprintf("run/%s/notice/%d/%s", id, e.Run.Revision, shortHash(e.Message))
 		msg = notify.NoticeReply(v, e.Message)
@@ -77,8 +97,16 @@ func (b *Bot) gatePing(run storage.Run) string {
 	for _, id := range b.opts.Config.Access.Approvers {
 		who = append(who, Mention(id))
 	}
-	return fmt.Sprintf("Approval needed for run %s (%s %s → %s): %s — use the buttons above or `%s approve %s`.",
+	text := fmt.Sprintf("Approval needed for run %s (%s %s → %s): %s — use the buttons above or `%s approve %s`.",
 		run.ID, run.Cluster, run.From, run.To, strings.Join(who, " "), b.opts.Config.Slack.Command, run.ID)
+	if bl, ok := upgrade.RunBaseline(run); ok && len(bl.Values) > 0 {
+		var parts []string
+		for _, name := range slices.Sorted(maps.Keys(bl.Values)) {
+			parts = append(parts, fmt.Sprintf("%s %.4g", name, bl.Values[name]))
+		}
+		text += fmt.Sprintf("\nWatch baseline (last %s): %s.", bl.Lookback, strings.Join(parts, ", "))
+	}
+	return text
 }
 
 func shortHash(s string) string {

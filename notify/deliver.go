@@ -338,7 +338,7 @@ func (d *Deliverer) one(ctx context.Context, m storage.OutboxMessage, next *stor
 	}
 	switch p.Kind {
 	case kindUpsert:
-		return d.upsert(ctx, m, p, next)
+		return d.upsert(ctx, m, p, next, pending)
 	case kindReply:
 		return d.reply(ctx, m, p, pending)
 	case kindEphemeral:
@@ -350,7 +350,7 @@ func (d *Deliverer) one(ctx context.Context, m storage.OutboxMessage, next *stor
 		Err: fmt.Errorf("unknown kind %q", p.Kind)})
 }
 
-func (d *Deliverer) upsert(ctx context.Context, m storage.OutboxMessage, p payload, next *storage.OutboxMessage) (outcome, error) {
+func (d *Deliverer) upsert(ctx context.Context, m storage.OutboxMessage, p payload, next *storage.OutboxMessage, pending pendingIndex) (outcome, error) {
 	// A version that may be on Slack already is not skipped: it is looked
 	// up first, so that the newer one becomes an update of it.
 	if next != nil && next.Key == m.Key && next.Key != "" && !d.maybeSent[m.Seq] {
@@ -369,7 +369,12 @@ func (d *Deliverer) upsert(ctx context.Context, m storage.OutboxMessage, p paylo
 		return outcome{}, err
 	}
 	if !ok {
-		return d.post(ctx, m, msg, p.Channel, "")
+		// First version: posted in the channel, or in the thread of its parent.
+		parent, o, ready, err := d.parent(ctx, m, p, pending)
+		if !ready || err != nil {
+			return o, err
+		}
+		return d.post(ctx, m, msg, parent.Channel, parent.TS)
 	}
 	if o, cooling := d.cooling(MethodUpdate); cooling {
 		return o, nil

@@ -106,6 +106,16 @@ func (o *Outbox) Upsert(ctx context.Context, run storage.RunID, key string, m Me
 	return o.enqueue(ctx, run, method, key, kindUpsert, m, func(p *payload) { p.Channel = o.Channel })
 }
 
+// UpsertReply is Upsert for a message in the thread of the message named threadKey: posted
+// there the first time (once its parent is posted), edited in place afterwards — the
+// watch's live message.
+func (o *Outbox) UpsertReply(ctx context.Context, run storage.RunID, key, threadKey string, m Message) error {
+	if key == "" || threadKey == "" || o.Channel == "" {
+		return fmt.Errorf("upsert reply for run %s: key %q, thread key %q and channel %q must be set", run, key, threadKey, o.Channel)
+	}
+	return o.enqueue(ctx, run, MethodPost, key, kindUpsert, m, func(p *payload) { p.Channel, p.ThreadKey = o.Channel, threadKey })
+}
+
 // Reply posts m once, as a thread reply under the message named threadKey,
 // and names it key: a second Reply with the same key (an event delivered
 // twice, a restart) posts nothing. The reply waits until its parent is posted.

@@ -26,9 +26,13 @@ type Options struct {
 	OpenDB  func(ctx context.Context, c *config.Cluster) (Database, error)
 	Metrics Metrics // may be nil: preflight then skips the Prometheus check
 	Watcher Watcher // nil: NodeWatcher over Nodes
-	Clock   Clock   // nil: the wall clock
-	Sink    Sink    // nil: events are dropped
-	Log     *slog.Logger
+	// Baseliner takes the watch's baseline before the gate; nil: no baseline.
+	Baseliner Baseliner
+	// Series checks in preflight that the watch's series exist; nil: not checked.
+	Series SeriesChecker
+	Clock  Clock // nil: the wall clock
+	Sink   Sink  // nil: events are dropped
+	Log    *slog.Logger
 	// DataDir holds command output (runs/<id>/); default: the state file's directory.
 	DataDir string
 	// PollInterval is how often node state is polled while waiting; default 50ms.

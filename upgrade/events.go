@@ -11,7 +11,10 @@ const (
 	EventStateChanged EventKind = "state_changed"
 	EventStepStarted  EventKind = "step_started"
 	EventStepFinished EventKind = "step_finished"
-	EventNotice       EventKind = "notice" // something people should read: a warning, the freeze, a breach
+	EventNotice       EventKind = "notice" // something people should read: a warning, the freeze
+	EventWatch        EventKind = "watch"  // the watch's state after an interval (Report)
+	EventCharts       EventKind = "charts" // PNG charts of the watch (Charts)
+	EventAlert        EventKind = "alert"  // a breach (Breach); Auto when the rollback starts by itself
 )
 
 // Event is emitted after the change it describes has been stored. notify/ renders it.
@@ -20,6 +23,11 @@ type Event struct {
 	Run     storage.Run
 	Step    *storage.StepRecord // for step events
 	Message string              // for notices and state changes: why
+	Report  *WatchReport        // EventWatch
+	Charts  []Chart             // EventCharts
+	Breach  *BreachError        // EventAlert
+	Auto    bool                // EventAlert: auto_rollback starts the rollback
+	Moment  string              // EventCharts: "breach" or "end"
 }
 
 // Sink receives events. Emit must not block for long; it runs on the run's goroutine.

@@ -22,6 +22,7 @@ const (
 	detailFreezeDone  = "freeze.done"
 	detailWatchStart  = "watch.started"
 	detailWarning     = "warning"
+	detailBaseline    = "baseline" // JSON Baseline taken before the gate
 )
 
 // action is what decide tells the loop to do next.

@@ -48,6 +48,7 @@ type Plan struct {
 	Force             bool
 	Breaking          []Breaking
 	PredictedDowntime time.Duration // 0: no history
+	Baseline          *Baseline     // the watch's checks now, when a Baseliner is set
 	Refused           bool
 	Reason            string
 }
@@ -110,6 +111,9 @@ func (e *Engine) preflight(ctx context.Context, c *config.Cluster, y catalog.Ver
 	}
 	add(e.checkDatabase(ctx, c, x))
 	add(e.checkMetrics(ctx, c))
+	if e.opts.Series != nil {
+		add(e.checkSeries(ctx, c, x))
+	}
 	add(e.checkBackupTarget(ctx, c))
 	if run.ScheduledFor.IsZero() {
 		add(e.checkWindow(c, e.opts.Clock.Now()))
@@ -119,6 +123,11 @@ func (e *Engine) preflight(ctx context.Context, c *config.Cluster, y catalog.Ver
 	}
 	if err == nil {
 		e.evaluate(ctx, &p, c, x, y)
+	}
+	if e.opts.Baseliner != nil {
+		if b, err := e.opts.Baseliner.Baseline(ctx, c, x.String()); err == nil {
+			p.Baseline = &b
+		}
 	}
 	p.finish(e)
 	return p
@@ -254,6 +263,22 @@ func (e *Engine) checkMetrics(ctx context.Context, c *config.Cluster) Check {
 		return ch
 	}
 	ch.OK, ch.Detail = true, c.Prometheus.URL+" answers"
+	return ch
+}
+
+// checkSeries: the series the watch's checks need exist on X (3.x ships status and
+// latency metrics off by default).
+func (e *Engine) checkSeries(ctx context.Context, c *config.Cluster, x catalog.Version) Check {
+	ch := Check{Name: "watch metrics"}
+	problems, err := e.opts.Series.CheckSeries(ctx, c, x.String())
+	switch {
+	case err != nil:
+		ch.Detail = err.Error()
+	case len(problems) > 0:
+		ch.Detail = strings.Join(problems, "; ")
+	default:
+		ch.OK, ch.Detail = true, "every series the watch's checks need is there"
+	}
 	return ch
 }
 

@@ -53,6 +53,9 @@ func (p Plan) WriteText(w io.Writer, note string) {
 			}
 		}
 	}
+	if p.Baseline != nil {
+		fmt.Fprintf(w, "\nwatch baseline (last %s)\n%s", p.Baseline.Lookback, baselineText(*p.Baseline))
+	}
 	if p.PredictedDowntime > 0 {
 		fmt.Fprintf(w, "\npredicted downtime: %s (average of earlier runs)\n", p.PredictedDowntime.Round(100*time.Millisecond))
 	} else if p.From != "" {

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,11 +80,12 @@ func (e *Engine) runStep(ctx context.Context, run storage.Run, rec storage.StepR
 
 // stepCtx carries what one step needs.
 type stepCtx struct {
-	e       *Engine
-	run     storage.Run
-	c       *config.Cluster
-	details map[string]string
-	tail    strings.Builder
+	e        *Engine
+	run      storage.Run
+	c        *config.Cluster
+	details  map[string]string
+	tail     strings.Builder
+	breached bool
 }
 
 func (s *stepCtx) fail(format string, args ...any) stepResult {
@@ -364,7 +367,47 @@ func (s *stepCtx) evaluate(ctx context.Context) stepResult {
 	if p.Force {
 		res.runDetails[detailForce] = "true"
 	}
+	if s.e.opts.Baseliner != nil {
+		b, err := s.e.opts.Baseliner.Baseline(ctx, s.c, s.run.From)
+		if err != nil {
+			return s.fail("take the watch's baseline: %w", err)
+		}
+		raw, err := json.Marshal(b)
+		if err != nil {
+			return stepResult{err: err}
+		}
+		res.runDetails[detailBaseline] = string(raw)
+		fmt.Fprintf(&s.tail, "baseline over the last %s:\n%s", b.Lookback, baselineText(b))
+	}
 	return res
+}
+
+// baselineText lists a baseline's values, one check a line.
+func baselineText(b Baseline) string {
+	var sb strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(b.Values)) {
+		fmt.Fprintf(&sb, "  %s: %.4g\n", name, b.Values[name])
+	}
+	for _, name := range slices.Sorted(maps.Keys(b.Notes)) {
+		fmt.Fprintf(&sb, "  %s: no baseline (%s)\n", name, b.Notes[name])
+	}
+	return sb.String()
+}
+
+// baseline is the run's stored baseline.
+func (s *stepCtx) baseline() Baseline {
+	b, _ := RunBaseline(s.run)
+	return b
+}
+
+// RunBaseline is the watch baseline a run took before its gate.
+func RunBaseline(run storage.Run) (Baseline, bool) {
+	var b Baseline
+	raw := run.Details[detailBaseline]
+	if raw == "" {
+		return b, false
+	}
+	return b, json.Unmarshal([]byte(raw), &b) == nil
 }
 
 func (s *stepCtx) stage(ctx context.Context) stepResult {
@@ -623,9 +666,24 @@ func (s *stepCtx) watch(ctx context.Context) stepResult {
 		}
 	}
 	err := s.e.opts.Watcher.Watch(ctx, WatchRequest{
-		Run: s.run, Cluster: s.c, Version: s.run.To, Started: started,
+		Run: s.run, Cluster: s.c, From: s.run.From, Version: s.run.To, Started: started, Baseline: s.baseline(),
+		Report: func(r WatchReport) {
+			s.e.opts.Sink.Emit(Event{Kind: EventWatch, Run: s.run, Report: &r})
+		},
+		Charts: func(cs []Chart) {
+			moment := "end"
+			if ctx.Err() == nil && s.breached {
+				moment = "breach"
+			}
+			s.e.opts.Sink.Emit(Event{Kind: EventCharts, Run: s.run, Charts: cs, Moment: moment})
+		},
 		Progress: func(msg string) { s.notice(msg) },
 	})
+	var breach *BreachError
+	if errors.As(err, &breach) {
+		s.breached = true
+		s.e.opts.Sink.Emit(Event{Kind: EventAlert, Run: s.run, Breach: breach, Auto: s.c.Watch.AutoRollback, Message: breach.Error()})
+	}
 	if err != nil {
 		return stepResult{err: err}
 	}
