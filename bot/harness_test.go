@@ -82,6 +82,12 @@ type worldOpts struct {
 	top       string // top-level YAML (windows, blackouts)
 	extra     string // YAML inside the cluster (its windows)
 	ttl       time.Duration
+	// promWatch: a Prometheus of the world's own scrapes the cluster and the engine
+	// watches it (otherwise the engine watches node health).
+	promWatch    bool
+	autoRollback bool
+	watch        time.Duration
+	interval     time.Duration
 }
 
 func newWorld(t testing.TB, o worldOpts) *world {
@@ -100,7 +106,14 @@ func newWorld(t testing.TB, o worldOpts) *world {
 		Groups: map[string][]string{"S0CHANGEMGR": {"U0APPROVER", "U0APPROVE2"}}, Fault: o.fault, AppToken: o.appToken})
 	t.Cleanup(w.slack.Close)
 	w.c = kongtest.New(t, kongtest.Options{Nodes: o.nodes, PG: sharedPG})
-	w.cfgOpt = kongtest.ConfigOptions{PrometheusURL: sharedProm.URL(), SlackAPIURL: w.slack.URL(), Watch: time.Second,
+	promURL := sharedProm.URL()
+	if o.promWatch {
+		promURL = w.c.StartPrometheus(t).URL()
+	}
+	if o.watch == 0 {
+		o.watch = time.Second
+	}
+	w.cfgOpt = kongtest.ConfigOptions{PrometheusURL: promURL, SlackAPIURL: w.slack.URL(), Watch: o.watch, Interval: o.interval, AutoRollback: o.autoRollback,
 		Operators: o.operators, Approvers: o.approvers, Required: o.required, SelfApproval: o.self, AppToken: o.appToken,
 		Top: o.top, Extra: o.extra, ApprovalTTL: o.ttl}
 	w.cfgPth, _ = w.c.WriteConfig(w.cfgOpt)
@@ -123,6 +136,9 @@ func (w *world) start() {
 		Engine: func(o *upgrade.Options) {
 			if w.opts.clock != nil {
 				o.Clock = w.opts.clock
+			}
+			if !w.opts.promWatch {
+				o.Watcher, o.Baseliner, o.Series = nil, nil, nil // node health; the shared Prometheus scrapes nobody
 			}
 		}})
 	if err != nil {

@@ -112,6 +112,9 @@ type Node struct {
 type Prometheus struct {
 	URL      string `yaml:"url"`
 	Selector string `yaml:"selector"` // label matchers, e.g. cluster="prod-eu"; {{.Selector}} in queries
+	// ScrapeInterval is how often Prometheus scrapes the cluster; it sizes the rate window of
+	// the built-in checks. 0: measured from the samples.
+	ScrapeInterval Duration `yaml:"scrape_interval"`
 }
 
 // Watch configures step 11, the metric watch after the upgrade.
@@ -120,7 +123,9 @@ type Watch struct {
 	Interval     Duration `yaml:"interval"`      // default 30s
 	FailureLimit int      `yaml:"failure_limit"` // consecutive failing intervals that make a breach; default 2
 	AutoRollback bool     `yaml:"auto_rollback"`
-	Checks       []Check  `yaml:"checks"` // none: the built-in checks for Kong's Prometheus plugin
+	// BaselineLookback is how far back the baseline taken before the gate looks; default 30m.
+	BaselineLookback Duration `yaml:"baseline_lookback"`
+	Checks           []Check  `yaml:"checks"` // none: the built-in checks for Kong's Prometheus plugin
 }
 
 // Check is one PromQL check with its thresholds. Absent thresholds are nil.
@@ -236,6 +241,7 @@ var clusterDefaults = []struct {
 	{"watch.duration", func(c *Cluster) { c.Watch.Duration = Duration(15 * time.Minute) }},
 	{"watch.interval", func(c *Cluster) { c.Watch.Interval = Duration(30 * time.Second) }},
 	{"watch.failure_limit", func(c *Cluster) { c.Watch.FailureLimit = 2 }},
+	{"watch.baseline_lookback", func(c *Cluster) { c.Watch.BaselineLookback = Duration(30 * time.Minute) }},
 }
 
 func applyDefaults(c *Config, col *collector) {

@@ -432,6 +432,7 @@ func (v *validator) prometheus(p string, c *Cluster) {
 type QueryData struct {
 	Selector string // the cluster's prometheus.selector
 	Cluster  string
+	Window   string // the rate window the built-in checks use, e.g. "1m" (from the scrape and watch intervals)
 }
 
 // Render expands the check's query.
@@ -464,6 +465,12 @@ func (v *validator) watch(p string, c *Cluster) {
 	if w.FailureLimit < 1 {
 		v.col.add(join(wp, "failure_limit"), "1 or more consecutive failing intervals", "is %d", w.FailureLimit)
 	}
+	if w.BaselineLookback <= 0 {
+		v.col.add(join(wp, "baseline_lookback"), "a positive duration such as 30m", "is %s", w.BaselineLookback)
+	}
+	if c.Prometheus.ScrapeInterval < 0 {
+		v.col.add(join(p, "prometheus.scrape_interval"), "a positive duration such as 15s, or nothing to measure it", "is %s", c.Prometheus.ScrapeInterval)
+	}
 	seen := map[string]bool{}
 	for i := range w.Checks {
 		ch := &w.Checks[i]
@@ -477,11 +484,11 @@ func (v *validator) watch(p string, c *Cluster) {
 		if v.required(join(cp, "query"), ch.Query, "a PromQL query using {{.Selector}}") {
 			t, err := template.New("query").Option("missingkey=error").Parse(ch.Query)
 			if err != nil {
-				v.col.add(join(cp, "query"), "a text/template over .Selector and .Cluster", "%v", strings.TrimPrefix(err.Error(), "template: query:"))
+				v.col.add(join(cp, "query"), "a text/template over .Selector, .Cluster and .Window", "%v", strings.TrimPrefix(err.Error(), "template: query:"))
 			} else {
 				ch.tmpl = t
-				if _, err := ch.Render(QueryData{Selector: c.Prometheus.Selector, Cluster: c.Name}); err != nil {
-					v.col.add(join(cp, "query"), "only the fields .Selector and .Cluster", "%v", cleanQueryErr(err))
+				if _, err := ch.Render(QueryData{Selector: c.Prometheus.Selector, Cluster: c.Name, Window: "1m"}); err != nil {
+					v.col.add(join(cp, "query"), "only the fields .Selector, .Cluster and .Window", "%v", cleanQueryErr(err))
 				}
 			}
 		}

@@ -1,6 +1,13 @@
 // Package promwatch is drawbridge's view of the Prometheus that scrapes a Kong cluster:
-// whether it answers (preflight), and, with the watch, the checks evaluated every interval.
-// It uses client_golang's api/prometheus/v1 query client.
+// whether it answers (preflight, Client), and the metric watch around an upgrade (Watcher):
+// the checks' baseline on X before the gate, whether the series the checks need exist, and
+// the watch of Y every interval, with a live report and a chart per check.
+//
+// A check's evaluation is a Measurement (pass, fail or inconclusive, with the resolved
+// query, the value, the thresholds, the baseline and a trend); only the counting (Tally)
+// turns measurements into a breach. The built-in checks (DefaultChecks) know the metric
+// names of Kong 2.8 and 3.x, so a baseline taken on 2.8 compares with a watch on 3.x.
+// It uses client_golang's api/prometheus/v1 query client and gonum/plot for the charts.
 package promwatch
 
 import (

@@ -394,7 +394,7 @@ func TestShutdownDuringWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := upgrade.New(wire.EngineOptions(c.cfg, store, nil))
+	eng, err := upgrade.New(nodeWatch(wire.EngineOptions(c.cfg, store, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

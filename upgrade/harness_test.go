@@ -117,7 +117,7 @@ func newHarness(t testing.TB, c *cluster, tweak func(*upgrade.Options)) *harness
 		t.Fatal(err)
 	}
 	h := &harness{t: t, c: c, store: store, notify: make(chan struct{}, 1)}
-	opts := wire.EngineOptions(c.cfg, store, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	opts := nodeWatch(wire.EngineOptions(c.cfg, store, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))))
 	opts.Sink = upgrade.SinkFunc(h.emit)
 	if tweak != nil {
 		tweak(&opts)
@@ -217,4 +217,12 @@ func (h *harness) audit(id storage.RunID) []storage.AuditEvent {
 		h.t.Fatal(err)
 	}
 	return evs
+}
+
+// nodeWatch makes the engine watch node health instead of Prometheus: these tests are
+// about the engine; the Prometheus watch has its own (promwatch, and bot's TestWatch*),
+// and the shared Prometheus here scrapes nobody.
+func nodeWatch(o upgrade.Options) upgrade.Options {
+	o.Watcher, o.Baseliner, o.Series = nil, nil, nil
+	return o
 }

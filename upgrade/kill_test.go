@@ -46,7 +46,7 @@ func helperMain() int {
 		fmt.Printf(format+"\n", args...)
 		mu.Unlock()
 	}
-	opts := wire.EngineOptions(cfg, store, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	opts := nodeWatch(wire.EngineOptions(cfg, store, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
 	// At every step event the engine waits for the test's word (a line on stdin), so the
 	// test can kill it exactly there, or let it go on and kill it inside the step.
 	in := bufio.NewReader(os.Stdin)

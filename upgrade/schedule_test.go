@@ -30,7 +30,7 @@ func TestScheduleWhileDown(t *testing.T) {
 	}
 	defer store.Close()
 	engine := func() *upgrade.Engine {
-		o := wire.EngineOptions(cfg, store, nil)
+		o := nodeWatch(wire.EngineOptions(cfg, store, nil))
 		o.Clock = clock
 		e, err := upgrade.New(o)
 		if err != nil {

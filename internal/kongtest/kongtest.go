@@ -335,3 +335,23 @@ func (c *Cluster) WriteConfig(o ConfigOptions) (string, *config.Config) {
 	}
 	return path, cfg
 }
+
+// StartPrometheus starts a Prometheus of the test's own that scrapes every node's Status
+// API every second, labelling the series cluster="test" (the selector of WriteConfig's
+// config), and waits until it has the cluster's first samples.
+func (c *Cluster) StartPrometheus(t testing.TB) *testsvc.Prometheus {
+	t.Helper()
+	var targets []string
+	for _, n := range c.Nodes {
+		targets = append(targets, strings.TrimPrefix(n.StatusURL, "http://"))
+	}
+	b, _ := json.Marshal(targets)
+	prom := testsvc.StartPrometheus(t, testsvc.PrometheusConfig{ScrapeInterval: time.Second,
+		ExtraScrapeConfigs: "- job_name: kong\n  scrape_interval: 1s\n  static_configs:\n  - targets: " + string(b) + "\n    labels: {cluster: test}\n"})
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	if _, err := prom.WaitForSeries(ctx, fmt.Sprintf(`count(kong_datastore_reachable{cluster="test"}) == %d`, len(c.Nodes))); err != nil {
+		t.Fatal(err)
+	}
+	return prom
+}

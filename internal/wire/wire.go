@@ -18,6 +18,8 @@ import (
 // EngineOptions returns the engine's options with the real adapters; callers may replace
 // any of them (tests set Clock, Sink, Watcher).
 func EngineOptions(cfg *config.Config, store upgrade.Store, log *slog.Logger) upgrade.Options {
+	prom := &promwatch.Client{}
+	watch := &promwatch.Watcher{Client: prom}
 	return upgrade.Options{
 		Config: cfg,
 		Store:  store,
@@ -28,7 +30,10 @@ func EngineOptions(cfg *config.Config, store upgrade.Store, log *slog.Logger) up
 		OpenDB: func(ctx context.Context, c *config.Cluster) (upgrade.Database, error) {
 			return pgdb.Open(ctx, c.Database.DSN.Reveal(), pgdb.Options{})
 		},
-		Metrics: &promwatch.Client{},
-		Log:     log,
+		Metrics:   prom,
+		Watcher:   watch, // the checks of watch.checks, or Kong's built-in ones
+		Baseliner: watch,
+		Series:    watch,
+		Log:       log,
 	}
 }

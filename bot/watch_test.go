@@ -1,0 +1,90 @@
+package bot_test
+
+import (
+	"bytes"
+	"image/png"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/drawbridge/drawbridge/internal/slackfake"
+	"github.com/drawbridge/drawbridge/storage"
+)
+
+// watchedUpgrade starts an upgrade to a bad release (20% 5xx on 3.5.0) on a cluster a real
+// Prometheus scrapes, and approves it.
+func watchedUpgrade(t *testing.T, auto bool) *world {
+	w := newWorld(t, worldOpts{nodes: 2, promWatch: true, autoRollback: auto, watch: 30 * time.Second, interval: 2 * time.Second})
+	w.c.Set([]string{"traffic.rps=1000", "faults.bad_release.version=3.5.0", "faults.bad_release.error_ratio=0.2"})
+	w.command("U0OPERATOR", channel, "start test 3.5.0")
+	approve := w.waitButton("approve")
+	w.click("U0APPROVER", "approve", approve, "")
+	return w
+}
+
+// reply finds the thread reply whose key starts with prefix.
+func (w *world) reply(prefix string) (slackfake.Message, bool) {
+	m, _ := w.statusMessage()
+	for _, r := range m.Replies {
+		if strings.HasPrefix(metadataKey(r), prefix) {
+			return r, true
+		}
+	}
+	return slackfake.Message{}, false
+}
+
+// TestWatchBreachInSlack: the bad release is caught by the Prometheus watch; the live watch
+// message, the alert with the Rollback button and the charts are in the run's thread; the
+// Rollback click restores X.
+func TestWatchBreachInSlack(t *testing.T) {
+	t.Parallel()
+	w := watchedUpgrade(t, false)
+	var alert slackfake.Message
+	w.waitFor("the alert", func() bool {
+		var ok bool
+		alert, ok = w.reply("run/1/alert/")
+		return ok
+	})
+	if !strings.Contains(alert.Text, "5xx ratio") || !strings.Contains(alert.BlocksJSON, `\u003c@U0OPERATOR\u003e`) {
+		t.Errorf("alert %q does not name the check or mention the operators: %s", alert.Text, alert.BlocksJSON)
+	}
+	rollback := buttonValue(alert.Blocks, "rollback")
+	if rollback == "" {
+		t.Fatalf("the alert has no Rollback button: %s", alert.BlocksJSON)
+	}
+	w.waitRun(1, storage.StateNeedsAttention)
+	watch, ok := w.reply("run/1/watch")
+	if !ok || watch.Edits == 0 || !strings.Contains(watch.BlocksJSON, "5xx ratio") {
+		t.Errorf("watch message (found %v, %d edits): %s", ok, watch.Edits, watch.BlocksJSON)
+	}
+	w.waitFor("the charts", func() bool { return len(w.slack.Files()) > 0 })
+	for _, f := range w.slack.Files() {
+		img, err := png.Decode(bytes.NewReader(f.Data))
+		if err != nil {
+			t.Errorf("chart %s: %v", f.Name, err)
+			continue
+		}
+		if b := img.Bounds(); b.Dx() < 400 || b.Dy() < 200 {
+			t.Errorf("chart %s is %v", f.Name, b)
+		}
+		if !f.Completed || f.ThreadTS == "" {
+			t.Errorf("chart %s not shared into the thread: %+v", f.Name, f)
+		}
+	}
+	w.click("U0OPERATOR", "rollback", rollback, "")
+	w.waitRun(1, storage.StateRolledBack)
+	w.c.WantVersions("3.4.2")
+}
+
+// TestWatchAutoRollback: with auto_rollback the breach rolls back by itself and the alert
+// says so.
+func TestWatchAutoRollback(t *testing.T) {
+	t.Parallel()
+	w := watchedUpgrade(t, true)
+	w.waitRun(1, storage.StateRolledBack)
+	w.c.WantVersions("3.4.2")
+	alert, ok := w.reply("run/1/alert/")
+	if !ok || !strings.Contains(alert.BlocksJSON, "the rollback has started") || buttonValue(alert.Blocks, "rollback") != "" {
+		t.Errorf("alert (found %v): %s", ok, alert.BlocksJSON)
+	}
+}

@@ -1,0 +1,100 @@
+package promwatch
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+
+	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/upgrade"
+)
+
+// Baseline implements upgrade.Baseliner: every check of the cluster, with the metric names
+// of version (X), averaged over Lookback ending now.
+//
+// Each check's query is evaluated with QueryRange every watch interval over the lookback
+// (the values the watch would have read, interval by interval) and the finite points are
+// averaged in Go: NaN points (no traffic at that moment) are skipped instead of spoiling the
+// average, and "no data", "more than one series" and "only NaN" can be told apart. A check
+// without a value gets a note saying why. The error is non-nil only when Prometheus cannot
+// be asked at all.
+func (w *Watcher) Baseline(ctx context.Context, c *config.Cluster, version string) (upgrade.Baseline, error) {
+	return w.baselineAt(ctx, c, version, w.clock().Now())
+}
+
+func (w *Watcher) baselineAt(ctx context.Context, c *config.Cluster, version string, end time.Time) (upgrade.Baseline, error) {
+	lb := w.lookback(c)
+	b := upgrade.Baseline{Taken: end, Lookback: lb, Values: map[string]float64{}, Notes: map[string]string{}}
+	q, err := w.querier(c)
+	if err != nil {
+		return b, err
+	}
+	window, _ := w.window(ctx, q, c, end)
+	checks, err := Checks(c, version, version, window)
+	if err != nil {
+		return b, fmt.Errorf("cluster %q: %w", c.Name, err)
+	}
+	r := v1.Range{Start: end.Add(-lb), End: end, Step: max(c.Watch.Interval.D(), lb/1000, time.Second)}
+	type answer struct {
+		v   model.Value
+		err error
+	}
+	answers := make([]answer, len(checks))
+	var wg sync.WaitGroup
+	for i, ch := range checks {
+		wg.Go(func() {
+			v, err := w.queryRange(ctx, q, ch.Query, r)
+			answers[i] = answer{v, err}
+		})
+	}
+	wg.Wait()
+	for i, ch := range checks {
+		a := answers[i]
+		if a.err != nil {
+			if unreachable(a.err) {
+				return b, fmt.Errorf("baseline of cluster %q: prometheus %s: %s", c.Name, redact(c.Prometheus.URL), DescribeError(a.err))
+			}
+			b.Notes[ch.Name] = DescribeError(a.err)
+			continue
+		}
+		v, note := average(a.v)
+		if note != "" {
+			b.Notes[ch.Name] = fmt.Sprintf("%s in the %s before %s", note, model.Duration(lb), end.UTC().Format(time.TimeOnly+" MST"))
+			continue
+		}
+		b.Values[ch.Name] = v
+	}
+	return b, nil
+}
+
+// average is the mean of the finite points of a range query's one series, or a note saying
+// why there is none.
+func average(v model.Value) (float64, string) {
+	m, ok := v.(model.Matrix)
+	switch {
+	case !ok && v != nil:
+		return math.NaN(), fmt.Sprintf("the query returned a %s, want an instant vector", v.Type())
+	case len(m) == 0:
+		return math.NaN(), "no data"
+	case len(m) > 1:
+		return math.NaN(), fmt.Sprintf("%d series, want one (aggregate the query with sum, min or max)", len(m))
+	}
+	sum, n := 0.0, 0
+	for _, p := range m[0].Values {
+		f := float64(p.Value)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			continue
+		}
+		sum += f
+		n++
+	}
+	if n == 0 {
+		return math.NaN(), "only NaN or infinite values (no traffic?)"
+	}
+	return sum / float64(n), ""
+}

@@ -1,0 +1,106 @@
+package promwatch
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/kong/catalog"
+)
+
+// CheckSeries implements upgrade.SeriesChecker: before the gate, on X, it asks Prometheus
+// which of the metric families the checks read have series for the cluster (one
+// count by (__name__) query) and names the prometheus plugin flag that turns on each missing
+// 3.x family (status_code_metrics, latency_metrics, bandwidth_metrics,
+// upstream_health_metrics). A custom check whose query returns no series is named too. The
+// error is non-nil only when Prometheus cannot be asked.
+func (w *Watcher) CheckSeries(ctx context.Context, c *config.Cluster, version string) ([]string, error) {
+	q, err := w.querier(c)
+	if err != nil {
+		return nil, err
+	}
+	now := w.clock().Now()
+	window, _ := w.window(ctx, q, c, now)
+	checks, err := Checks(c, version, version, window)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %q: %w", c.Name, err)
+	}
+	v3 := true
+	if v, err := catalog.ParseVersion(version); err == nil {
+		v3 = v.Major >= 3
+	}
+	var fams []string
+	users := map[string][]string{}
+	for _, ch := range checks {
+		for _, f := range ch.Families {
+			if users[f] == nil {
+				fams = append(fams, f)
+			}
+			users[f] = append(users[f], fmt.Sprintf("%q", ch.Name))
+		}
+	}
+	var problems []string
+	sel := matchers(c.Prometheus.Selector)
+	if len(fams) > 0 {
+		names := append(slices.Clone(fams), "kong_datastore_reachable")
+		expr := fmt.Sprintf(`count by (__name__) (%s)`, matchers(c.Prometheus.Selector, `__name__=~"`+strings.Join(names, "|")+`"`))
+		out := w.query(ctx, q, expr, now, 0)
+		if out.Err != nil {
+			return nil, fmt.Errorf("series of cluster %q: prometheus %s: %s", c.Name, redact(c.Prometheus.URL), DescribeError(out.Err))
+		}
+		present := map[string]bool{}
+		if vec, ok := out.Value.(model.Vector); ok {
+			for _, s := range vec {
+				present[string(s.Metric[model.MetricNameLabel])] = true
+			}
+		}
+		if len(present) == 0 {
+			problems = append(problems, fmt.Sprintf("no Kong series match %s in Prometheus %s: is it scraping the cluster's nodes (their Status API /metrics) with these labels, and is the prometheus plugin enabled?", sel, redact(c.Prometheus.URL)))
+		} else {
+			for _, f := range fams {
+				if !present[f] {
+					problems = append(problems, missingFamily(f, sel, users[f], v3))
+				}
+			}
+		}
+	}
+	for _, ch := range checks {
+		if !ch.Custom {
+			continue
+		}
+		out := w.query(ctx, q, ch.Query, now, 0)
+		switch {
+		case out.Err != nil && unreachable(out.Err):
+			return nil, fmt.Errorf("series of cluster %q: prometheus %s: %s", c.Name, redact(c.Prometheus.URL), DescribeError(out.Err))
+		case out.Err != nil:
+			problems = append(problems, fmt.Sprintf("check %q: %s", ch.Name, DescribeError(out.Err)))
+		default:
+			if _, n, err := single(out.Value); err != nil {
+				problems = append(problems, fmt.Sprintf("check %q: %v", ch.Name, err))
+			} else if n == 0 {
+				problems = append(problems, fmt.Sprintf("check %q: its query returned no series: %s", ch.Name, ch.Query))
+			}
+		}
+	}
+	return problems, nil
+}
+
+// missingFamily says that a family has no series, who needs it, and what turns it on.
+func missingFamily(f, sel string, users []string, v3 bool) string {
+	head := fmt.Sprintf("%s has no series for %s (needed by %s)", f, sel, strings.Join(users, ", "))
+	flag := flagFor(f)
+	switch {
+	case v3 && flag == "upstream_health_metrics":
+		return head + ": turn on upstream_health_metrics in the prometheus plugin's config (or the cluster has no upstream targets)"
+	case v3 && flag != "":
+		return head + ": turn on " + flag + " in the prometheus plugin's config (off by default since Kong 3.0)"
+	case f == "kong_upstream_target_health":
+		return head + ": the cluster has no upstream targets, or the prometheus plugin is not enabled"
+	default:
+		return head + ": is the prometheus plugin enabled, on routes that get traffic?"
+	}
+}

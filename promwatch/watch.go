@@ -1,0 +1,168 @@
+package promwatch
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/drawbridge/drawbridge/upgrade"
+)
+
+// Watch implements upgrade.Watcher: every watch.interval from req.Started until
+// req.Started + watch.duration it evaluates every check of req.Version (Y) at once and
+// counts the results (Tally): watch.failure_limit consecutive failing intervals of one check
+// return a *upgrade.BreachError, as many inconclusive ones (no data, NaN, query errors,
+// Prometheus unreachable) a Blind one. It returns nil when the watch ends clean and ctx's
+// cause when interrupted.
+//
+// Ticks are Started + k × interval, and the last one is at the end: after a restart the
+// watch evaluates only the ticks that are left (streaks start again from zero). Ratio
+// thresholds compare with req.Baseline; when the request has none (Taken is zero) and the
+// run has a downtime start, the baseline is taken on From over the lookback before the
+// downtime. During the warm-up (the rate window, at most half the watch) a check that
+// returns no series is reported inconclusive but not counted: the new version's series need
+// a few scrapes before rate() has two samples.
+//
+// Report is called after every interval and once more, Final, at the end; Charts with one
+// PNG per check on a breach and at the end.
+func (w *Watcher) Watch(ctx context.Context, req upgrade.WatchRequest) error {
+	c := req.Cluster
+	clk := w.clock()
+	progress := func(format string, args ...any) {
+		if req.Progress != nil {
+			req.Progress(fmt.Sprintf(format, args...))
+		}
+	}
+	interval := c.Watch.Interval.D()
+	if interval <= 0 {
+		return fmt.Errorf("cluster %q: watch.interval is %s", c.Name, c.Watch.Interval)
+	}
+	end := req.Started.Add(c.Watch.Duration.D())
+	now := clk.Now()
+	if !now.Before(end) {
+		progress("the watch of %s ended at %s: nothing left to watch", c.Name, end.UTC().Format(time.TimeOnly))
+		return nil
+	}
+	q, err := w.querier(c)
+	if err != nil {
+		return err
+	}
+	window, scrape := w.window(ctx, q, c, now)
+	from := req.From
+	if from == "" {
+		from = req.Run.From
+	}
+	checks, err := Checks(c, req.Version, from, window)
+	if err != nil {
+		return fmt.Errorf("cluster %q: %w", c.Name, err)
+	}
+	base := w.watchBaseline(ctx, req, from, progress)
+	warmEnd := req.Started.Add(min(window, c.Watch.Duration.D()/2))
+	if now.After(req.Started.Add(interval)) {
+		progress("resuming the watch of %s: %s left", c.Name, end.Sub(now).Round(time.Second))
+	}
+	progress("watching %d checks on %s every %s until %s (rate window %s, scrape interval %s)",
+		len(checks), redact(c.Prometheus.URL), interval, end.UTC().Format(time.TimeOnly), model.Duration(window), scrape)
+
+	tally := Tally{Limit: c.Watch.FailureLimit}
+	prev := map[string]float64{}
+	for tick := nextTick(req.Started, interval, end, now); ; tick = nextTick(req.Started, interval, end, clk.Now()) {
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-clk.After(tick.Sub(clk.Now())):
+		}
+		at := clk.Now()
+		ms := w.measureAll(ctx, q, checks, base, prev, at, interval)
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		warming := at.Before(warmEnd)
+		if warming {
+			for i := range ms {
+				if ms[i].NoData {
+					ms[i].Error = fmt.Sprintf("no data yet: warming up until %s", warmEnd.UTC().Format(time.TimeOnly))
+				}
+			}
+		}
+		breach := tally.Add(ms, warming)
+		rep := upgrade.WatchReport{At: at, Ends: end}
+		for _, m := range ms {
+			rep.Checks = append(rep.Checks, m.Report(tally.Failures(m.Check)))
+			prev[m.Check] = m.Value
+		}
+		if req.Report != nil {
+			req.Report(rep)
+		}
+		if breach == nil && tick.Before(end) {
+			continue
+		}
+		rep.Final, rep.Breach = true, breach
+		if req.Report != nil {
+			req.Report(rep)
+		}
+		if req.Charts != nil {
+			req.Charts(w.charts(ctx, q, checks, req, base, clk.Now()))
+		}
+		if breach != nil {
+			return breach
+		}
+		return nil
+	}
+}
+
+// nextTick is the first Started + k × interval after now (k ≥ 1), and never after end.
+func nextTick(started time.Time, interval time.Duration, end, now time.Time) time.Time {
+	k := int64(0)
+	if now.After(started) {
+		k = int64(now.Sub(started) / interval)
+	}
+	t := started.Add(time.Duration(k+1) * interval)
+	if t.After(end) {
+		return end
+	}
+	return t
+}
+
+// watchBaseline is the request's baseline, or one taken on From before the downtime.
+func (w *Watcher) watchBaseline(ctx context.Context, req upgrade.WatchRequest, from string, progress func(string, ...any)) upgrade.Baseline {
+	if !req.Baseline.Taken.IsZero() {
+		return req.Baseline
+	}
+	if from == "" || req.Run.DowntimeStart.IsZero() {
+		return req.Baseline
+	}
+	b, err := w.baselineAt(ctx, req.Cluster, from, req.Run.DowntimeStart)
+	if err != nil {
+		progress("no baseline: %v", err)
+		return req.Baseline
+	}
+	progress("baseline taken on %s over the %s before the downtime", from, model.Duration(b.Lookback))
+	return b
+}
+
+// measureAll evaluates every check at once, each query bounded by the interval.
+func (w *Watcher) measureAll(ctx context.Context, q Querier, checks []Check, base upgrade.Baseline, prev map[string]float64, at time.Time, interval time.Duration) []Measurement {
+	ms := make([]Measurement, len(checks))
+	var wg sync.WaitGroup
+	for i, ch := range checks {
+		wg.Go(func() {
+			out := w.query(ctx, q, ch.Query, at, interval)
+			ms[i] = Measure(ch, out, lookup(base.Values, ch.Name), lookup(prev, ch.Name))
+			ms[i].At = at
+		})
+	}
+	wg.Wait()
+	return ms
+}
+
+func lookup(m map[string]float64, k string) float64 {
+	if v, ok := m[k]; ok {
+		return v
+	}
+	return math.NaN()
+}
