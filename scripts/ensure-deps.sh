@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the machine has what drawbridge's tests and demo run against: Go 1.26+,
-# a PostgreSQL server (initdb, pg_ctl) with its client tools (pg_dump, pg_restore), and
-# Prometheus. As root with apt-get it installs what is missing (one apt-get update, then
+# a PostgreSQL server (initdb, pg_ctl) with its client tools (pg_dump, pg_restore),
+# Prometheus, and (for the tests only: ensure-deps.sh --browser) Chromium, which drives
+# the demo console in the browser test. As root with apt-get it installs what is missing (one apt-get update, then
 # apt-get install); otherwise it prints the exact command to run. With CI=true a machine
 # that still lacks something is an error; elsewhere the tests that need it are skipped.
 set -euo pipefail
@@ -21,6 +22,9 @@ pg_bin() {
 
 pg_bin >/dev/null || missing+=(postgresql)
 command -v prometheus >/dev/null 2>&1 || [ -x /usr/bin/prometheus ] || missing+=(prometheus)
+if [ "${1:-}" = "--browser" ]; then
+  command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
+fi
 
 if ! command -v go >/dev/null 2>&1; then
   echo "ensure-deps: go is not on PATH; install Go 1.26 (https://go.dev/dl/) and add /usr/local/go/bin to PATH" >&2
@@ -33,7 +37,7 @@ case "$gov" in
 esac
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "ensure-deps: PostgreSQL ($(pg_bin)) and Prometheus ($(command -v prometheus || echo /usr/bin/prometheus)) are installed"
+  echo "ensure-deps: PostgreSQL ($(pg_bin)), Prometheus ($(command -v prometheus || echo /usr/bin/prometheus))${1:+ and Chromium} are installed"
   exit 0
 fi
 
@@ -45,6 +49,9 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   apt-get install -y -q --no-install-recommends "${missing[@]}"
   pg_bin >/dev/null || { echo "ensure-deps: PostgreSQL binaries still missing after install" >&2; exit 1; }
   command -v prometheus >/dev/null 2>&1 || { echo "ensure-deps: prometheus still missing after install" >&2; exit 1; }
+  if [ "${1:-}" = "--browser" ]; then
+    command -v chromium >/dev/null 2>&1 || { echo "ensure-deps: chromium still missing after install" >&2; exit 1; }
+  fi
   exit 0
 fi
 

@@ -34,7 +34,8 @@ type Postgres struct {
 	User string // always "postgres"
 
 	binDir  string
-	dir     string // temporary directory, removed by Close
+	dir     string // temporary directory, removed by Close (kept when persistent)
+	keep    bool   // persistent: Close stops the server cleanly and keeps dir
 	dataDir string
 	sockDir string
 	log     logFile
@@ -102,6 +103,51 @@ func newPostgres(ctx context.Context, pickPort func() (int, error)) (*Postgres, 
 	}
 	if err := p.setup(ctx, pickPort); err != nil {
 		return nil, errors.Join(err, p.Close())
+	}
+	return p, nil
+}
+
+// OpenPostgres runs a server whose data lives in dir (created and initialized the first
+// time, reused afterwards) on port: the demo's database, kept across runs. Close stops it
+// cleanly and keeps dir. As root, dir must be reachable by the postgres user.
+func OpenPostgres(ctx context.Context, dir string, port int) (*Postgres, error) {
+	binDir, err := findPostgresBinDir()
+	if err != nil {
+		return nil, err
+	}
+	cred, err := postgresCredential()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("testsvc: postgres dir: %w", err)
+	}
+	p := &Postgres{
+		Host: "127.0.0.1", User: "postgres", binDir: binDir, dir: dir, keep: true,
+		dataDir: filepath.Join(dir, "data"), sockDir: filepath.Join(dir, "sock"),
+		log: logFile(filepath.Join(dir, "postgres.log")), cred: cred,
+	}
+	if err := os.MkdirAll(p.sockDir, 0o700); err != nil {
+		return nil, fmt.Errorf("testsvc: postgres socket dir: %w", err)
+	}
+	if cred != nil {
+		for _, d := range []string{dir, p.sockDir} {
+			if err := os.Chown(d, int(cred.Uid), int(cred.Gid)); err != nil {
+				return nil, fmt.Errorf("testsvc: give %s to the postgres user: %w", d, err)
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(p.dataDir, "PG_VERSION")); err != nil {
+		if err := p.initdb(ctx); err != nil {
+			return nil, err
+		}
+	}
+	_ = os.Remove(filepath.Join(p.dataDir, "postmaster.pid")) // left by a killed run; ours is not running
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.Port = port
+	if err := p.startLocked(ctx); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -225,6 +271,17 @@ func (p *Postgres) Close() error {
 	}
 	p.closed = true
 	var errs []error
+	if p.keep && p.runningLocked() {
+		p.contLocked()
+		// A clean (fast) shutdown: the data stays consistent for the next run.
+		if err := p.proc.signal(syscall.SIGINT); err != nil {
+			errs = append(errs, err)
+		}
+		if !p.proc.wait(30 * time.Second) {
+			errs = append(errs, p.killLocked())
+		}
+		return errors.Join(errs...)
+	}
 	if p.runningLocked() {
 		p.contLocked()
 		if err := p.proc.signal(syscall.SIGQUIT); err != nil {
@@ -295,10 +352,11 @@ func (p *Postgres) startLocked(ctx context.Context) error {
 		return fmt.Errorf("testsvc: postgres log: %w", err)
 	}
 	defer logw.Close() // the child has its own descriptor
-	cmd := exec.Command(filepath.Join(p.binDir, "postgres"),
-		"-D", p.dataDir, "-p", strconv.Itoa(p.Port), "-k", p.sockDir,
-		"-c", "listen_addresses="+p.Host,
-		"-c", "fsync=off", "-c", "full_page_writes=off")
+	args := []string{"-D", p.dataDir, "-p", strconv.Itoa(p.Port), "-k", p.sockDir, "-c", "listen_addresses=" + p.Host}
+	if !p.keep {
+		args = append(args, "-c", "fsync=off", "-c", "full_page_writes=off") // throwaway data
+	}
+	cmd := exec.Command(filepath.Join(p.binDir, "postgres"), args...)
 	cmd.Dir = p.dir
 	cmd.Env = cleanEnv()
 	cmd.Stdout, cmd.Stderr = logw, logw

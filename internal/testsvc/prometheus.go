@@ -85,7 +85,8 @@ func (c PrometheusConfig) yaml() []byte {
 // queryable only ~6 s after start or after SetTargets. Poll with WaitForSeries, never sleep.
 type Prometheus struct {
 	bin        string
-	dir        string // temporary directory, removed by Close
+	dir        string // temporary directory, removed by Close (kept when persistent)
+	keep       bool
 	configPath string
 	dataDir    string
 	log        logFile
@@ -151,6 +152,34 @@ func newPrometheus(ctx context.Context, cfg PrometheusConfig, pickPort func() (i
 		cfg:        cfg,
 	}
 	if err := p.setup(ctx, pickPort); err != nil {
+		return nil, errors.Join(err, p.Close())
+	}
+	return p, nil
+}
+
+// OpenPrometheus runs a server whose TSDB and config live in dir (kept across runs) on
+// port: the demo's Prometheus. Close stops it and keeps dir.
+func OpenPrometheus(ctx context.Context, dir string, port int, cfg PrometheusConfig) (*Prometheus, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	bin, err := findPrometheus()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("testsvc: prometheus dir: %w", err)
+	}
+	p := &Prometheus{
+		bin: bin, dir: dir, keep: true,
+		configPath: filepath.Join(dir, "prometheus.yml"),
+		dataDir:    filepath.Join(dir, "data"),
+		log:        logFile(filepath.Join(dir, "prometheus.log")),
+		client:     &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		cfg:        cfg,
+	}
+	if err := p.setup(ctx, func() (int, error) { return port, nil }); err != nil {
 		return nil, errors.Join(err, p.Close())
 	}
 	return p, nil
@@ -243,8 +272,10 @@ func (p *Prometheus) Close() error {
 		}
 	}
 	p.client.CloseIdleConnections()
-	if err := os.RemoveAll(p.dir); err != nil {
-		errs = append(errs, err)
+	if !p.keep {
+		if err := os.RemoveAll(p.dir); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("testsvc: close prometheus: %w", err)
@@ -286,7 +317,7 @@ func (p *Prometheus) startLocked(ctx context.Context) error {
 	cmd := exec.Command(p.bin,
 		"--config.file="+p.configPath,
 		"--storage.tsdb.path="+p.dataDir,
-		"--storage.tsdb.retention.time=1h",
+		"--storage.tsdb.retention.time="+p.retention(),
 		"--web.listen-address=127.0.0.1:"+strconv.Itoa(p.port),
 		"--web.enable-lifecycle")
 	cmd.Dir = p.dir
@@ -393,4 +424,12 @@ func findPrometheus() (string, error) {
 		}
 	}
 	return "", &MissingBinaryError{Binary: "prometheus", Looked: "$DRAWBRIDGE_PROMETHEUS_BIN, $PATH and /usr/bin"}
+}
+
+// retention keeps a throwaway server's samples an hour and a persistent one's a day.
+func (p *Prometheus) retention() string {
+	if p.keep {
+		return "24h"
+	}
+	return "1h"
 }

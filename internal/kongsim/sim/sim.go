@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/drawbridge/drawbridge/kong/catalog"
 )
 
 // File is the content of .kongsim/sim.json.
@@ -60,6 +62,8 @@ type Faults struct {
 
 // BadRelease is the "bad release" fault: version Version serves errors and latency.
 type BadRelease struct {
+	// Version is the bad version, or "!X.Y.Z": every version but that one (the demo's
+	// switch: whatever the next upgrade installs is bad).
 	Version    string  `json:"version"`
 	ErrorRatio float64 `json:"error_ratio"`
 	P99Ms      float64 `json:"p99_ms,omitempty"` // 0: unchanged
@@ -306,4 +310,17 @@ func Keys() []string {
 	walk(reflect.TypeFor[File](), "")
 	sort.Strings(out)
 	return out
+}
+
+// Applies reports whether the fault makes version v misbehave.
+func (b *BadRelease) Applies(v catalog.Version) bool {
+	if b == nil {
+		return false
+	}
+	if but, ok := strings.CutPrefix(b.Version, "!"); ok {
+		good, err := catalog.ParseVersion(but)
+		return err == nil && good != v
+	}
+	bad, err := catalog.ParseVersion(b.Version)
+	return err == nil && bad == v
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/drawbridge/drawbridge/kong/catalog"
 )
 
 func TestSetAndLoad(t *testing.T) {
@@ -64,5 +66,27 @@ func TestWatchSeesChanges(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Watch did not report the change")
+	}
+}
+
+func TestBadReleaseApplies(t *testing.T) {
+	v := func(s string) catalog.Version { return catalog.MustParseVersion(s) }
+	cases := []struct {
+		version, running string
+		want             bool
+	}{
+		{"3.5.0", "3.5.0", true},
+		{"3.5.0", "3.4.2", false},
+		{"!3.4.2", "3.5.0", true},
+		{"!3.4.2", "3.4.2", false},
+		{"nonsense", "3.4.2", false},
+	}
+	for _, tc := range cases {
+		if got := (&BadRelease{Version: tc.version}).Applies(v(tc.running)); got != tc.want {
+			t.Errorf("bad release %q on %s: %v", tc.version, tc.running, got)
+		}
+	}
+	if (*BadRelease)(nil).Applies(v("3.4.2")) {
+		t.Error("no fault applies")
 	}
 }

@@ -75,8 +75,7 @@ func Effective(f sim.File, v catalog.Version) sim.Traffic {
 	if br == nil {
 		return t
 	}
-	bad, err := catalog.ParseVersion(br.Version)
-	if err != nil || bad != v {
+	if !br.Applies(v) {
 		return t
 	}
 	t.ErrorRatio = br.ErrorRatio
