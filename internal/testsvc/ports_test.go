@@ -74,7 +74,7 @@ func TestAddrInUseIsOnlyRetriedThreeTimes(t *testing.T) {
 	if ShouldSkip(err) {
 		t.Skip(err)
 	}
-	if !errors.Is(err, errAddrInUse) || calls != maxStartAttempts {
-		t.Errorf("err = %v after %d attempts, want errAddrInUse after %d", err, calls, maxStartAttempts)
+	if !errors.Is(err, ErrAddrInUse) || calls != maxStartAttempts {
+		t.Errorf("err = %v after %d attempts, want ErrAddrInUse after %d", err, calls, maxStartAttempts)
 	}
 }

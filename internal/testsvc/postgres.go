@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -142,7 +143,9 @@ func OpenPostgres(ctx context.Context, dir string, port int) (*Postgres, error) 
 			return nil, err
 		}
 	}
-	_ = os.Remove(filepath.Join(p.dataDir, "postmaster.pid")) // left by a killed run; ours is not running
+	if err := removeStalePID(filepath.Join(p.dataDir, "postmaster.pid")); err != nil {
+		return nil, err
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.Port = port
@@ -325,7 +328,7 @@ func (p *Postgres) setup(ctx context.Context, pickPort func() (int, error)) erro
 		}
 		p.Port = port
 		err = p.startLocked(ctx)
-		if err == nil || !errors.Is(err, errAddrInUse) || attempt == maxStartAttempts {
+		if err == nil || !errors.Is(err, ErrAddrInUse) || attempt == maxStartAttempts {
 			return err
 		}
 	}
@@ -535,4 +538,35 @@ func stopAndWait(pid int) error {
 		time.Sleep(time.Millisecond)
 	}
 	return nil
+}
+
+// removeStalePID removes a postmaster.pid left by a server that was killed; one naming a
+// live process means another server still runs on this data directory, which is an error:
+// starting a second postmaster there would be the way to corrupt it.
+func removeStalePID(path string) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("testsvc: read %s: %w", path, err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	if pid, err := strconv.Atoi(strings.TrimSpace(line)); err == nil && pid > 0 && alive(pid) && isPostgres(pid) {
+		return fmt.Errorf("testsvc: a PostgreSQL server (pid %d) still runs on %s; stop it first (kill -INT %d)", pid, filepath.Dir(path), pid)
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("testsvc: remove the stale %s: %w", path, err)
+	}
+	return nil
+}
+
+// isPostgres reports whether pid runs postgres, so a pid reused after a reboot is not taken
+// for a server. Where /proc cannot tell, it assumes so.
+func isPostgres(pid int) bool {
+	comm, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "comm"))
+	if err != nil {
+		return !errors.Is(err, os.ErrNotExist)
+	}
+	return strings.HasPrefix(strings.TrimSpace(string(comm)), "postgres")
 }

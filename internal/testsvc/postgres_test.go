@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -206,5 +208,81 @@ func TestNewPostgresCloseRemovesEverything(t *testing.T) {
 		if alive(p) {
 			t.Errorf("pid %d still alive after Close", p)
 		}
+	}
+}
+
+// TestOpenPostgresKeepsItsData is the demo's database: data kept across Close and a kill,
+// and a second server on the same directory refused while the first runs.
+func TestOpenPostgresKeepsItsData(t *testing.T) {
+	t.Parallel()
+	if _, err := findPostgresBinDir(); err != nil {
+		skipOrFail(t, err)
+	}
+	dir, err := os.MkdirTemp("", "testsvc-keep-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil { // the postgres user must reach it when we are root
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	open := func() *Postgres {
+		t.Helper()
+		port, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pg, err := OpenPostgres(ctx, filepath.Join(dir, "pg"), port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = pg.Close() })
+		return pg
+	}
+	count := func(pg *Postgres) int {
+		t.Helper()
+		var n int
+		if err := connect(t, ctx, pg.DSN("postgres")).QueryRow(ctx, `SELECT count(*) FROM kept`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	first := open()
+	conn := connect(t, ctx, first.DSN("postgres"))
+	mustExec(t, ctx, conn, `CREATE TABLE kept (n int)`)
+	mustExec(t, ctx, conn, `INSERT INTO kept VALUES (1)`)
+	conn.Close(ctx)
+
+	port, _ := freePort()
+	if second, err := OpenPostgres(ctx, filepath.Join(dir, "pg"), port); err == nil {
+		_ = second.Close()
+		t.Fatal("a second server started on a data directory in use")
+	} else if !strings.Contains(err.Error(), "still runs") {
+		t.Fatalf("second server: %v, want it refused as still running", err)
+	}
+	if n := count(first); n != 1 {
+		t.Fatalf("after the refused second start the first server has %d rows, want 1", n)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	again := open()
+	if n := count(again); n != 1 {
+		t.Fatalf("after Close and a new start: %d rows, want 1", n)
+	}
+	conn = connect(t, ctx, again.DSN("postgres"))
+	mustExec(t, ctx, conn, `INSERT INTO kept VALUES (2)`)
+	conn.Close(ctx)
+	if err := again.Kill(); err != nil { // SIGKILL: postmaster.pid stays behind
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pg", "data", "postmaster.pid")); err != nil {
+		t.Fatalf("after a kill postmaster.pid should remain: %v", err)
+	}
+	if n := count(open()); n != 2 {
+		t.Fatalf("after a kill and a new start: %d rows, want 2", n)
 	}
 }

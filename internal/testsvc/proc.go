@@ -16,11 +16,11 @@ import (
 // maxStartAttempts bounds retries when a free port was taken between choosing and binding it.
 const maxStartAttempts = 3
 
-// errAddrInUse marks a start that failed because another process bound the port first.
-var errAddrInUse = errors.New("address already in use")
+// ErrAddrInUse marks a start that failed because another process bound the port first.
+var ErrAddrInUse = errors.New("address already in use")
 
 // freePort asks the kernel for a free TCP port on 127.0.0.1. Another process may take it before
-// the server binds it, so callers retry on errAddrInUse.
+// the server binds it, so callers retry on ErrAddrInUse.
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -114,11 +114,11 @@ func (p *process) kill() error {
 }
 
 // exitError describes why a server exited during start, with the tail of its log. It wraps
-// errAddrInUse when the log shows the port was taken.
+// ErrAddrInUse when the log shows the port was taken.
 func exitError(name string, p *process, log string) error {
 	err := fmt.Errorf("testsvc: %s exited during start (%v); log tail:\n%s", name, p.waitErr, tail(log, 30))
 	if strings.Contains(strings.ToLower(log), "address already in use") {
-		return fmt.Errorf("%w: %w", errAddrInUse, err)
+		return fmt.Errorf("%w: %w", ErrAddrInUse, err)
 	}
 	return err
 }
@@ -201,6 +201,9 @@ func poll(ctx context.Context, interval time.Duration, stop func() error, check 
 		}
 		select {
 		case <-ctx.Done():
+			if err := stop(); err != nil { // the process's exit is what ended ctx
+				return err
+			}
 			return fmt.Errorf("%w (last error: %v)", ctx.Err(), last)
 		case <-t.C:
 		}

@@ -298,15 +298,17 @@ func (p *Prometheus) setup(ctx context.Context, pickPort func() (int, error)) er
 		}
 		p.port = port
 		err = p.startLocked(ctx)
-		if err == nil || !errors.Is(err, errAddrInUse) || attempt == maxStartAttempts {
+		if err == nil || !errors.Is(err, ErrAddrInUse) || attempt == maxStartAttempts {
 			return err
 		}
 	}
 }
 
 func (p *Prometheus) startLocked(ctx context.Context) error {
-	if err := os.RemoveAll(p.dataDir); err != nil {
-		return fmt.Errorf("testsvc: prometheus data dir: %w", err)
+	if !p.keep { // a persistent server keeps its samples across runs
+		if err := os.RemoveAll(p.dataDir); err != nil {
+			return fmt.Errorf("testsvc: prometheus data dir: %w", err)
+		}
 	}
 	offset := p.log.size()
 	logw, err := p.log.open()
