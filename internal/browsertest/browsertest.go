@@ -1,0 +1,175 @@
+// Package browsertest drives headless Chromium (Debian's chromium) through chromedp for the
+// tests that use the demo console as a person does: by typing and clicking. It finds the
+// browser (skipping without it, failing under CI=true), keeps screenshots as test artifacts
+// and collects what the page logs as errors.
+package browsertest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// Page is one browser tab.
+type Page struct {
+	t     testing.TB
+	ctx   context.Context
+	shots string
+
+	mu   sync.Mutex
+	errs []string
+}
+
+// Open starts Chromium with one tab. Screenshots go to Artifacts(t, name).
+func Open(t testing.TB, name string) *Page {
+	t.Helper()
+	bin := Chromium(t)
+	// Not t.TempDir: Chromium's helpers may still write to the profile after the browser
+	// is gone, which would fail the test's own cleanup.
+	profile, err := os.MkdirTemp("", "drawbridge-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-quic", true),
+		chromedp.WindowSize(1400, 1000), chromedp.UserDataDir(profile))...)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+		for i := 0; i < 40 && os.RemoveAll(profile) != nil; i++ {
+			time.Sleep(50 * time.Millisecond) // the helpers exit on their own; nothing to poll
+		}
+	})
+	p := &Page{t: t, ctx: ctx, shots: Artifacts(t, name)}
+	// The first Do starts the browser for the lifetime of the context it is given: this
+	// one, not a step's timeout.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium (%s): %v", bin, err)
+	}
+	if err := chromedp.Listen(ctx, p.listen); err != nil {
+		t.Fatalf("listen to the page: %v", err)
+	}
+	return p
+}
+
+func (p *Page) listen(ev any) {
+	var msg string
+	switch e := ev.(type) {
+	case *runtime.EventExceptionThrown:
+		msg = e.ExceptionDetails.Text
+		if e.ExceptionDetails.Exception != nil {
+			msg += " " + e.ExceptionDetails.Exception.Description
+		}
+	case *runtime.EventConsoleAPICalled:
+		if e.Type != runtime.ConsoleAPICalledTypeError {
+			return
+		}
+		var parts []string
+		for _, a := range e.Args {
+			parts = append(parts, string(a.Value)+a.Description)
+		}
+		msg = "console.error: " + strings.Join(parts, " ")
+	default:
+		return
+	}
+	p.mu.Lock()
+	p.errs = append(p.errs, msg)
+	p.mu.Unlock()
+}
+
+// Errors are the exceptions and console.error calls the page has logged so far.
+func (p *Page) Errors() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.errs...)
+}
+
+// Context is the tab's context, for chromedp.Run.
+func (p *Page) Context() context.Context { return p.ctx }
+
+// Shots is the directory screenshots go to.
+func (p *Page) Shots() string { return p.shots }
+
+// Step runs actions within timeout; when they fail it keeps a screenshot, logs the text of
+// the element logSelector (when not empty) and fails the test.
+func (p *Page) Step(name string, timeout time.Duration, logSelector string, actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	sctx, cancel := context.WithTimeout(p.ctx, timeout)
+	err := chromedp.Do(sctx, actions...)
+	cancel()
+	if err == nil {
+		return
+	}
+	fctx, cancel := context.WithTimeout(p.ctx, 15*time.Second)
+	defer cancel()
+	_ = chromedp.Do(fctx, p.Shot("failed-"+strings.ReplaceAll(name, " ", "-")))
+	if logSelector != "" {
+		if text, terr := chromedp.Run(fctx, chromedp.Text(chromedp.CSS(logSelector))); terr == nil {
+			p.t.Logf("the page's %s:\n%s", logSelector, text)
+		}
+	}
+	if errs := p.Errors(); len(errs) > 0 {
+		p.t.Logf("the page logged errors: %q", errs)
+	}
+	p.t.Fatalf("%s: %v (screenshots in %s)", name, err, p.shots)
+}
+
+// Shot saves a screenshot of the viewport as name.png.
+func (p *Page) Shot(name string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		buf, err := chromedp.FullScreenshot(100)(ctx, tg)
+		if err != nil {
+			return chromedp.Void{}, fmt.Errorf("screenshot %s: %w", name, err)
+		}
+		return chromedp.Void{}, os.WriteFile(filepath.Join(p.shots, name+".png"), buf, 0o644)
+	}
+}
+
+// Chromium is the browser's path: $DRAWBRIDGE_CHROMIUM, /usr/bin/chromium or chromium on
+// PATH. Without one the test is skipped, or fails under CI=true (make test installs it).
+func Chromium(t testing.TB) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("DRAWBRIDGE_CHROMIUM"), "/usr/bin/chromium"} {
+		if p != "" {
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+	}
+	if p, err := exec.LookPath("chromium"); err == nil {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium is not installed (apt-get install -y chromium; make test installs it as root)")
+	}
+	t.Skip("skipping: chromium is not installed (apt-get install -y chromium)")
+	return ""
+}
+
+// Artifacts is the directory for a test's screenshots: $DRAWBRIDGE_ARTIFACTS/name, else
+// test-artifacts/name at the repository's root.
+func Artifacts(t testing.TB, name string) string {
+	t.Helper()
+	dir := os.Getenv("DRAWBRIDGE_ARTIFACTS")
+	if dir == "" {
+		_, file, _, _ := goruntime.Caller(0)
+		dir = filepath.Join(filepath.Dir(file), "..", "..", "test-artifacts")
+	}
+	dir = filepath.Join(dir, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
