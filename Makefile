@@ -5,7 +5,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 GOFILES   = $(shell git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path './vendor/*')
 
-.PHONY: all build test bench deps fmt-check vet clean
+.PHONY: all build test bench demo deps test-deps fmt-check vet clean
 
 all: build
 
@@ -14,9 +14,18 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/drawbridge
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/kongsim ./cmd/kongsim
 
+## demo: a whole upgrade, approval and rollback in the browser (prints one URL; Ctrl-C stops)
+demo: deps
+	$(GO) build -o bin/kongsim ./cmd/kongsim
+	$(GO) build -o bin/drawbridge ./cmd/drawbridge
+	bin/drawbridge demo
+
 ## deps: install (as root) or name what the tests need: PostgreSQL, pg_dump, Prometheus
 deps:
 	@scripts/ensure-deps.sh
+
+test-deps:
+	@scripts/ensure-deps.sh --browser
 
 ## fmt-check: fail when gofmt would change a file
 fmt-check:
@@ -26,8 +35,8 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
-## test: deps, gofmt, go vet, then every test with the race detector
-test: deps fmt-check vet
+## test: deps (with Chromium for the console's browser test), gofmt, go vet, then every test with the race detector
+test: test-deps fmt-check vet
 	$(GO) test -race -count=1 -timeout 9m ./...
 
 ## bench: the benchmarks (timing targets live here, not in tests)

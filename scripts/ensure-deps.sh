@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure the machine has what drawbridge's tests and demo run against: Go 1.26+,
 # a PostgreSQL server (initdb, pg_ctl) with its client tools (pg_dump, pg_restore),
-# Prometheus, and (for the tests only: ensure-deps.sh --browser) Chromium, which drives
-# the demo console in the browser test. As root with apt-get it installs what is missing (one apt-get update, then
-# apt-get install); otherwise it prints the exact command to run. With CI=true a machine
+# Prometheus, and (for the tests only: ensure-deps.sh --browser) Chromium and an emoji
+# font, with which the browser test drives the demo console. As root with apt-get it
+# installs what is missing (one apt-get update, then apt-get install); otherwise it prints the exact command to run. With CI=true a machine
 # that still lacks something is an error; elsewhere the tests that need it are skipped.
 set -euo pipefail
 
@@ -24,6 +24,9 @@ pg_bin >/dev/null || missing+=(postgresql)
 command -v prometheus >/dev/null 2>&1 || [ -x /usr/bin/prometheus ] || missing+=(prometheus)
 if [ "${1:-}" = "--browser" ]; then
   command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
+  # The console shows drawbridge's emoji; without a colour emoji font the screenshots the
+  # browser test keeps show empty boxes instead.
+  [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing+=(fonts-noto-color-emoji)
 fi
 
 if ! command -v go >/dev/null 2>&1; then
