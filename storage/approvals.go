@@ -31,20 +31,24 @@ type Approval struct {
 
 // AddApproval records a's decision on run, stamping At if it is zero. Each
 // user decides at most once per run: a second decision from the same user
-// fails with ErrDuplicate and changes nothing. The run must exist.
-func (s *Store) AddApproval(ctx context.Context, run RunID, a Approval) error {
-	if err := s.addApproval(ctx, run, a); err != nil {
+// fails with ErrDuplicate and changes nothing. The run must exist. The audit
+// events, if any, are appended to the run's log in the same transaction.
+func (s *Store) AddApproval(ctx context.Context, run RunID, a Approval, audit ...AuditEvent) error {
+	if err := s.addApproval(ctx, run, a, audit); err != nil {
 		return fmt.Errorf("add %s decision by %s on run %s: %w", a.Decision, a.UserID, run, err)
 	}
 	return nil
 }
 
-func (s *Store) addApproval(ctx context.Context, run RunID, a Approval) error {
+func (s *Store) addApproval(ctx context.Context, run RunID, a Approval, audit []AuditEvent) error {
 	if a.UserID == "" {
 		return errors.New("user ID is empty")
 	}
 	if !a.Decision.Valid() {
 		return fmt.Errorf("decision %q is not approve or reject", a.Decision)
+	}
+	if err := validAudit(audit...); err != nil {
+		return err
 	}
 	return s.update(ctx, func(tx *bolt.Tx) error {
 		if err := runExists(tx, run); err != nil {
@@ -71,7 +75,10 @@ func (s *Store) addApproval(ctx context.Context, run RunID, a Approval) error {
 		if err != nil {
 			return err
 		}
-		return b.Put(pairKey(uint64(run), seq), v)
+		if err := b.Put(pairKey(uint64(run), seq), v); err != nil {
+			return err
+		}
+		return s.auditFor(tx, run, audit)
 	})
 }
 

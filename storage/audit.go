@@ -29,37 +29,66 @@ type AuditFilter struct {
 
 // AppendAudit appends e to the audit log, assigning Seq (global and
 // increasing) and At if it is zero. There is no way to change or delete an
-// event.
+// event. A change that must not happen without its audit event passes the
+// event to the method making the change (UpdateRun, PutStep, AddApproval,
+// CreateRun), which writes both in one transaction.
 func (s *Store) AppendAudit(ctx context.Context, e AuditEvent) (AuditEvent, error) {
-	if e.Action == "" {
-		return AuditEvent{}, errors.New("append audit event: action is empty")
+	if err := validAudit(e); err != nil {
+		return AuditEvent{}, fmt.Errorf("append audit event: %w", err)
 	}
 	err := s.update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketAudit)
-		seq, err := b.NextSequence()
-		if err != nil {
-			return err
-		}
-		e.Seq = seq
-		if e.At.IsZero() {
-			e.At = s.stamp()
-		}
-		v, err := encode("audit event", auditRecord{V: formatV1, AuditEvent: e})
-		if err != nil {
-			return err
-		}
-		if err := b.Put(u64Key(seq), v); err != nil {
-			return err
-		}
-		if e.Run == 0 {
-			return nil
-		}
-		return tx.Bucket(bucketAuditByRun).Put(pairKey(uint64(e.Run), seq), []byte{})
+		var err error
+		e, err = s.appendAuditTx(tx, e)
+		return err
 	})
 	if err != nil {
 		return AuditEvent{}, fmt.Errorf("append audit event %q by %s: %w", e.Action, e.Actor, err)
 	}
 	return e, nil
+}
+
+func validAudit(events ...AuditEvent) error {
+	for _, e := range events {
+		if e.Action == "" {
+			return errors.New("audit event's action is empty")
+		}
+	}
+	return nil
+}
+
+// appendAuditTx appends e inside tx.
+func (s *Store) appendAuditTx(tx *bolt.Tx, e AuditEvent) (AuditEvent, error) {
+	b := tx.Bucket(bucketAudit)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return e, err
+	}
+	e.Seq = seq
+	if e.At.IsZero() {
+		e.At = s.stamp()
+	}
+	v, err := encode("audit event", auditRecord{V: formatV1, AuditEvent: e})
+	if err != nil {
+		return e, err
+	}
+	if err := b.Put(u64Key(seq), v); err != nil {
+		return e, err
+	}
+	if e.Run == 0 {
+		return e, nil
+	}
+	return e, tx.Bucket(bucketAuditByRun).Put(pairKey(uint64(e.Run), seq), []byte{})
+}
+
+// auditFor appends events to the log of run inside tx: their Run is set to run.
+func (s *Store) auditFor(tx *bolt.Tx, run RunID, events []AuditEvent) error {
+	for _, e := range events {
+		e.Run = run
+		if _, err := s.appendAuditTx(tx, e); err != nil {
+			return fmt.Errorf("audit event %q: %w", e.Action, err)
+		}
+	}
+	return nil
 }
 
 // Audit returns the events matching f, oldest first. With f.Run set it reads

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -68,5 +69,77 @@ func TestAuditRefusals(t *testing.T) {
 	}
 	if _, err := s.Audit(t.Context(), AuditFilter{Limit: -1}); err == nil || !strings.Contains(err.Error(), "limit -1 is negative") {
 		t.Errorf("Audit with negative limit = %v", err)
+	}
+}
+
+// TestChangesCarryTheirAuditEvents: a change and its audit events are stored in one
+// transaction, so a change refused or invalid leaves no event and an invalid event
+// leaves no change.
+func TestChangesCarryTheirAuditEvents(t *testing.T) {
+	s := newStore(t, nil)
+	ctx := t.Context()
+	ev := func(action string) AuditEvent { return AuditEvent{Actor: "U9", Action: action, Run: 999} } // Run is overwritten
+
+	run, err := s.CreateRun(ctx, Run{Cluster: "prod", State: StatePreparing}, ev("start"))
+	mustDo(t, err)
+	tests := []struct {
+		name      string
+		change    func(ev AuditEvent) error
+		event     AuditEvent
+		wantSaved bool
+	}{
+		{"update", func(e AuditEvent) error {
+			_, err := s.UpdateRun(ctx, run.ID, func(r *Run) error { r.Reason = "updated"; return nil }, e)
+			return err
+		}, ev("abort"), true},
+		{"update refused", func(e AuditEvent) error {
+			_, err := s.UpdateRun(ctx, run.ID, func(r *Run) error { return errors.New("no") }, e)
+			return err
+		}, ev("refused"), false},
+		{"update with an empty action", func(e AuditEvent) error {
+			_, err := s.UpdateRun(ctx, run.ID, func(r *Run) error { r.Reason = "must not stay"; return nil }, e)
+			return err
+		}, ev(""), false},
+		{"step", func(e AuditEvent) error {
+			return s.PutStep(ctx, run.ID, StepRecord{Index: 1, Name: "preflight", Status: StepRunning}, e)
+		}, ev("step_started"), true},
+		{"step of a missing run", func(e AuditEvent) error {
+			return s.PutStep(ctx, 42, StepRecord{Index: 1, Name: "preflight", Status: StepRunning}, e)
+		}, ev("step_lost"), false},
+		{"approval", func(e AuditEvent) error {
+			return s.AddApproval(ctx, run.ID, Approval{UserID: "U2", Decision: DecisionApprove}, e)
+		}, ev("approve"), true},
+		{"approval twice", func(e AuditEvent) error {
+			return s.AddApproval(ctx, run.ID, Approval{UserID: "U2", Decision: DecisionApprove}, e)
+		}, ev("approve_again"), false},
+		{"approval with an empty action", func(e AuditEvent) error {
+			return s.AddApproval(ctx, run.ID, Approval{UserID: "U3", Decision: DecisionApprove}, e)
+		}, ev(""), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.change(tc.event)
+			if tc.wantSaved != (err == nil) {
+				t.Fatalf("change: %v, want saved=%v", err, tc.wantSaved)
+			}
+		})
+	}
+	events, err := s.Audit(ctx, AuditFilter{Run: run.ID})
+	mustDo(t, err)
+	var got []string
+	for _, e := range events {
+		got = append(got, e.Action)
+	}
+	assertEqual(t, "the run's audit log", strings.Join(got, " "), "start abort step_started approve")
+	if n, _ := s.Audit(ctx, AuditFilter{Run: 999}); len(n) != 0 {
+		t.Errorf("events filed under the run the caller named: %v", n)
+	}
+	after, err := s.GetRun(ctx, run.ID)
+	mustDo(t, err)
+	assertEqual(t, "reason after the changes", after.Reason, "updated")
+	approvals, err := s.Approvals(ctx, run.ID)
+	mustDo(t, err)
+	if len(approvals) != 1 {
+		t.Errorf("%d approvals, want 1 (U3's had an invalid event)", len(approvals))
 	}
 }

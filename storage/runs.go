@@ -125,9 +125,10 @@ const defaultRunLimit = 50
 // CreateRun stores a new run and returns it with its ID, CreatedAt,
 // UpdatedAt and Revision (1) set. r.State must be valid and r.ID zero. If the
 // cluster already has a non-terminal run, the error wraps ErrClusterBusy and
-// names that run.
-func (s *Store) CreateRun(ctx context.Context, r Run) (Run, error) {
-	if err := validateNewRun(r); err != nil {
+// names that run. The audit events, if any, are appended to the new run's log in the
+// same transaction.
+func (s *Store) CreateRun(ctx context.Context, r Run, audit ...AuditEvent) (Run, error) {
+	if err := errors.Join(validateNewRun(r), validAudit(audit...)); err != nil {
 		return Run{}, fmt.Errorf("create run for cluster %q: %w", r.Cluster, err)
 	}
 	err := s.update(ctx, func(tx *bolt.Tx) error {
@@ -143,7 +144,10 @@ func (s *Store) CreateRun(ctx context.Context, r Run) (Run, error) {
 		r.CreatedAt = s.stamp()
 		r.UpdatedAt = r.CreatedAt
 		r.Revision = 1
-		return putRun(tx, r, "")
+		if err := putRun(tx, r, ""); err != nil {
+			return err
+		}
+		return s.auditFor(tx, r.ID, audit)
 	})
 	if err != nil {
 		return Run{}, fmt.Errorf("create run for cluster %q: %w", r.Cluster, err)
@@ -183,10 +187,15 @@ func (s *Store) GetRun(ctx context.Context, id RunID) (Run, error) {
 // wrapped (errors.Is works) and nothing is written. fn may not change ID or
 // Cluster; changes it makes to CreatedAt and Revision are ignored. Turning
 // the run terminal frees its cluster; turning a terminal run non-terminal
-// again fails with ErrClusterBusy if the cluster has another active run.
-func (s *Store) UpdateRun(ctx context.Context, id RunID, fn func(*Run) error) (Run, error) {
+// again fails with ErrClusterBusy if the cluster has another active run. The audit
+// events, if any, are appended to the run's log in the same transaction: the change and
+// its record are stored together or not at all.
+func (s *Store) UpdateRun(ctx context.Context, id RunID, fn func(*Run) error, audit ...AuditEvent) (Run, error) {
 	if fn == nil {
 		return Run{}, fmt.Errorf("update run %s: nil update function", id)
+	}
+	if err := validAudit(audit...); err != nil {
+		return Run{}, fmt.Errorf("update run %s: %w", id, err)
 	}
 	var r Run
 	err := s.update(ctx, func(tx *bolt.Tx) error {
@@ -210,7 +219,10 @@ func (s *Store) UpdateRun(ctx context.Context, id RunID, fn func(*Run) error) (R
 		r.CreatedAt = old.CreatedAt
 		r.Revision = old.Revision + 1
 		r.UpdatedAt = s.stamp()
-		return putRun(tx, r, old.State)
+		if err := putRun(tx, r, old.State); err != nil {
+			return err
+		}
+		return s.auditFor(tx, id, audit)
 	})
 	if err != nil {
 		return Run{}, fmt.Errorf("update run %s: %w", id, err)

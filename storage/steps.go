@@ -43,21 +43,25 @@ type StepRecord struct {
 }
 
 // PutStep inserts or replaces the record of step rec.Index of run. The run
-// must exist (ErrNotFound otherwise).
-func (s *Store) PutStep(ctx context.Context, run RunID, rec StepRecord) error {
-	err := s.putStep(ctx, run, rec)
+// must exist (ErrNotFound otherwise). The audit events, if any, are appended to the
+// run's log in the same transaction.
+func (s *Store) PutStep(ctx context.Context, run RunID, rec StepRecord, audit ...AuditEvent) error {
+	err := s.putStep(ctx, run, rec, audit)
 	if err != nil {
 		return fmt.Errorf("put step %d of run %s: %w", rec.Index, run, err)
 	}
 	return nil
 }
 
-func (s *Store) putStep(ctx context.Context, run RunID, rec StepRecord) error {
+func (s *Store) putStep(ctx context.Context, run RunID, rec StepRecord, audit []AuditEvent) error {
 	if rec.Index < 0 {
 		return fmt.Errorf("index %d is negative", rec.Index)
 	}
 	if !rec.Status.Valid() {
 		return fmt.Errorf("status %q is not a step status", rec.Status)
+	}
+	if err := validAudit(audit...); err != nil {
+		return err
 	}
 	return s.update(ctx, func(tx *bolt.Tx) error {
 		if err := runExists(tx, run); err != nil {
@@ -67,7 +71,10 @@ func (s *Store) putStep(ctx context.Context, run RunID, rec StepRecord) error {
 		if err != nil {
 			return err
 		}
-		return tx.Bucket(bucketSteps).Put(pairKey(uint64(run), uint64(rec.Index)), b)
+		if err := tx.Bucket(bucketSteps).Put(pairKey(uint64(run), uint64(rec.Index)), b); err != nil {
+			return err
+		}
+		return s.auditFor(tx, run, audit)
 	})
 }
 

@@ -59,11 +59,10 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (storage.Run, erro
 		Cluster: c.Name, To: to.String(), State: storage.StatePreparing, Force: req.Force,
 		RequestedBy: req.RequestedBy, Details: map[string]string{},
 	}
-	run, err = e.opts.Store.CreateRun(ctx, run)
+	run, err = e.opts.Store.CreateRun(ctx, run, auditEvent(req.RequestedBy, "start", fmt.Sprintf("upgrade %s to %s", c.Name, to)))
 	if err != nil {
 		return run, fmt.Errorf("start %s on %s: %w", to, c.Name, err)
 	}
-	e.audit(ctx, run.ID, req.RequestedBy, "start", fmt.Sprintf("upgrade %s to %s", c.Name, to))
 	e.opts.Sink.Emit(Event{Kind: EventStateChanged, Run: run, Message: "requested by " + actorName(req.RequestedBy)})
 	e.spawn(run.ID)
 	return run, nil
@@ -92,18 +91,14 @@ func (e *Engine) decide2(ctx context.Context, id storage.RunID, user string, d s
 	if d == storage.DecisionApprove && user == run.RequestedBy && !e.opts.Config.Access.AllowSelfApproval {
 		return run, illegal(run, verb, "you requested it, and a run needs another person's approval (four-eyes)")
 	}
-	err = e.opts.Store.AddApproval(ctx, id, storage.Approval{UserID: user, Decision: d, Reason: reason, At: e.opts.Clock.Now()})
+	err = e.opts.Store.AddApproval(ctx, id, storage.Approval{UserID: user, Decision: d, Reason: reason, At: e.opts.Clock.Now()},
+		auditEvent(user, verb, reason))
 	if errors.Is(err, storage.ErrDuplicate) {
 		return run, illegal(run, verb, "you have already decided on it")
 	}
 	if err != nil {
 		return run, err
 	}
-	detail := ""
-	if reason != "" {
-		detail = reason
-	}
-	e.audit(ctx, id, user, verb, detail)
 	e.spawn(id)
 	return run, nil
 }
@@ -119,11 +114,10 @@ func (e *Engine) Abort(ctx context.Context, id storage.RunID, user string) (stor
 		}
 		setOp(r, "abort", user, "")
 		return nil
-	})
+	}, auditEvent(user, "abort", ""))
 	if err != nil {
 		return run, err
 	}
-	e.audit(ctx, id, user, "abort", "")
 	e.interrupt(id, errAbortAsked)
 	e.spawn(id)
 	return run, nil
@@ -147,11 +141,10 @@ func (e *Engine) requestRollback(ctx context.Context, id storage.RunID, user, re
 		}
 		setOp(r, "rollback", user, reason)
 		return nil
-	})
+	}, auditEvent(user, "rollback", reason))
 	if err != nil {
 		return run, err
 	}
-	e.audit(ctx, id, user, "rollback", reason)
 	if run.State == storage.StateRollbackFailed {
 		// A finished run has no goroutine; retrying the rollback needs one.
 		_, _ = e.opts.Store.UpdateRun(ctx, id, func(r *storage.Run) error { r.State = storage.StateNeedsAttention; return nil })
@@ -169,11 +162,10 @@ func (e *Engine) Resume(ctx context.Context, id storage.RunID, user string) (sto
 		}
 		setOp(r, "resume", user, "")
 		return nil
-	})
+	}, auditEvent(user, "resume", ""))
 	if err != nil {
 		return run, err
 	}
-	e.audit(ctx, id, user, "resume", "")
 	e.spawn(id)
 	return run, nil
 }
@@ -186,11 +178,10 @@ func (e *Engine) Decommission(ctx context.Context, id storage.RunID, user string
 		}
 		setOp(r, "decommission", user, "")
 		return nil
-	})
+	}, auditEvent(user, "decommission", ""))
 	if err != nil {
 		return run, err
 	}
-	e.audit(ctx, id, user, "decommission", "")
 	e.spawn(id)
 	return run, nil
 }

@@ -263,6 +263,10 @@ func (e *Engine) resume(ctx context.Context, v view) {
 		}
 	}
 	actor := v.run.Details[detailOpActor]
+	reason := "resumed by " + actorName(actor)
+	if resumed != "" {
+		reason += ": " + resumed + " runs again"
+	}
 	run, err := e.opts.Store.UpdateRun(ctx, v.run.ID, func(r *storage.Run) error {
 		r.State = state
 		delete(r.Details, detailPendingOp)
@@ -271,16 +275,11 @@ func (e *Engine) resume(ctx context.Context, v view) {
 			setOp(r, "decommission", actor, "") // resuming it means running it
 		}
 		return nil
-	})
+	}, auditEvent(actor, "resumed", reason))
 	if err != nil {
 		e.opts.Log.Error("resume run", "run", v.run.ID.String(), "err", err)
 		return
 	}
-	reason := "resumed by " + actorName(actor)
-	if resumed != "" {
-		reason += ": " + resumed + " runs again"
-	}
-	e.audit(ctx, run.ID, actor, "resumed", reason)
 	e.opts.Sink.Emit(Event{Kind: EventStateChanged, Run: run, Message: reason})
 }
 
@@ -366,11 +365,10 @@ func (e *Engine) begin(ctx context.Context, v view, d stepDef) (storage.Run, sto
 			r.DowntimeStart = now // the first stop is issued right after this is stored
 		}
 		return nil
-	})
+	}, auditEvent("drawbridge", "step_started", fmt.Sprintf("%s (attempt %d)", d.name, rec.Attempt)))
 	if err != nil {
 		return run, rec, err
 	}
-	e.audit(db, run.ID, "drawbridge", "step_started", fmt.Sprintf("%s (attempt %d)", d.name, rec.Attempt))
 	if prev != run.State {
 		e.opts.Sink.Emit(Event{Kind: EventStateChanged, Run: run})
 	}
@@ -425,11 +423,10 @@ func (e *Engine) end(ctx context.Context, run storage.Run, rec storage.StepRecor
 		}
 		run = updated
 	}
-	if err := e.opts.Store.PutStep(db, run.ID, rec); err != nil {
+	if err := e.opts.Store.PutStep(db, run.ID, rec, auditEvent("drawbridge", "step_"+string(rec.Status), d.name+errSuffix(res.err))); err != nil {
 		e.opts.Log.Error("record step result", "run", run.ID.String(), "step", d.name, "err", err)
 		return
 	}
-	e.audit(db, run.ID, "drawbridge", "step_"+string(rec.Status), d.name+errSuffix(res.err))
 	e.opts.Sink.Emit(Event{Kind: EventStepFinished, Run: run, Step: &rec})
 	if res.err != nil {
 		e.onFailure(db, run, d, res.err, cause)
@@ -487,18 +484,16 @@ func (e *Engine) setState(ctx context.Context, id storage.RunID, st storage.RunS
 			}
 		}
 		return nil
-	})
+	}, auditEvent("drawbridge", "state_"+string(st), reason))
 	if err != nil {
 		e.opts.Log.Error("store run state", "run", id.String(), "state", string(st), "err", err)
 		return run, false
 	}
-	e.audit(ctx, id, "drawbridge", "state_"+string(st), reason)
 	e.opts.Sink.Emit(Event{Kind: EventStateChanged, Run: run, Message: reason})
 	return run, true
 }
 
-func (e *Engine) audit(ctx context.Context, id storage.RunID, actor, action, detail string) {
-	if _, err := e.opts.Store.AppendAudit(ctx, storage.AuditEvent{Run: id, Actor: actorName(actor), Action: action, Detail: detail}); err != nil {
-		e.opts.Log.Error("append audit event", "run", id.String(), "action", action, "err", err)
-	}
+// auditEvent is the record of a change, stored in the change's own transaction.
+func auditEvent(actor, action, detail string) storage.AuditEvent {
+	return storage.AuditEvent{Actor: actorName(actor), Action: action, Detail: detail}
 }

@@ -12,16 +12,17 @@ import (
 
 // Store is the engine's view of drawbridge's state (storage.Store implements it).
 type Store interface {
-	CreateRun(ctx context.Context, r storage.Run) (storage.Run, error)
+	// CreateRun, UpdateRun, PutStep and AddApproval write their audit events in the same
+	// transaction as the change: a crash never leaves a change without its record.
+	CreateRun(ctx context.Context, r storage.Run, audit ...storage.AuditEvent) (storage.Run, error)
 	GetRun(ctx context.Context, id storage.RunID) (storage.Run, error)
-	UpdateRun(ctx context.Context, id storage.RunID, fn func(*storage.Run) error) (storage.Run, error)
+	UpdateRun(ctx context.Context, id storage.RunID, fn func(*storage.Run) error, audit ...storage.AuditEvent) (storage.Run, error)
 	ListRuns(ctx context.Context, f storage.RunFilter) ([]storage.Run, error)
 	ActiveRun(ctx context.Context, cluster string) (storage.Run, bool, error)
-	PutStep(ctx context.Context, run storage.RunID, rec storage.StepRecord) error
+	PutStep(ctx context.Context, run storage.RunID, rec storage.StepRecord, audit ...storage.AuditEvent) error
 	Steps(ctx context.Context, run storage.RunID) ([]storage.StepRecord, error)
-	AddApproval(ctx context.Context, run storage.RunID, a storage.Approval) error
+	AddApproval(ctx context.Context, run storage.RunID, a storage.Approval, audit ...storage.AuditEvent) error
 	Approvals(ctx context.Context, run storage.RunID) ([]storage.Approval, error)
-	AppendAudit(ctx context.Context, e storage.AuditEvent) (storage.AuditEvent, error)
 	Audit(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEvent, error)
 	ScheduleStore
 }

@@ -794,11 +794,10 @@ func (e *Engine) recoverStep(r *runner, v view, id StepID) {
 	if done {
 		rec.Status, rec.EndedAt = storage.StepSucceeded, e.opts.Clock.Now()
 		rec.OutputTail = "found done after drawbridge restarted: " + why
-		if err := e.opts.Store.PutStep(ctx, v.run.ID, rec); err != nil {
+		if err := e.opts.Store.PutStep(ctx, v.run.ID, rec, auditEvent("drawbridge", "step_recovered", d.name+": "+why)); err != nil {
 			e.opts.Log.Error("record recovered step", "run", v.run.ID.String(), "err", err)
 			return
 		}
-		e.audit(ctx, v.run.ID, "drawbridge", "step_recovered", d.name+": "+why)
 		e.opts.Sink.Emit(Event{Kind: EventStepFinished, Run: v.run, Step: &rec})
 		return
 	}

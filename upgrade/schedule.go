@@ -77,7 +77,12 @@ func (e *Engine) Schedule(ctx context.Context, req ScheduleRequest) (storage.Run
 		RequestedBy: req.RequestedBy, Window: o.Window, ScheduledFor: o.Opens,
 		Details: map[string]string{detailWindowCloses: o.Closes.UTC().Format(time.RFC3339)},
 	}
-	run, err = e.opts.Store.CreateRun(ctx, run)
+	where := "window " + o.Window
+	if o.Window == "" {
+		where = "a time of its own"
+	}
+	run, err = e.opts.Store.CreateRun(ctx, run, auditEvent(req.RequestedBy, "schedule", fmt.Sprintf("upgrade %s to %s at %s (%s), preparing at %s",
+		c.Name, y, o.Opens.UTC().Format(time.RFC3339), where, prepare.UTC().Format(time.RFC3339))))
 	if err != nil {
 		return run, storage.Schedule{}, fmt.Errorf("schedule %s on %s: %w", y, c.Name, err)
 	}
@@ -86,12 +91,6 @@ func (e *Engine) Schedule(ctx context.Context, req ScheduleRequest) (storage.Run
 	if err := e.opts.Store.PutSchedule(ctx, sch); err != nil {
 		return run, sch, err
 	}
-	where := "window " + o.Window
-	if o.Window == "" {
-		where = "a time of its own"
-	}
-	e.audit(ctx, run.ID, req.RequestedBy, "schedule", fmt.Sprintf("upgrade %s to %s at %s (%s), preparing at %s",
-		c.Name, y, o.Opens.UTC().Format(time.RFC3339), where, prepare.UTC().Format(time.RFC3339)))
 	e.opts.Sink.Emit(Event{Kind: EventStateChanged, Run: run, Message: "scheduled by " + actorName(req.RequestedBy)})
 	e.kickScheduler()
 	return run, sch, nil
@@ -167,14 +166,13 @@ func (e *Engine) Unschedule(ctx context.Context, id storage.RunID, user string) 
 		}
 		r.State, r.Reason = storage.StateAborted, "unscheduled by "+actorName(user)
 		return nil
-	})
+	}, auditEvent(user, "unschedule", ""))
 	if err != nil {
 		return run, err
 	}
 	if err := e.opts.Store.DeleteSchedule(ctx, id); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		e.opts.Log.Error("delete schedule", "run", id.String(), "err", err)
 	}
-	e.audit(ctx, id, user, "unschedule", "")
 	e.opts.Sink.Emit(Event{Kind: EventStateChanged, Run: run, Message: run.Reason})
 	return run, nil
 }
@@ -256,13 +254,12 @@ func (e *Engine) prepareScheduled(ctx context.Context, run storage.Run, s storag
 		}
 		r.State = storage.StatePreparing
 		return nil
-	})
+	}, auditEvent("scheduler", "prepare", fmt.Sprintf("window %s opens at %s", s.Window, s.OpensAt.UTC().Format(time.RFC3339))))
 	if err != nil {
 		return
 	}
 	s.Reminded = true
 	_ = e.opts.Store.PutSchedule(ctx, s)
-	e.audit(ctx, run.ID, "scheduler", "prepare", fmt.Sprintf("window %s opens at %s", s.Window, s.OpensAt.UTC().Format(time.RFC3339)))
 	e.opts.Sink.Emit(Event{Kind: EventStateChanged, Run: run, Message: fmt.Sprintf("preparing for the window that opens at %s", s.OpensAt.UTC().Format(time.RFC3339))})
 	e.spawn(run.ID)
 }
@@ -277,12 +274,11 @@ func (e *Engine) expireScheduled(ctx context.Context, run storage.Run, s storage
 		}
 		r.State, r.Reason = storage.StateExpired, reason
 		return nil
-	})
+	}, auditEvent("scheduler", "state_expired", reason))
 	if err != nil {
 		return
 	}
 	_ = e.opts.Store.DeleteSchedule(ctx, run.ID)
-	e.audit(ctx, run.ID, "scheduler", "state_expired", reason)
 	e.opts.Sink.Emit(Event{Kind: EventStateChanged, Run: updated, Message: reason})
 }
 
