@@ -15,7 +15,8 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/kongsim ./cmd/kongsim
 
 ## demo: a whole upgrade, approval and rollback in the browser (prints one URL; Ctrl-C stops)
-demo: deps
+demo:
+	@scripts/ensure-deps.sh --demo
 	$(GO) build -o bin/kongsim ./cmd/kongsim
 	$(GO) build -o bin/drawbridge ./cmd/drawbridge
 	bin/drawbridge demo
