@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drawbridge/drawbridge/internal/kongsim/manifest"
 	"github.com/drawbridge/drawbridge/internal/testsvc"
 )
 
@@ -44,18 +45,8 @@ func TestUpgradeByHandScript(t *testing.T) {
 		t.Fatal("script did not finish")
 	}
 
-	var cluster struct {
-		Nodes []struct {
-			Name      string `json:"name"`
-			AdminURL  string `json:"admin_url"`
-			StatusURL string `json:"status_url"`
-		} `json:"nodes"`
-	}
-	b, err := os.ReadFile(filepath.Join(work, "cluster", "cluster.json"))
+	cluster, err := manifest.Read(filepath.Join(work, "cluster"))
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &cluster); err != nil {
 		t.Fatal(err)
 	}
 	c := &http.Client{Timeout: 5 * time.Second}

@@ -2,9 +2,7 @@ package demo
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/drawbridge/drawbridge/internal/browsertest"
+	"github.com/drawbridge/drawbridge/internal/kongsim/manifest"
 	"github.com/drawbridge/drawbridge/internal/kongtest"
 	"github.com/drawbridge/drawbridge/internal/testsvc"
 )
@@ -34,7 +33,7 @@ func TestDemoInBrowser(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- Run(ctx, Options{Data: data, Config: cfg, Kongsim: kongsim, ConsoleListen: "127.0.0.1:0",
-			PGPort: freePort(t), PromPort: freePort(t), DrawbridgePort: freePort(t),
+			PGPort: testsvc.FreePort(t), PromPort: testsvc.FreePort(t), DrawbridgePort: testsvc.FreePort(t),
 			Ready: func(url string) { ready <- url }})
 	}()
 	t.Cleanup(func() {
@@ -112,15 +111,11 @@ func TestDemoInBrowser(t *testing.T) {
 	t.Logf("screenshots in %s", page.Shots())
 
 	// The page said so; the cluster must agree: every node back on 3.5.0.
-	var cl cluster
-	b, err := os.ReadFile(filepath.Join(data, "kong", "cluster.json"))
+	m, err := manifest.Read(filepath.Join(data, "kong"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(b, &cl); err != nil {
-		t.Fatal(err)
-	}
-	cl.bin = kongsim
+	cl := cluster{Cluster: m, bin: kongsim}
 	for _, n := range cl.Nodes {
 		out, err := cl.run(context.Background(), "kong", "version", "-p", n.Prefix)
 		if err != nil {
@@ -148,14 +143,4 @@ func shortWatchConfig(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

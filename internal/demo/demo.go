@@ -27,6 +27,7 @@ import (
 
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/internal/console"
+	"github.com/drawbridge/drawbridge/internal/kongsim/manifest"
 	"github.com/drawbridge/drawbridge/internal/slackfake"
 	"github.com/drawbridge/drawbridge/internal/testsvc"
 	"github.com/drawbridge/drawbridge/internal/wire"
@@ -358,15 +359,9 @@ func ensureDatabase(ctx context.Context, pg *testsvc.Postgres, name string) erro
 
 // cluster is the demo's kongsim cluster.
 type cluster struct {
+	manifest.Cluster
 	bin     string
 	running int // nodes running once ensureCluster is done
-	Nodes   []struct {
-		Name      string `json:"name"`
-		Prefix    string `json:"prefix"`
-		Conf      string `json:"conf"`
-		AdminURL  string `json:"admin_url"`
-		StatusURL string `json:"status_url"`
-	} `json:"nodes"`
 }
 
 func (c *cluster) run(ctx context.Context, args ...string) (string, error) {
@@ -382,9 +377,9 @@ func (c *cluster) run(ctx context.Context, args ...string) (string, error) {
 func ensureCluster(ctx context.Context, o Options, pg *testsvc.Postgres, log *slog.Logger) (*cluster, error) {
 	c := &cluster{bin: o.Kongsim}
 	dir := filepath.Join(o.Data, "kong")
-	manifest := filepath.Join(dir, "cluster.json")
+	manifestPath := filepath.Join(dir, manifest.File)
 	fresh := false
-	if _, err := os.Stat(manifest); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(manifestPath); errors.Is(err, os.ErrNotExist) {
 		log.Info("laying out a 3-node kongsim cluster", "version", startVersion)
 		if _, err := c.run(ctx, "cluster", "init", "--dir", dir, "--nodes", "3", "--version", startVersion,
 			"--pg-host", pg.Host, "--pg-port", strconv.Itoa(pg.Port), "--pg-user", pg.User, "--pg-database", "kong"); err != nil {
@@ -392,12 +387,9 @@ func ensureCluster(ctx context.Context, o Options, pg *testsvc.Postgres, log *sl
 		}
 		fresh = true
 	}
-	b, err := os.ReadFile(manifest)
-	if err != nil {
+	var err error
+	if c.Cluster, err = manifest.Read(dir); err != nil {
 		return nil, err
-	}
-	if err := json.Unmarshal(b, c); err != nil {
-		return nil, fmt.Errorf("%s: %w", manifest, err)
 	}
 	if fresh {
 		if _, err := c.run(ctx, "kong", "migrations", "bootstrap", "-c", c.Nodes[0].Conf); err != nil {
@@ -425,7 +417,7 @@ func ensureCluster(ctx context.Context, o Options, pg *testsvc.Postgres, log *sl
 				log.Warn("a node cannot start yet: the demo was stopped in the middle of an upgrade, which drawbridge resumes", "node", n.Name)
 				continue
 			case strings.Contains(out, "needs bootstrapping"):
-				return nil, fmt.Errorf("Kong's database is empty but %s describes a cluster: the data directory is incomplete; remove %s to start over", manifest, o.Data)
+				return nil, fmt.Errorf("Kong's database is empty but %s describes a cluster: the data directory is incomplete; remove %s to start over", manifestPath, o.Data)
 			}
 			return nil, err
 		}

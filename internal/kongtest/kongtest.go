@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/internal/kongsim/manifest"
 	"github.com/drawbridge/drawbridge/internal/testsvc"
 	"github.com/drawbridge/drawbridge/kong/adminapi"
 )
@@ -67,13 +68,7 @@ type Options struct {
 }
 
 // Node is one node of the cluster.
-type Node struct {
-	Name      string `json:"name"`
-	Prefix    string `json:"prefix"`
-	Conf      string `json:"conf"`
-	AdminURL  string `json:"admin_url"`
-	StatusURL string `json:"status_url"`
-}
+type Node = manifest.Node
 
 // Cluster is a running kongsim cluster.
 type Cluster struct {
@@ -103,12 +98,8 @@ func New(t testing.TB, o Options) *Cluster {
 	}
 	c.Run("cluster", "init", "--dir", filepath.Join(c.Dir, "cluster"), "--nodes", fmt.Sprint(o.Nodes), "--version", o.Version,
 		"--pg-host", o.PG.Host, "--pg-port", fmt.Sprint(o.PG.Port), "--pg-user", o.PG.User, "--pg-database", c.DB)
-	b, err := os.ReadFile(filepath.Join(c.Dir, "cluster", "cluster.json"))
+	cj, err := manifest.Read(filepath.Join(c.Dir, "cluster"))
 	if err != nil {
-		t.Fatal(err)
-	}
-	var cj struct{ Nodes []Node }
-	if err := json.Unmarshal(b, &cj); err != nil {
 		t.Fatal(err)
 	}
 	c.Nodes = cj.Nodes

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -31,6 +32,17 @@ func freePort() (int, error) {
 		return 0, fmt.Errorf("testsvc: pick a free port: %w", err)
 	}
 	return port, nil
+}
+
+// FreePort is a TCP port on 127.0.0.1 nobody listens on right now, for a test that starts
+// something on a fixed port (the demo's servers). Another process may take it first.
+func FreePort(tb testing.TB) int {
+	tb.Helper()
+	port, err := freePort()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return port
 }
 
 // process is one started server process. done is closed once the process has exited and been

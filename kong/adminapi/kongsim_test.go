@@ -3,7 +3,6 @@ package adminapi
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/internal/kongsim/manifest"
 	"github.com/drawbridge/drawbridge/internal/kongsim/prefix"
 	"github.com/drawbridge/drawbridge/internal/testsvc"
 )
@@ -106,20 +106,8 @@ func startCluster(t *testing.T, n int, version string) []simNode {
 	dir := t.TempDir()
 	kongsim(t, "cluster", "init", "--dir", dir, "--nodes", fmt.Sprint(n), "--version", version,
 		"--pg-host", pg.Host, "--pg-port", fmt.Sprint(pg.Port), "--pg-user", pg.User, "--pg-database", db)
-	b, err := os.ReadFile(filepath.Join(dir, "cluster.json"))
+	c, err := manifest.Read(dir)
 	if err != nil {
-		t.Fatal(err)
-	}
-	var c struct {
-		Nodes []struct {
-			Name      string `json:"name"`
-			Prefix    string `json:"prefix"`
-			Conf      string `json:"conf"`
-			AdminURL  string `json:"admin_url"`
-			StatusURL string `json:"status_url"`
-		} `json:"nodes"`
-	}
-	if err := json.Unmarshal(b, &c); err != nil {
 		t.Fatal(err)
 	}
 	var nodes []simNode

@@ -10,24 +10,16 @@ import (
 	"strconv"
 
 	"github.com/drawbridge/drawbridge/internal/kongsim/kconf"
+	"github.com/drawbridge/drawbridge/internal/kongsim/manifest"
 	"github.com/drawbridge/drawbridge/internal/kongsim/prefix"
 	"github.com/drawbridge/drawbridge/kong/catalog"
 )
 
 // ClusterNode is one node laid out by "kongsim cluster init".
-type ClusterNode struct {
-	Name      string `json:"name"`
-	Prefix    string `json:"prefix"`
-	Conf      string `json:"conf"`
-	AdminURL  string `json:"admin_url"`
-	StatusURL string `json:"status_url"`
-}
+type ClusterNode = manifest.Node
 
 // Cluster is cluster.json, written by "kongsim cluster init".
-type Cluster struct {
-	Version string        `json:"version"`
-	Nodes   []ClusterNode `json:"nodes"`
-}
+type Cluster = manifest.Cluster
 
 // cluster is "kongsim cluster init": N node prefixes under DIR, each with a kong.conf
 // pointing at one database and at its own free loopback ports, and Kong V installed.
@@ -97,7 +89,7 @@ func cluster(env *Env, argv []string) int {
 			AdminURL: "http://" + admin, StatusURL: "http://" + status})
 	}
 	b, _ := json.MarshalIndent(c, "", "  ")
-	if err := os.WriteFile(filepath.Join(dir, "cluster.json"), append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, manifest.File), append(b, '\n'), 0o644); err != nil {
 		return fail(env, "cluster", err)
 	}
 	for _, node := range c.Nodes {
