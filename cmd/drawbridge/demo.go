@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/drawbridge/drawbridge/internal/demo"
@@ -31,13 +33,17 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelInfo
 	}
 	o.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	dir := o.Data
+	if !filepath.IsAbs(dir) && !strings.HasPrefix(dir, ".") {
+		dir = "./" + dir
+	}
 	o.Ready = func(url string) {
-		fmt.Fprintf(stdout, "\ndrawbridge demo is ready: open %s\n(Ctrl-C stops everything; state is kept in %s)\n", url, o.Data)
+		fmt.Fprintf(stdout, "\ndrawbridge demo is ready: open %s\n(Ctrl-C stops everything; the state is kept in %s)\n", url, dir)
 	}
 	// Closing the terminal stops the demo as Ctrl-C does, so ./data stays consistent.
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGHUP)
 	defer stop()
-	fmt.Fprintf(stdout, "starting PostgreSQL, Prometheus, a 3-node kongsim cluster (Kong 3.4.2 on a new %s), drawbridge and the console…\n", o.Data)
+	fmt.Fprintf(stdout, "starting PostgreSQL, Prometheus, a 3-node kongsim cluster (on Kong 3.4.2 when %s is new), drawbridge and the console…\n", dir)
 	if err := demo.Run(ctx, o); err != nil {
 		fmt.Fprintf(stderr, "drawbridge demo: %v\n", err)
 		return 1
