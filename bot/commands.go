@@ -64,6 +64,11 @@ func (b *Bot) runCommand(ctx context.Context, user string, cmd Command, line str
 			return
 		}
 		run = id
+		// A run that does not exist gets no audit entries, nor an answer from deep inside.
+		if _, err := b.opts.Engine.Status(ctx, run); errors.Is(err, storage.ErrNotFound) {
+			b.tell(ctx, 0, user, fmt.Sprintf("⚠️ There is no run %s. `%s list` shows the runs.", run, b.opts.Config.Slack.Command))
+			return
+		}
 	}
 	allowed, err := b.opts.Access.Allowed(ctx, user, role)
 	if !allowed {
@@ -78,7 +83,7 @@ func (b *Bot) runCommand(ctx context.Context, user string, cmd Command, line str
 	b.audit(ctx, run, user, "command", line)
 	text, err := b.do(ctx, user, cmd, run)
 	if err != nil {
-		b.tell(ctx, run, user, "⚠️ "+err.Error())
+		b.tell(ctx, run, user, "⚠️ "+errorText(err))
 		return
 	}
 	if text != "" {
@@ -99,7 +104,11 @@ func (b *Bot) do(ctx context.Context, user string, cmd Command, run storage.RunI
 		}
 		var sb strings.Builder
 		p.WriteText(&sb, "")
-		return "```" + truncate(sb.String(), 2900) + "```", nil
+		verdict := "✅ *The run could go ahead.*"
+		if p.Refused {
+			verdict = "🚫 *Refused:* " + slackEscape(p.Reason)
+		}
+		return verdict + "\n" + codeText(sb.String()), nil
 	case "start":
 		r, err := e.Start(ctx, upgrade.StartRequest{Cluster: cmd.Args[0], To: cmd.Args[1], RequestedBy: user, Force: cmd.Force})
 		if err != nil {
@@ -232,7 +241,7 @@ func (b *Bot) status(ctx context.Context, args []string) (string, error) {
 	}
 	sb.WriteString("\n")
 	for _, s := range st.Steps {
-		fmt.Fprintf(&sb, "%s %s", stepIcon(s.Status), upgrade.StepTitle(s.Index))
+		fmt.Fprintf(&sb, "%s %s", stepIcon(s.Status), upgrade.StepTitleFor(s.Index, st.Run.From, st.Run.To))
 		if !s.EndedAt.IsZero() && !s.StartedAt.IsZero() {
 			fmt.Fprintf(&sb, " (%s)", s.EndedAt.Sub(s.StartedAt).Round(100*time.Millisecond))
 		}
@@ -300,11 +309,7 @@ func (b *Bot) auditText(ctx context.Context, run storage.RunID) (string, error) 
 	for _, e := range evs {
 		fmt.Fprintf(&sb, "%s  %-10s %s %s\n", e.At.UTC().Format("2006-01-02 15:04:05Z"), e.Actor, e.Action, e.Detail)
 	}
-	text := sb.String()
-	if len(text) > 2800 {
-		text = "…" + text[len(text)-2800:]
-	}
-	return "```" + text + "```", nil
+	return codeText(sb.String()), nil
 }
 
 // errorText is how an engine error reads in Slack.
@@ -377,3 +382,15 @@ func (b *Bot) windows(args []string) (string, error) {
 	}
 	return sb.String(), nil
 }
+
+// codeText is plain text as a Slack code block: &, < and > escaped, triple backticks
+// broken up so they cannot end the block. textBlocks splits a long one into sections.
+func codeText(s string) string {
+	s = slackEscape(strings.TrimRight(s, "\n"))
+	return "```\n" + strings.ReplaceAll(s, "```", "``\u200b`") + "\n```"
+}
+
+var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+// slackEscape escapes the three characters mrkdwn reserves.
+func slackEscape(s string) string { return slackEscaper.Replace(s) }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slack-go/slack"
+
 	"github.com/drawbridge/drawbridge/internal/slackfake"
 	"github.com/drawbridge/drawbridge/storage"
 )
@@ -145,6 +147,35 @@ func TestRefusals(t *testing.T) {
 	t.Run("non-operator start", func(t *testing.T) {
 		w.command("U0NOBODY", channel, "start test 3.5.0")
 		w.ephemeralTo("U0NOBODY", "`start` needs an operator")
+	})
+	t.Run("no such run", func(t *testing.T) {
+		w.command("U0OPERATOR", channel, "audit 7")
+		w.ephemeralTo("U0OPERATOR", "There is no run 7.")
+		if evs := w.audit(7); len(evs) != 0 {
+			t.Errorf("a command about a missing run wrote to its audit log: %+v", evs)
+		}
+	})
+	t.Run("a refused plan leads with its verdict", func(t *testing.T) {
+		w.command("U0OPERATOR", channel, "plan test 3.9.3")
+		w.ephemeralTo("U0OPERATOR", "🚫 *Refused:* version path:")
+		for _, e := range w.slack.Ephemerals() {
+			if e.User != "U0OPERATOR" || !strings.Contains(e.Text, "Refused:") {
+				continue
+			}
+			blocks, err := e.Blocks()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, b := range blocks {
+				sec, ok := b.(*slack.SectionBlock)
+				if !ok || sec.Text == nil {
+					t.Fatalf("block %d is %T", i, b)
+				}
+				if n := strings.Count(sec.Text.Text, "```"); n%2 != 0 {
+					t.Errorf("block %d leaves a code block open:\n%s", i, sec.Text.Text)
+				}
+			}
+		}
 	})
 	if runs, _ := w.store.ListRuns(t.Context(), storage.RunFilter{}); len(runs) != 0 {
 		t.Fatalf("refused commands created runs: %+v", runs)

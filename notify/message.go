@@ -3,7 +3,6 @@ package notify
 import (
 	"fmt"
 	"hash/fnv"
-	"regexp"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -65,11 +64,6 @@ func UploadKey(run storage.RunID, name string) string {
 	return "run/" + run.String() + "/file/" + name
 }
 
-var (
-	wordX = regexp.MustCompile(`\bX\b`)
-	wordY = regexp.MustCompile(`\bY\b`)
-)
-
 // stepTitle is a step's title with X and Y replaced by the run's versions
 // when they are known ("stop 3.4.3, install 3.9.1").
 func stepTitle(run storage.Run, index int, name string) string {
@@ -80,7 +74,7 @@ func stepTitle(run storage.Run, index int, name string) string {
 	case t == "":
 		return name // a step the engine does not know: its recorded name as it is
 	}
-	return wordY.ReplaceAllString(wordX.ReplaceAllString(t, fallback(run.From, "the current version")), fallback(run.To, "the new version"))
+	return upgrade.StepTitleFor(index, run.From, run.To)
 }
 
 // stepNumber is how people count steps: 1–12 forward, R1–R3 for rollback.

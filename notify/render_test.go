@@ -419,10 +419,12 @@ func stepFixtures() map[string]struct {
 		step storage.StepRecord
 	}
 	return map[string]fx{
-		"backup_succeeded":    {vs["preparing"], backup},
-		"evaluate_succeeded":  {vs["preparing"], evaluate},
-		"gate_crossed":        {vs["stopping"], gate},
-		"migrations_failed":   {vs["needs_attention"], up},
+		"backup_succeeded":   {vs["preparing"], backup},
+		"evaluate_succeeded": {vs["preparing"], evaluate},
+		"gate_crossed":       {vs["stopping"], gate},
+		"migrations_failed":  {vs["needs_attention"], up},
+		// The engine reports a failed step before it moves the run on: no "Run is now watching".
+		"watch_failed":        {watching, failed(11, at(3, 0), at(3, 8), "watch breach: 5xx ratio is 0.132 (threshold max 0.01)")},
 		"start_measured":      {watching, start},
 		"output_cut":          {vs["migrating"], huge},
 		"restore_succeeded":   {vs["rolling_back"], restore},

@@ -148,6 +148,9 @@ func detailFields(v RunView, step storage.StepRecord) []*slack.TextBlockObject {
 // the run's state when it did not.
 func nextText(run storage.Run, step storage.StepRecord) string {
 	if step.Status == storage.StepFailed {
+		if run.State == upgrade.StepState(step.Index) {
+			return "" // the failure's consequence (needs attention, rollback…) follows in its own reply
+		}
 		return fmt.Sprintf("Run is now %s %s.", stateIcon(run.State), upgrade.HumanState(run.State))
 	}
 	next := step.Index + 1

@@ -143,7 +143,7 @@ func (p *Plan) finish(e *Engine) {
 	}
 	p.Steps = nil
 	for _, d := range forwardSteps {
-		ps := PlanStep{Index: int(d.id), Title: d.title}
+		ps := PlanStep{Index: int(d.id), Title: versioned(d.title, p.From, p.To)}
 		switch d.id {
 		case StepMigrationsUp:
 			ps.Note = fmt.Sprintf("%d migrations", len(p.Migrations))

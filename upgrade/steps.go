@@ -2,6 +2,7 @@ package upgrade
 
 import (
 	"github.com/drawbridge/drawbridge/storage"
+	"regexp"
 )
 
 // StepID names a step. Forward steps are numbered 1–12 as in PRODUCT.md; rollback steps
@@ -89,7 +90,7 @@ func StepName(index int) string {
 	return ""
 }
 
-// StepTitle returns what people read for a step index.
+// StepTitle returns what people read for a step index, with X and Y for the versions.
 func StepTitle(index int) string {
 	for _, d := range append(append([]stepDef{}, forwardSteps...), rollbackSteps...) {
 		if int(d.id) == index {
@@ -97,4 +98,35 @@ func StepTitle(index int) string {
 		}
 	}
 	return ""
+}
+
+// StepState is the run state a step runs in ("" for an unknown index).
+func StepState(index int) storage.RunState {
+	for _, d := range append(append([]stepDef{}, forwardSteps...), rollbackSteps...) {
+		if int(d.id) == index {
+			return d.state
+		}
+	}
+	return ""
+}
+
+var (
+	wordX = regexp.MustCompile(`\bX\b`)
+	wordY = regexp.MustCompile(`\bY\b`)
+)
+
+// StepTitleFor is StepTitle with X and Y replaced by the versions ("stop 3.4.3, install
+// 3.9.1"); an unknown version reads "the current version" or "the new version".
+func StepTitleFor(index int, from, to string) string {
+	return versioned(StepTitle(index), from, to)
+}
+
+func versioned(title, from, to string) string {
+	if from == "" {
+		from = "the current version"
+	}
+	if to == "" {
+		to = "the new version"
+	}
+	return wordY.ReplaceAllString(wordX.ReplaceAllString(title, from), to)
 }

@@ -239,8 +239,9 @@ func Run(ctx context.Context, o Options) (err error) {
 		Switches: map[string]func(context.Context, bool) error{
 			"bad release": func(ctx context.Context, on bool) error { return cl.badRelease(ctx, on) },
 		},
-		Hints:  hints,
-		Groups: map[string]string{ManagerGroup: "change-managers"},
+		SwitchHelp: map[string]string{"bad release": "every Kong version but the one the nodes run now answers 20% of requests with 5xx"},
+		Hints:      hints,
+		Groups:     map[string]string{ManagerGroup: "change-managers"},
 	})
 	if err != nil {
 		return fmt.Errorf("console: %w", portHint(err, 0, "-listen"))
@@ -301,7 +302,7 @@ var hints = []string{
 	"Watch the watch: Prometheus checks the 5xx ratio, p99 latency and traffic against the baseline taken before the gate.",
 	"As Olivia, click *Decommission* when the watch ends clean: the run succeeds.",
 	"Turn on *bad release*, then `/kong-upgrade start demo 3.6.1` and approve it again: the new version answers 20% 5xx, the watch raises an alert with a *Roll back* button. Click it: drawbridge restores the database and starts 3.5.0 again.",
-	"Try what is refused: approve your own run as Olivia, start as Sam, `/kong-upgrade plan demo 3.9.3`.",
+	"Try what is refused: Sam starting a run (not an operator), Olivia approving one (not an approver), Chandra approving a run she started herself (four-eyes), `/kong-upgrade plan demo 3.9.3` (not a path Kong guarantees).",
 }
 
 // postgresDir is where PostgreSQL keeps its data. As root, the server runs as the postgres
