@@ -87,7 +87,7 @@ func (b *Bot) view(ctx context.Context, id storage.RunID) (notify.RunView, error
 	}
 	c, _ := b.opts.Config.Cluster(st.Run.Cluster)
 	return notify.RunView{Status: st, Cluster: c, Approvers: b.opts.Config.Access.Approvers,
-		Required: b.opts.Config.Access.RequiredApprovals, Now: b.opts.Now()}, nil
+		Required: b.opts.Config.Access.RequiredApprovals}, nil
 }
 
 // gatePing is a new message (mentions in an edited message notify nobody) asking the

@@ -108,7 +108,7 @@ func staleNote(ctx context.Context, e Engine, run storage.RunID, rev uint64) str
 	if err != nil || st.Run.Revision == rev {
 		return ""
 	}
-	return fmt.Sprintf(" (that button was on an older version of the message; the run is now %s)", upgrade.HumanState(st.Run.State))
+	return fmt.Sprintf(" (the button predates the run's latest change: it is now %s)", upgrade.HumanState(st.Run.State))
 }
 
 // ParseButtonValue reads the value notify.ButtonValue puts on buttons: run=<id>;rev=<n>.

@@ -7,8 +7,9 @@
 // message per run, edited in place, with the step checklist and the buttons that fit the
 // state (action IDs ActionApprove…ActionResume, value "run=<id>;rev=<revision>" so that
 // stale clicks can be told apart); StepReply, NoticeReply and SummaryReply go into its
-// thread. Renderers never read the clock (RunView.Now) and always stay inside Block Kit's
-// limits, cutting text visibly; CheckLimits states those limits. User and command text
+// thread. Renderers never read the clock (a Slack message is not re-rendered as time
+// passes, so they show start times, not running durations) and always stay inside Block
+// Kit's limits, cutting text visibly; CheckLimits states those limits. User and command text
 // is escaped, so output can never mention @channel or forge a link.
 //
 // Delivery has two halves. Outbox (the enqueue side, used by the bot and the engine's

@@ -31,7 +31,6 @@ type RunView struct {
 	Cluster   *config.Cluster // may be nil (cluster removed from the config)
 	Approvers []string        // IDs from access.approvers: U…/W… users, S… groups
 	Required  int             // access.required_approvals (0 is read as 1)
-	Now       time.Time       // for "running for 2m"; renderers never read the clock
 }
 
 func (v RunView) required() int { return max(v.Required, 1) }

@@ -80,7 +80,7 @@ func views() map[string]RunView {
 	mk := func(state storage.RunState, edit func(*upgrade.Status)) RunView {
 		st := upgrade.Status{Run: baseRun(state)}
 		edit(&st)
-		return RunView{Status: st, Cluster: testCluster(3), Approvers: []string{"U0ALICE", "W0BOBBY42", "S0CHANGE"}, Required: 2, Now: at(7, 30)}
+		return RunView{Status: st, Cluster: testCluster(3), Approvers: []string{"U0ALICE", "W0BOBBY42", "S0CHANGE"}, Required: 2}
 	}
 	downtime := func(st *upgrade.Status) { st.Run.DowntimeStart = at(2, 0) }
 	return map[string]RunView{

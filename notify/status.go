@@ -162,9 +162,9 @@ func startedText(v RunView) string {
 	switch {
 	case run.State.Terminal():
 		t += " · took " + duration(run.UpdatedAt.Sub(run.CreatedAt))
-	case run.State != storage.StateScheduled:
-		t += " · running for " + duration(v.Now.Sub(run.CreatedAt))
 	}
+	// No "running for": an edited Slack message is not re-rendered as time passes, so a
+	// duration would be frozen at the last edit.
 	return t
 }
 
@@ -193,7 +193,7 @@ func downtimeText(v RunView) string {
 	case run.DowntimeStart.IsZero():
 		return ""
 	case run.DowntimeEnd.IsZero() && !run.State.Terminal():
-		return fmt.Sprintf("down for %s (since %s)", duration(v.Now.Sub(run.DowntimeStart)), utcTime(run.DowntimeStart))
+		return "down since " + run.DowntimeStart.UTC().Format("15:04:05") + " UTC"
 	case run.Details["measure.downtime_s"] != "":
 		return measureText(run.Details["measure.downtime_s"]) + " measured"
 	case !run.DowntimeEnd.IsZero():
@@ -309,7 +309,7 @@ func checkLine(v RunView, r storage.StepRecord) string {
 	case storage.StepRunning:
 		title = "*" + title + "*"
 		if !r.StartedAt.IsZero() {
-			tail = " — running for " + duration(v.Now.Sub(r.StartedAt))
+			tail = " — since " + r.StartedAt.UTC().Format("15:04:05") + " UTC"
 		}
 	case storage.StepSucceeded:
 		tail = took(r)

@@ -137,6 +137,17 @@ func (p *Page) Shot(name string) chromedp.Action[chromedp.Void] {
 	}
 }
 
+// Settled waits until the page has shown the same version for quiet: the live page
+// re-renders and scrolls as messages arrive, and a click aimed while it moves can land
+// beside its button. version is a JavaScript expression for what changes with each update.
+func Settled(version string, quiet time.Duration) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](fmt.Sprintf(`(function(){
+		var v = String(%s), now = Date.now();
+		if (window.__settledV !== v) { window.__settledV = v; window.__settledAt = now; return false; }
+		return now - window.__settledAt >= %d;
+	})()`, version, quiet.Milliseconds()), chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(0))
+}
+
 // Chromium is the browser's path: $DRAWBRIDGE_CHROMIUM, /usr/bin/chromium or chromium on
 // PATH. Without one the test is skipped, or fails under CI=true (make test installs it).
 func Chromium(t testing.TB) string {

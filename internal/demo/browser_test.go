@@ -66,10 +66,13 @@ func TestDemoInBrowser(t *testing.T) {
 		t.Helper()
 		page.Step(name, 2*time.Minute, "#messages", actions...)
 	}
+	// settled: no update for half a second, so a button stays where the click aims.
+	settled := browsertest.Settled(`document.body.getAttribute('data-version') + '/' + document.body.getAttribute('data-user')`, 500*time.Millisecond)
 	as := func(user string) chromedp.Action[chromedp.Void] {
 		return chromedp.Steps(
 			chromedp.Click(chromedp.CSS(fmt.Sprintf(`#users button[data-user-id=%q]`, user))),
 			chromedp.WaitReady(chromedp.CSS(fmt.Sprintf(`body[data-user=%q]`, user))),
+			settled,
 		)
 	}
 	typeCommand := func(text string) chromedp.Action[chromedp.Void] {
@@ -101,7 +104,7 @@ func TestDemoInBrowser(t *testing.T) {
 	step("the watch breaches", chromedp.WaitVisible(status(2, "needs attention")),
 		chromedp.WaitVisible(chromedp.CSS(`[data-thread] button[data-action-id="rollback"]`)),
 		chromedp.ScrollIntoView(chromedp.CSS(`[data-thread] button[data-action-id="rollback"]`)), shot("05-breach"))
-	step("roll back as the operator", as(Operator), chromedp.Click(chromedp.CSS(`[data-thread] button[data-action-id="rollback"]`)),
+	step("roll back as the operator", as(Operator), settled, chromedp.Click(chromedp.CSS(`[data-thread] button[data-action-id="rollback"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#confirm-dialog[data-open="1"]`)), shot("06-confirm"),
 		chromedp.Click(chromedp.CSS(`#confirm-ok`)),
 		chromedp.WaitVisible(status(2, "rolled back")), chromedp.ScrollIntoView(status(2, "rolled back")), shot("07-rolled-back"))
