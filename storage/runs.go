@@ -132,19 +132,8 @@ func (s *Store) CreateRun(ctx context.Context, r Run, audit ...AuditEvent) (Run,
 		return Run{}, fmt.Errorf("create run for cluster %q: %w", r.Cluster, err)
 	}
 	err := s.update(ctx, func(tx *bolt.Tx) error {
-		if err := clusterFree(tx, r.Cluster, 0); err != nil {
-			return err
-		}
-		runs := tx.Bucket(bucketRuns)
-		seq, err := runs.NextSequence()
-		if err != nil {
-			return err
-		}
-		r.ID = RunID(seq)
-		r.CreatedAt = s.stamp()
-		r.UpdatedAt = r.CreatedAt
-		r.Revision = 1
-		if err := putRun(tx, r, ""); err != nil {
+		var err error
+		if r, err = s.createRunTx(tx, r); err != nil {
 			return err
 		}
 		return s.auditFor(tx, r.ID, audit)
@@ -153,6 +142,48 @@ func (s *Store) CreateRun(ctx context.Context, r Run, audit ...AuditEvent) (Run,
 		return Run{}, fmt.Errorf("create run for cluster %q: %w", r.Cluster, err)
 	}
 	return r, nil
+}
+
+// CreateScheduledRun is CreateRun and PutSchedule in one transaction: a scheduled run
+// never exists without its schedule. sc.Run is set to the new run's ID.
+func (s *Store) CreateScheduledRun(ctx context.Context, r Run, sc Schedule, audit ...AuditEvent) (Run, Schedule, error) {
+	if err := errors.Join(validateNewRun(r), validAudit(audit...)); err != nil {
+		return Run{}, Schedule{}, fmt.Errorf("create scheduled run for cluster %q: %w", r.Cluster, err)
+	}
+	if sc.OpensAt.IsZero() {
+		return Run{}, Schedule{}, fmt.Errorf("create scheduled run for cluster %q: the schedule's opens-at time is zero", r.Cluster)
+	}
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		var err error
+		if r, err = s.createRunTx(tx, r); err != nil {
+			return err
+		}
+		sc.Run = r.ID
+		if sc, err = s.putScheduleTx(tx, sc); err != nil {
+			return err
+		}
+		return s.auditFor(tx, r.ID, audit)
+	})
+	if err != nil {
+		return Run{}, Schedule{}, fmt.Errorf("create scheduled run for cluster %q: %w", r.Cluster, err)
+	}
+	return r, sc, nil
+}
+
+// createRunTx stores the new run r inside tx, assigning its ID, times and revision.
+func (s *Store) createRunTx(tx *bolt.Tx, r Run) (Run, error) {
+	if err := clusterFree(tx, r.Cluster, 0); err != nil {
+		return r, err
+	}
+	seq, err := tx.Bucket(bucketRuns).NextSequence()
+	if err != nil {
+		return r, err
+	}
+	r.ID = RunID(seq)
+	r.CreatedAt = s.stamp()
+	r.UpdatedAt = r.CreatedAt
+	r.Revision = 1
+	return r, putRun(tx, r, "")
 }
 
 func validateNewRun(r Run) error {

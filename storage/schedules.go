@@ -32,22 +32,27 @@ func (s *Store) PutSchedule(ctx context.Context, sc Schedule) error {
 		return fmt.Errorf("put schedule of run %s: opens-at time is zero", sc.Run)
 	}
 	err := s.update(ctx, func(tx *bolt.Tx) error {
-		if err := runExists(tx, sc.Run); err != nil {
-			return err
-		}
-		if sc.CreatedAt.IsZero() {
-			sc.CreatedAt = s.stamp()
-		}
-		v, err := encode("schedule", scheduleRecord{V: formatV1, Schedule: sc})
-		if err != nil {
-			return err
-		}
-		return tx.Bucket(bucketSchedules).Put(u64Key(uint64(sc.Run)), v)
+		_, err := s.putScheduleTx(tx, sc)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("put schedule of run %s: %w", sc.Run, err)
 	}
 	return nil
+}
+
+func (s *Store) putScheduleTx(tx *bolt.Tx, sc Schedule) (Schedule, error) {
+	if err := runExists(tx, sc.Run); err != nil {
+		return sc, err
+	}
+	if sc.CreatedAt.IsZero() {
+		sc.CreatedAt = s.stamp()
+	}
+	v, err := encode("schedule", scheduleRecord{V: formatV1, Schedule: sc})
+	if err != nil {
+		return sc, err
+	}
+	return sc, tx.Bucket(bucketSchedules).Put(u64Key(uint64(sc.Run)), v)
 }
 
 // GetSchedule returns the schedule of run, or an error wrapping ErrNotFound.

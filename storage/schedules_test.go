@@ -58,3 +58,40 @@ func TestSchedules(t *testing.T) {
 		t.Errorf("%d schedules left, want 3", len(list))
 	}
 }
+
+// TestCreateScheduledRun: the run, its schedule and its audit event are stored together,
+// or, when the cluster is busy, none of them.
+func TestCreateScheduledRun(t *testing.T) {
+	s := newStore(t, nil)
+	ctx := t.Context()
+	opens := time.Date(2026, 11, 29, 1, 0, 0, 0, time.UTC)
+	sc := Schedule{Cluster: "prod", Version: "3.5.0", Window: "sunday", OpensAt: opens, ClosesAt: opens.Add(2 * time.Hour), RemindAt: opens.Add(-time.Hour)}
+	run, got, err := s.CreateScheduledRun(ctx, Run{Cluster: "prod", To: "3.5.0", State: StateScheduled}, sc, AuditEvent{Actor: "U1", Action: "schedule"})
+	mustDo(t, err)
+	if got.Run != run.ID || got.Run == 0 {
+		t.Fatalf("schedule of run %s, want the new run %s", got.Run, run.ID)
+	}
+	stored, err := s.GetSchedule(ctx, run.ID)
+	mustDo(t, err)
+	assertEqual(t, "stored schedule", stored.Window, "sunday")
+	evs, err := s.Audit(ctx, AuditFilter{Run: run.ID})
+	mustDo(t, err)
+	if len(evs) != 1 || evs[0].Action != "schedule" {
+		t.Errorf("audit of the new run: %+v", evs)
+	}
+
+	_, _, err = s.CreateScheduledRun(ctx, Run{Cluster: "prod", To: "3.6.1", State: StateScheduled}, sc, AuditEvent{Actor: "U1", Action: "schedule"})
+	if !errors.Is(err, ErrClusterBusy) {
+		t.Fatalf("second run on a busy cluster: %v, want ErrClusterBusy", err)
+	}
+	all, err := s.ListSchedules(ctx)
+	mustDo(t, err)
+	runs, err := s.ListRuns(ctx, RunFilter{})
+	mustDo(t, err)
+	if len(all) != 1 || len(runs) != 1 {
+		t.Errorf("after the refused run: %d schedules, %d runs; want 1 and 1", len(all), len(runs))
+	}
+	if _, _, err := s.CreateScheduledRun(ctx, Run{Cluster: "stage", State: StateScheduled}, Schedule{}); err == nil {
+		t.Error("a schedule without an opening time was accepted")
+	}
+}

@@ -81,15 +81,12 @@ func (e *Engine) Schedule(ctx context.Context, req ScheduleRequest) (storage.Run
 	if o.Window == "" {
 		where = "a time of its own"
 	}
-	run, err = e.opts.Store.CreateRun(ctx, run, auditEvent(req.RequestedBy, "schedule", fmt.Sprintf("upgrade %s to %s at %s (%s), preparing at %s",
+	sch := storage.Schedule{Cluster: c.Name, Version: y.String(), Window: o.Window,
+		OpensAt: o.Opens, ClosesAt: o.Closes, RemindAt: prepare, CreatedBy: req.RequestedBy}
+	run, sch, err = e.opts.Store.CreateScheduledRun(ctx, run, sch, auditEvent(req.RequestedBy, "schedule", fmt.Sprintf("upgrade %s to %s at %s (%s), preparing at %s",
 		c.Name, y, o.Opens.UTC().Format(time.RFC3339), where, prepare.UTC().Format(time.RFC3339))))
 	if err != nil {
-		return run, storage.Schedule{}, fmt.Errorf("schedule %s on %s: %w", y, c.Name, err)
-	}
-	sch := storage.Schedule{Run: run.ID, Cluster: c.Name, Version: y.String(), Window: o.Window,
-		OpensAt: o.Opens, ClosesAt: o.Closes, RemindAt: prepare, CreatedBy: req.RequestedBy}
-	if err := e.opts.Store.PutSchedule(ctx, sch); err != nil {
-		return run, sch, err
+		return run, sch, fmt.Errorf("schedule %s on %s: %w", y, c.Name, err)
 	}
 	e.opts.Sink.Emit(Event{Kind: EventStateChanged, Run: run, Message: "scheduled by " + actorName(req.RequestedBy)})
 	e.kickScheduler()
@@ -179,6 +176,9 @@ func (e *Engine) Unschedule(ctx context.Context, id storage.RunID, user string) 
 
 // ScheduleStore is what the scheduler needs beyond Store (storage.Store has both).
 type ScheduleStore interface {
+	// CreateScheduledRun stores a run with its schedule (and audit events) in one
+	// transaction; the schedule's Run is set to the new run.
+	CreateScheduledRun(ctx context.Context, r storage.Run, s storage.Schedule, audit ...storage.AuditEvent) (storage.Run, storage.Schedule, error)
 	PutSchedule(ctx context.Context, s storage.Schedule) error
 	DeleteSchedule(ctx context.Context, run storage.RunID) error
 	ListSchedules(ctx context.Context) ([]storage.Schedule, error)
