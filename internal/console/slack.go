@@ -172,14 +172,23 @@ type postResult struct {
 	Error     string         `json:"error,omitempty"`
 }
 
+// readAs decodes the request's JSON into v and finds the user it names in *userID;
+// on failure it has answered 400.
+func (c *Console) readAs(w http.ResponseWriter, r *http.Request, v any, userID *string) (User, bool) {
+	if !readJSON(w, r, v) {
+		return User{}, false
+	}
+	u, ok := c.user(*userID)
+	if !ok {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown user %q", *userID))
+	}
+	return u, ok
+}
+
 func (c *Console) serveCommand(w http.ResponseWriter, r *http.Request) {
 	var req commandRequest
-	if !readJSON(w, r, &req) {
-		return
-	}
-	u, ok := c.user(req.User)
+	u, ok := c.readAs(w, r, &req, &req.User)
 	if !ok {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown user %q", req.User))
 		return
 	}
 	typed := strings.TrimSpace(req.Text)
@@ -296,12 +305,8 @@ func (c *Console) findMessage(ts string) (clicked, bool) {
 
 func (c *Console) serveAction(w http.ResponseWriter, r *http.Request) {
 	var req actionRequest
-	if !readJSON(w, r, &req) {
-		return
-	}
-	u, ok := c.user(req.User)
+	u, ok := c.readAs(w, r, &req, &req.User)
 	if !ok {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown user %q", req.User))
 		return
 	}
 	if req.ActionID == "" || req.BlockID == "" {
