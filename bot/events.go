@@ -54,12 +54,13 @@ func (b *Bot) Emit(e upgrade.Event) {
 		}
 		return
 	case upgrade.EventAlert:
-		key = notify.AlertKey(id, int(e.Run.Revision))
+		key = notify.AlertKey(id, watchAttempt(v))
 		msg = notify.AlertReply(v, e.Breach, b.opts.Config.Access.Operators, e.Auto)
 	case upgrade.EventNotice:
 		key = fmt.Sprintf("run/%s/notice/%d/%s", id, e.Run.Revision, shortHash(e.Message))
 		msg = notify.NoticeReply(v, e.Message)
 	case upgrade.EventStateChanged:
+		b.settleAlert(ctx, v, status)
 		switch {
 		case e.Run.State == storage.StateAwaitingApproval:
 			key = fmt.Sprintf("run/%s/gate/%d", id, e.Run.Revision)
@@ -78,6 +79,33 @@ func (b *Bot) Emit(e upgrade.Event) {
 	if err := b.opts.Outbox.Reply(ctx, id, key, status, msg); err != nil {
 		b.opts.Log.Error("queue thread reply", "run", id.String(), "key", key, "err", err)
 	}
+}
+
+// settleAlert takes the Roll back button off a breach's alert once the run has left
+// "needs attention" (rolled back, resumed, aborted): clicked, it would only be refused.
+// An automatic rollback's alert has no button to take off.
+func (b *Bot) settleAlert(ctx context.Context, v notify.RunView, status string) {
+	run := v.Status.Run
+	if run.State == storage.StateNeedsAttention || (v.Cluster != nil && v.Cluster.Watch.AutoRollback) {
+		return
+	}
+	watch, ok := notify.BreachStep(v)
+	if !ok {
+		return
+	}
+	if err := b.opts.Outbox.UpsertReply(ctx, run.ID, notify.AlertKey(run.ID, watch.Attempt), status, notify.AlertSettled(v, watch)); err != nil {
+		b.opts.Log.Error("queue settled alert", "run", run.ID.String(), "err", err)
+	}
+}
+
+// watchAttempt is the attempt of the watch step (its alerts are named after it).
+func watchAttempt(v notify.RunView) int {
+	for _, r := range v.Status.Steps {
+		if r.Index == int(upgrade.StepWatch) {
+			return r.Attempt
+		}
+	}
+	return 0
 }
 
 func (b *Bot) view(ctx context.Context, id storage.RunID) (notify.RunView, error) {

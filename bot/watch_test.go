@@ -74,6 +74,15 @@ func TestWatchBreachInSlack(t *testing.T) {
 	w.click("U0OPERATOR", "rollback", rollback, "")
 	w.waitRun(1, storage.StateRolledBack)
 	w.c.WantVersions("3.4.2")
+	// The alert's Roll back button would only be refused now: it goes, and the alert says
+	// where the run is.
+	w.waitFor("the alert settled", func() bool {
+		alert, _ = w.reply("run/1/alert/")
+		return buttonValue(alert.Blocks, "rollback") == "" && strings.Contains(alert.Text, "rolled back")
+	})
+	if !strings.Contains(alert.BlocksJSON, "5xx ratio") {
+		t.Errorf("the settled alert no longer names the breach: %s", alert.BlocksJSON)
+	}
 }
 
 // TestWatchAutoRollback: with auto_rollback the breach rolls back by itself and the alert

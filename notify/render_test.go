@@ -564,3 +564,32 @@ func TestCutHelpers(t *testing.T) {
 		t.Errorf("escapeTail = %q, %v", text, cut)
 	}
 }
+
+func TestAlertGolden(t *testing.T) {
+	vs := views()
+	breach := &upgrade.BreachError{Check: "5xx ratio", Value: "0.138", Threshold: "max 0.01"}
+	golden(t, "alert_breach", AlertReply(vs["needs_attention"], breach, []string{"U0ALICE", "S0CHANGE"}, false))
+	golden(t, "alert_auto", AlertReply(vs["rolling_back"], breach, []string{"U0ALICE"}, true))
+
+	// Once the run has moved on, the alert keeps the breach and loses the button.
+	v := vs["rolled_back"]
+	watch := failed(int(upgrade.StepWatch), at(3, 0), at(3, 8), breach.Error())
+	v.Status.Steps = append(v.Status.Steps, watch)
+	if _, ok := BreachStep(v); !ok {
+		t.Fatal("BreachStep does not find the failed watch")
+	}
+	golden(t, "alert_settled", AlertSettled(v, watch))
+	for _, tc := range []struct {
+		name string
+		rec  storage.StepRecord
+	}{
+		{"succeeded watch", done(int(upgrade.StepWatch), at(3, 0), at(3, 8))},
+		{"failed for another reason", failed(int(upgrade.StepWatch), at(3, 0), at(3, 8), "prometheus: connection refused")},
+	} {
+		v := vs["rolled_back"]
+		v.Status.Steps = []storage.StepRecord{tc.rec}
+		if _, ok := BreachStep(v); ok {
+			t.Errorf("%s: BreachStep found a breach", tc.name)
+		}
+	}
+}

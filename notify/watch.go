@@ -88,6 +88,33 @@ func valueText(v float64) string {
 	}
 }
 
+// BreachStep is the watch step whose failure raised an alert that may still carry a Roll
+// back button: failed (or reset for a resume) with a breach as its error. ok is false when
+// the run has no such step.
+func BreachStep(v RunView) (storage.StepRecord, bool) {
+	for _, r := range v.Status.Steps {
+		if r.Index != int(upgrade.StepWatch) {
+			continue
+		}
+		breach := strings.HasPrefix(r.Error, "watch breach: ") || strings.HasPrefix(r.Error, "cannot see the metrics: ")
+		return r, breach && (r.Status == storage.StepFailed || r.Status == storage.StepPending)
+	}
+	return storage.StepRecord{}, false
+}
+
+// AlertSettled is the alert of a breach once the run has moved on (rolled back, resumed,
+// aborted): what was breached and what the run is now, without the Roll back button,
+// which would only be refused.
+func AlertSettled(v RunView, watch storage.StepRecord) Message {
+	run := v.Status.Run
+	ids := blockIDs(fmt.Sprintf("alert-%s-r%d", run.ID, run.Revision))
+	text := fmt.Sprintf("🚨 *Breach on %s after the upgrade to %s*: %s.\nRun %s is now %s %s.",
+		escape(run.Cluster), escape(fallback(run.To, "the new version")), escapeHead(watch.Error, 1000),
+		run.ID, stateIcon(run.State), upgrade.HumanState(run.State))
+	return Message{Text: cutText(fmt.Sprintf("Breach on %s: %s (run is now %s)", run.Cluster, watch.Error, upgrade.HumanState(run.State)), maxFallbackText),
+		Blocks: []slack.Block{section(ids.id("alert"), text)}}
+}
+
 // AlertReply renders a breach: which check, its value and threshold, the operators
 // mentioned; with a Rollback button, or saying that the rollback has started (auto).
 func AlertReply(v RunView, b *upgrade.BreachError, operators []string, auto bool) Message {
