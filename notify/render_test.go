@@ -159,10 +159,12 @@ func views() map[string]RunView {
 		}),
 		"rolled_back": mk(storage.StateRolledBack, func(st *upgrade.Status) {
 			downtime(st)
-			st.Run.DowntimeEnd = at(6, 0)
+			st.Run.DowntimeEnd = at(2, 41) // Y answered; the rollback's own outage is measured apart
+			maps(st.Run.Details, measured)
+			st.Run.Details["measure.rollback_downtime_s"] = "59.000"
 			st.Steps = append(forward(10), failed(11, at(2, 45), at(5, 0), "watch breach: 5xx rate is 0.12 (threshold 0.05)"),
 				done(101, at(5, 1), at(5, 9)), done(102, at(5, 10), at(5, 40)), done(103, at(5, 41), at(6, 0)))
-			st.Run.Reason = "prod-eu rolled back to 3.4.3; watch breach: 5xx rate is 0.12 (threshold 0.05)"
+			st.Run.Reason = "prod-eu rolled back to 3.4.3; downtime 41.250s (commands 40.700s, drawbridge 0.550s) and 59.000s more during the rollback; watch breach: 5xx rate is 0.12 (threshold 0.05)"
 		}),
 		"rollback_failed": mk(storage.StateRollbackFailed, func(st *upgrade.Status) {
 			downtime(st)

@@ -194,6 +194,10 @@ func downtimeText(v RunView) string {
 		return ""
 	case run.DowntimeEnd.IsZero() && !run.State.Terminal():
 		return "down since " + run.DowntimeStart.UTC().Format("15:04:05") + " UTC"
+	case run.Details["measure.downtime_s"] != "" && run.Details["measure.rollback_downtime_s"] != "":
+		return measureText(run.Details["measure.downtime_s"]) + " measured, and " + measureText(run.Details["measure.rollback_downtime_s"]) + " for the rollback"
+	case run.Details["measure.rollback_downtime_s"] != "":
+		return measureText(run.Details["measure.rollback_downtime_s"]) + " measured, until the rollback's start"
 	case run.Details["measure.downtime_s"] != "":
 		return measureText(run.Details["measure.downtime_s"]) + " measured"
 	case !run.DowntimeEnd.IsZero():

@@ -53,6 +53,7 @@ var runMeasures = []detail{
 	{"measure.downtime_s", "Downtime", measureText},
 	{"measure.commands_s", "Stop, migrations and start", measureText},
 	{"measure.overhead_s", "drawbridge's share", measureText},
+	{"measure.rollback_downtime_s", "Rollback downtime", measureText},
 }
 
 // StepReply renders the thread reply of one finished step: what ran, how it
@@ -211,6 +212,9 @@ func summaryText(v RunView) string {
 	if d := run.Details["measure.downtime_s"]; d != "" {
 		t += fmt.Sprintf("; downtime %s (commands %s, drawbridge %s)", measureText(d),
 			measureText(run.Details["measure.commands_s"]), measureText(run.Details["measure.overhead_s"]))
+	}
+	if d := run.Details["measure.rollback_downtime_s"]; d != "" {
+		t += "; rollback downtime " + measureText(d)
 	}
 	return t
 }

@@ -178,6 +178,21 @@ func TestMigrationFailureRollsBack(t *testing.T) {
 	if !strings.Contains(done.Reason, "rolled back to 3.4.2") {
 		t.Errorf("summary %q", done.Reason)
 	}
+	// 3.5.0 never answered: one outage from the upgrade's stop until 3.4.2 answered again.
+	if d := done.Details["measure.rollback_downtime_s"]; d == "" || !strings.Contains(done.Reason, "downtime "+d+"s, from the upgrade's stop until 3.4.2 answered again") {
+		t.Errorf("rollback downtime %q, summary %q", d, done.Reason)
+	} else if want := steps["rollback_start"].EndedAt.Sub(done.DowntimeStart).Seconds(); parseSeconds(t, d) > want+0.001 || parseSeconds(t, d) < 0.1 {
+		t.Errorf("rollback downtime %ss, want at most the %.3fs from the upgrade's stop to the rollback's end", d, want)
+	}
+}
+
+func parseSeconds(t *testing.T, s string) float64 {
+	t.Helper()
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		t.Fatalf("%q is not seconds: %v", s, err)
+	}
+	return f
 }
 
 func schemaString(st interface{ Pending() []string }) string {
@@ -234,6 +249,11 @@ func TestAutoRollbackOnWatchBreach(t *testing.T) {
 	st, _ := h.engine.Status(ctx, run.ID)
 	if !strings.Contains(st.Run.Reason, "rolled back") {
 		t.Errorf("summary %q", st.Run.Reason)
+	}
+	// Y answered before the breach: the rollback's own outage is reported besides the upgrade's.
+	if d := st.Run.Details["measure.rollback_downtime_s"]; d == "" || st.Run.Details["measure.downtime_s"] == "" ||
+		!strings.Contains(st.Run.Reason, " and "+d+"s more during the rollback") {
+		t.Errorf("rollback downtime %q, summary %q", d, st.Run.Reason)
 	}
 	var sawRollback bool
 	for _, e := range h.audit(run.ID) {

@@ -770,12 +770,39 @@ func (s *stepCtx) rollbackStart(ctx context.Context) stepResult {
 	if err != nil {
 		return stepResult{err: err}
 	}
-	startT, _, err := s.startNodes(ctx, s.run.From)
+	startT, ready, err := s.startNodes(ctx, s.run.From)
 	if err != nil {
 		return stepResult{err: err}
 	}
 	s.details["commands_s"] = seconds(installT + startT)
-	return stepResult{}
+	res := stepResult{runDetails: map[string]string{}}
+	if began := s.rollbackDownSince(ctx); !began.IsZero() && ready.After(began) {
+		down := ready.Sub(began)
+		res.runDetails[detailRollbackDowntime] = seconds(down)
+		fmt.Fprintf(&s.tail, "rollback downtime %s\n", down.Round(time.Millisecond))
+	}
+	return res
+}
+
+// detailRollbackDowntime is how long the rollback kept the cluster down: from its stop of
+// Y (or, when Y never answered, from the upgrade's stop of X) until X answered again.
+const detailRollbackDowntime = "measure.rollback_downtime_s"
+
+// rollbackDownSince is when the outage the rollback ends began.
+func (s *stepCtx) rollbackDownSince(ctx context.Context) time.Time {
+	if s.run.DowntimeEnd.IsZero() {
+		return s.run.DowntimeStart // Y never answered: one outage since the upgrade's stop
+	}
+	recs, err := s.e.opts.Store.Steps(ctx, s.run.ID)
+	if err != nil {
+		return time.Time{}
+	}
+	for _, r := range recs {
+		if StepID(r.Index) == StepRollbackStop {
+			return r.StartedAt
+		}
+	}
+	return time.Time{}
 }
 
 // --- recovery ---
@@ -887,6 +914,13 @@ func (e *Engine) summary(v view, st storage.RunState, reason string) string {
 	}
 	if d := run.Details["measure.downtime_s"]; d != "" {
 		fmt.Fprintf(&b, "; downtime %ss (commands %ss, drawbridge %ss)", d, run.Details["measure.commands_s"], run.Details["measure.overhead_s"])
+	}
+	if d := run.Details[detailRollbackDowntime]; d != "" && st == storage.StateRolledBack {
+		if run.Details["measure.downtime_s"] != "" {
+			fmt.Fprintf(&b, " and %ss more during the rollback", d)
+		} else {
+			fmt.Fprintf(&b, "; downtime %ss, from the upgrade's stop until %s answered again", d, run.From)
+		}
 	}
 	if !strings.HasPrefix(reason, "upgraded to") && !strings.HasPrefix(reason, "rolled back:") {
 		fmt.Fprintf(&b, "; %s", reason)
