@@ -23,13 +23,22 @@ import (
 // average, and "no data", "more than one series" and "only NaN" can be told apart. A check
 // without a value gets a note saying why. The error is non-nil only when Prometheus cannot
 // be asked at all.
-func (w *Watcher) Baseline(ctx context.Context, c *config.Cluster, version string) (upgrade.Baseline, error) {
-	return w.baselineAt(ctx, c, version, w.clock().Now())
+//
+// Points inside skip (earlier runs on the cluster), or within one rate window after one
+// ends, are left out: a breach and a rollback five minutes ago are not the normal the new
+// version is held to.
+func (w *Watcher) Baseline(ctx context.Context, c *config.Cluster, version string, skip ...upgrade.Interval) (upgrade.Baseline, error) {
+	return w.baselineAt(ctx, c, version, w.clock().Now(), skip)
 }
 
-func (w *Watcher) baselineAt(ctx context.Context, c *config.Cluster, version string, end time.Time) (upgrade.Baseline, error) {
+func (w *Watcher) baselineAt(ctx context.Context, c *config.Cluster, version string, end time.Time, skip []upgrade.Interval) (upgrade.Baseline, error) {
 	lb := w.lookback(c)
 	b := upgrade.Baseline{Taken: end, Lookback: lb, Values: map[string]float64{}, Notes: map[string]string{}}
+	for _, iv := range skip {
+		if iv.To.After(end.Add(-lb)) && iv.From.Before(end) {
+			b.Skipped = append(b.Skipped, iv)
+		}
+	}
 	q, err := w.querier(c)
 	if err != nil {
 		return b, err
@@ -62,7 +71,7 @@ func (w *Watcher) baselineAt(ctx context.Context, c *config.Cluster, version str
 			b.Notes[ch.Name] = DescribeError(a.err)
 			continue
 		}
-		v, note := average(a.v)
+		v, note := average(a.v, b.Skipped, window)
 		if note != "" {
 			b.Notes[ch.Name] = fmt.Sprintf("%s in the %s before %s", note, model.Duration(lb), end.UTC().Format(time.TimeOnly+" MST"))
 			continue
@@ -74,7 +83,7 @@ func (w *Watcher) baselineAt(ctx context.Context, c *config.Cluster, version str
 
 // average is the mean of the finite points of a range query's one series, or a note saying
 // why there is none.
-func average(v model.Value) (float64, string) {
+func average(v model.Value, skip []upgrade.Interval, window time.Duration) (float64, string) {
 	m, ok := v.(model.Matrix)
 	switch {
 	case !ok && v != nil:
@@ -84,17 +93,35 @@ func average(v model.Value) (float64, string) {
 	case len(m) > 1:
 		return math.NaN(), fmt.Sprintf("%d series, want one (aggregate the query with sum, min or max)", len(m))
 	}
-	sum, n := 0.0, 0
+	sum, n, skipped := 0.0, 0, 0
 	for _, p := range m[0].Values {
 		f := float64(p.Value)
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			continue
 		}
+		if inSkipped(p.Timestamp.Time(), skip, window) {
+			skipped++
+			continue
+		}
 		sum += f
 		n++
+	}
+	if n == 0 && skipped > 0 {
+		return math.NaN(), "every point falls in an earlier run"
 	}
 	if n == 0 {
 		return math.NaN(), "only NaN or infinite values (no traffic?)"
 	}
 	return sum / float64(n), ""
+}
+
+// inSkipped reports whether t falls in one of skip, or within window after one ends (a rate
+// at t still reads the samples of the window before it).
+func inSkipped(t time.Time, skip []upgrade.Interval, window time.Duration) bool {
+	for _, iv := range skip {
+		if !t.Before(iv.From) && !t.After(iv.To.Add(window)) {
+			return true
+		}
+	}
+	return false
 }

@@ -14,26 +14,33 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/upgrade"
 )
 
 func TestAverage(t *testing.T) {
 	nan := math.NaN()
+	// An earlier run from t0+1s to t0+2s: with a 1 s rate window the points at 1, 2 and 3 s
+	// are left out.
+	run := []upgrade.Interval{{From: t0.Add(time.Second), To: t0.Add(2 * time.Second)}}
 	for _, tt := range []struct {
 		name string
 		v    model.Value
+		skip []upgrade.Interval
 		want float64
 		note string
 	}{
-		{"mean of the points", model.Matrix{series(t0, time.Second, 1, 2, 3, 6)}, 3, ""},
-		{"NaN and Inf points skipped", model.Matrix{series(t0, time.Second, 1, nan, 3, math.Inf(1))}, 2, ""},
-		{"only NaN", model.Matrix{series(t0, time.Second, nan, nan)}, nan, "only NaN or infinite values (no traffic?)"},
-		{"no series", model.Matrix{}, nan, "no data"},
-		{"nil", nil, nan, "no data"},
-		{"two series", model.Matrix{series(t0, time.Second, 1), series(t0, time.Second, 2)}, nan, "2 series, want one (aggregate the query with sum, min or max)"},
-		{"a scalar", &model.Scalar{Value: 1}, nan, "the query returned a scalar, want an instant vector"},
+		{"mean of the points", model.Matrix{series(t0, time.Second, 1, 2, 3, 6)}, nil, 3, ""},
+		{"an earlier run left out", model.Matrix{series(t0, time.Second, 1, 50, 50, 50, 3)}, run, 2, ""},
+		{"every point in an earlier run", model.Matrix{series(t0.Add(time.Second), time.Second, 50, 50)}, run, nan, "every point falls in an earlier run"},
+		{"NaN and Inf points skipped", model.Matrix{series(t0, time.Second, 1, nan, 3, math.Inf(1))}, nil, 2, ""},
+		{"only NaN", model.Matrix{series(t0, time.Second, nan, nan)}, nil, nan, "only NaN or infinite values (no traffic?)"},
+		{"no series", model.Matrix{}, nil, nan, "no data"},
+		{"nil", nil, nil, nan, "no data"},
+		{"two series", model.Matrix{series(t0, time.Second, 1), series(t0, time.Second, 2)}, nil, nan, "2 series, want one (aggregate the query with sum, min or max)"},
+		{"a scalar", &model.Scalar{Value: 1}, nil, nan, "the query returned a scalar, want an instant vector"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got, note := average(tt.v)
+			got, note := average(tt.v, tt.skip, time.Second)
 			if !same(got, tt.want) || note != tt.note {
 				t.Errorf("average = %v %q, want %v %q", got, note, tt.want, tt.note)
 			}

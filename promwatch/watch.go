@@ -136,7 +136,7 @@ func (w *Watcher) watchBaseline(ctx context.Context, req upgrade.WatchRequest, f
 	if from == "" || req.Run.DowntimeStart.IsZero() {
 		return req.Baseline
 	}
-	b, err := w.baselineAt(ctx, req.Cluster, from, req.Run.DowntimeStart)
+	b, err := w.baselineAt(ctx, req.Cluster, from, req.Run.DowntimeStart, nil)
 	if err != nil {
 		progress("no baseline: %v", err)
 		return req.Baseline

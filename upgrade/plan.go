@@ -125,7 +125,7 @@ func (e *Engine) preflight(ctx context.Context, c *config.Cluster, y catalog.Ver
 		e.evaluate(ctx, &p, c, x, y)
 	}
 	if e.opts.Baseliner != nil {
-		if b, err := e.opts.Baseliner.Baseline(ctx, c, x.String()); err == nil {
+		if b, err := e.opts.Baseliner.Baseline(ctx, c, x.String(), e.earlierRuns(ctx, c.Name, 0)...); err == nil {
 			p.Baseline = &b
 		}
 	}

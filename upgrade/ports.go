@@ -88,7 +88,15 @@ type WatchRequest struct {
 
 // Baseliner measures the checks before the gate, over a lookback ending now.
 type Baseliner interface {
-	Baseline(ctx context.Context, c *config.Cluster, version string) (Baseline, error)
+	// Baseline leaves out the points inside skip: earlier runs' downtimes, breaches and
+	// rollbacks are not how the cluster normally behaves.
+	Baseline(ctx context.Context, c *config.Cluster, version string, skip ...Interval) (Baseline, error)
+}
+
+// Interval is a span of time, From to To.
+type Interval struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
 }
 
 // SeriesChecker tells, before anything happens, whether the series the watch needs exist
@@ -104,6 +112,7 @@ type Baseline struct {
 	Lookback time.Duration
 	Values   map[string]float64 // check name → value; absent when there was no data
 	Notes    map[string]string  // check name → why there is no value
+	Skipped  []Interval         `json:",omitempty"` // earlier runs left out of the lookback
 }
 
 // WatchReport is the state of the watch after one interval.

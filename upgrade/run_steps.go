@@ -368,7 +368,7 @@ func (s *stepCtx) evaluate(ctx context.Context) stepResult {
 		res.runDetails[detailForce] = "true"
 	}
 	if s.e.opts.Baseliner != nil {
-		b, err := s.e.opts.Baseliner.Baseline(ctx, s.c, s.run.From)
+		b, err := s.e.opts.Baseliner.Baseline(ctx, s.c, s.run.From, s.e.earlierRuns(ctx, s.c.Name, s.run.ID)...)
 		if err != nil {
 			return s.fail("take the watch's baseline: %w", err)
 		}
@@ -391,7 +391,33 @@ func baselineText(b Baseline) string {
 	for _, name := range slices.Sorted(maps.Keys(b.Notes)) {
 		fmt.Fprintf(&sb, "  %s: no baseline (%s)\n", name, b.Notes[name])
 	}
+	for _, iv := range b.Skipped {
+		fmt.Fprintf(&sb, "  left out: an earlier run, %s–%s UTC\n", iv.From.UTC().Format(time.TimeOnly), iv.To.UTC().Format(time.TimeOnly))
+	}
 	return sb.String()
+}
+
+// earlierRuns are the spans in which earlier runs on cluster disturbed it, from their first
+// stop until they ended (the newest 20 runs): the baseline leaves them out. A run still
+// going counts until now.
+func (e *Engine) earlierRuns(ctx context.Context, cluster string, current storage.RunID) []Interval {
+	runs, err := e.opts.Store.ListRuns(ctx, storage.RunFilter{Cluster: cluster, Limit: 20})
+	if err != nil {
+		e.opts.Log.Warn("list earlier runs for the baseline", "cluster", cluster, "err", err)
+		return nil
+	}
+	var out []Interval
+	for _, r := range runs {
+		if r.ID == current || r.DowntimeStart.IsZero() {
+			continue
+		}
+		end := r.UpdatedAt
+		if !r.State.Terminal() {
+			end = e.opts.Clock.Now()
+		}
+		out = append(out, Interval{From: r.DowntimeStart, To: end})
+	}
+	return out
 }
 
 // baseline is the run's stored baseline.
