@@ -113,11 +113,3 @@ func (a *Access) members(ctx context.Context, group string) ([]string, error) {
 	a.mu.Unlock()
 	return members, nil
 }
-
-// Mention writes an ID the way Slack renders it: <@U…> or <!subteam^S…>.
-func Mention(id string) string {
-	if strings.HasPrefix(id, "S") {
-		return "<!subteam^" + id + ">"
-	}
-	return "<@" + id + ">"
-}

@@ -12,6 +12,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/notify"
 	"github.com/drawbridge/drawbridge/storage"
 	"github.com/drawbridge/drawbridge/upgrade"
 )
@@ -106,9 +107,9 @@ func (b *Bot) do(ctx context.Context, user string, cmd Command, run storage.RunI
 		p.WriteText(&sb, "")
 		verdict := "✅ *The run could go ahead.*"
 		if p.Refused {
-			verdict = "🚫 *Refused:* " + slackEscape(p.Reason)
+			verdict = "🚫 *Refused:* " + notify.Escape(p.Reason)
 		}
-		return verdict + "\n" + codeText(sb.String()), nil
+		return verdict + "\n" + notify.CodeBlock(sb.String()), nil
 	case "start":
 		r, err := e.Start(ctx, upgrade.StartRequest{Cluster: cmd.Args[0], To: cmd.Args[1], RequestedBy: user, Force: cmd.Force})
 		if err != nil {
@@ -241,7 +242,7 @@ func (b *Bot) status(ctx context.Context, args []string) (string, error) {
 	}
 	sb.WriteString("\n")
 	for _, s := range st.Steps {
-		fmt.Fprintf(&sb, "%s %s", stepIcon(s.Status), upgrade.StepTitleFor(s.Index, st.Run.From, st.Run.To))
+		fmt.Fprintf(&sb, "%s %s", notify.StepIcon(s.Status), upgrade.StepTitleFor(s.Index, st.Run.From, st.Run.To))
 		if !s.EndedAt.IsZero() && !s.StartedAt.IsZero() {
 			fmt.Fprintf(&sb, " (%s)", s.EndedAt.Sub(s.StartedAt).Round(100*time.Millisecond))
 		}
@@ -251,20 +252,6 @@ func (b *Bot) status(ctx context.Context, args []string) (string, error) {
 		sb.WriteString("\n")
 	}
 	return truncate(sb.String(), 2900), nil
-}
-
-func stepIcon(s storage.StepStatus) string {
-	switch s {
-	case storage.StepSucceeded:
-		return "✅"
-	case storage.StepRunning:
-		return "⏳"
-	case storage.StepFailed:
-		return "❌"
-	case storage.StepSkipped:
-		return "⏭"
-	}
-	return "▫️"
 }
 
 func orQ(s string) string {
@@ -292,7 +279,7 @@ func (b *Bot) list(ctx context.Context, args []string) (string, error) {
 	var sb strings.Builder
 	for _, r := range runs {
 		fmt.Fprintf(&sb, "• run %s: %s %s → %s, %s%s, %s by %s\n", r.ID, r.Cluster, orQ(r.From), r.To, upgrade.HumanState(r.State),
-			b.scheduledText(r), r.CreatedAt.UTC().Format("2006-01-02 15:04Z"), Mention(r.RequestedBy))
+			b.scheduledText(r), r.CreatedAt.UTC().Format("2006-01-02 15:04Z"), notify.Mention(r.RequestedBy))
 	}
 	return sb.String(), nil
 }
@@ -309,7 +296,7 @@ func (b *Bot) auditText(ctx context.Context, run storage.RunID) (string, error) 
 	for _, e := range evs {
 		fmt.Fprintf(&sb, "%s  %-10s %s %s\n", e.At.UTC().Format("2006-01-02 15:04:05Z"), e.Actor, e.Action, e.Detail)
 	}
-	return codeText(sb.String()), nil
+	return notify.CodeBlock(sb.String()), nil
 }
 
 // errorText is how an engine error reads in Slack.
@@ -382,15 +369,3 @@ func (b *Bot) windows(args []string) (string, error) {
 	}
 	return sb.String(), nil
 }
-
-// codeText is plain text as a Slack code block: &, < and > escaped, triple backticks
-// broken up so they cannot end the block. textBlocks splits a long one into sections.
-func codeText(s string) string {
-	s = slackEscape(strings.TrimRight(s, "\n"))
-	return "```\n" + strings.ReplaceAll(s, "```", "``\u200b`") + "\n```"
-}
-
-var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
-
-// slackEscape escapes the three characters mrkdwn reserves.
-func slackEscape(s string) string { return slackEscaper.Replace(s) }

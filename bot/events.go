@@ -54,7 +54,8 @@ func (b *Bot) Emit(e upgrade.Event) {
 		}
 		return
 	case upgrade.EventAlert:
-		key = notify.AlertKey(id, watchAttempt(v))
+		watch, _ := v.Status.Step(upgrade.StepWatch) // alerts are named after the watch's attempt
+		key = notify.AlertKey(id, watch.Attempt)
 		msg = notify.AlertReply(v, e.Breach, b.opts.Config.Access.Operators, e.Auto)
 	case upgrade.EventNotice:
 		key = fmt.Sprintf("run/%s/notice/%d/%s", id, e.Run.Revision, shortHash(e.Message))
@@ -98,16 +99,6 @@ func (b *Bot) settleAlert(ctx context.Context, v notify.RunView, status string) 
 	}
 }
 
-// watchAttempt is the attempt of the watch step (its alerts are named after it).
-func watchAttempt(v notify.RunView) int {
-	for _, r := range v.Status.Steps {
-		if r.Index == int(upgrade.StepWatch) {
-			return r.Attempt
-		}
-	}
-	return 0
-}
-
 func (b *Bot) view(ctx context.Context, id storage.RunID) (notify.RunView, error) {
 	st, err := b.opts.Engine.Status(ctx, id)
 	if err != nil {
@@ -123,7 +114,7 @@ func (b *Bot) view(ctx context.Context, id storage.RunID) (notify.RunView, error
 func (b *Bot) gatePing(run storage.Run) string {
 	var who []string
 	for _, id := range b.opts.Config.Access.Approvers {
-		who = append(who, Mention(id))
+		who = append(who, notify.Mention(id))
 	}
 	text := fmt.Sprintf("Approval needed for run %s (%s %s → %s): %s — use the buttons above or `%s approve %s`.",
 		run.ID, run.Cluster, run.From, run.To, strings.Join(who, " "), b.opts.Config.Slack.Command, run.ID)

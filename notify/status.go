@@ -299,6 +299,9 @@ var stepIcons = map[storage.StepStatus]string{
 	storage.StepPending:   "▫️",
 }
 
+// StepIcon is the emoji of a step's status, as the checklist shows it.
+func StepIcon(s storage.StepStatus) string { return stepIcon(s) }
+
 func stepIcon(s storage.StepStatus) string {
 	if i, ok := stepIcons[s]; ok {
 		return i

@@ -33,6 +33,19 @@ const (
 
 const ellipsis = "…"
 
+// Escape is escape for other packages' mrkdwn (the bot's answers).
+func Escape(s string) string { return escape(s) }
+
+// Mention is mention for other packages' mrkdwn.
+func Mention(id string) string { return mention(id) }
+
+// CodeBlock is raw text (a plan, an audit log) as a code block, escaped, with triple
+// backticks in it broken up so they cannot end the block. It is not cut: the caller
+// splits long text into sections.
+func CodeBlock(raw string) string {
+	return codeBlock(escape(strings.ReplaceAll(strings.TrimRight(raw, "\n"), "```", "``\u200b`")))
+}
+
 // escape makes text safe inside mrkdwn: Slack reads &, < and > as control
 // characters (mentions, links), so user and command text must escape them.
 func escape(s string) string {

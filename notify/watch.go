@@ -92,14 +92,9 @@ func valueText(v float64) string {
 // back button: failed (or reset for a resume) with a breach as its error. ok is false when
 // the run has no such step.
 func BreachStep(v RunView) (storage.StepRecord, bool) {
-	for _, r := range v.Status.Steps {
-		if r.Index != int(upgrade.StepWatch) {
-			continue
-		}
-		breach := strings.HasPrefix(r.Error, "watch breach: ") || strings.HasPrefix(r.Error, "cannot see the metrics: ")
-		return r, breach && (r.Status == storage.StepFailed || r.Status == storage.StepPending)
-	}
-	return storage.StepRecord{}, false
+	r, ok := v.Status.Step(upgrade.StepWatch)
+	breach := strings.HasPrefix(r.Error, "watch breach: ") || strings.HasPrefix(r.Error, "cannot see the metrics: ")
+	return r, ok && breach && (r.Status == storage.StepFailed || r.Status == storage.StepPending)
 }
 
 // AlertSettled is the alert of a breach once the run has moved on (rolled back, resumed,

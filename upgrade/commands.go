@@ -203,6 +203,16 @@ type Status struct {
 	Approvals []storage.Approval
 }
 
+// Step is the record of step id, if the run has one.
+func (s Status) Step(id StepID) (storage.StepRecord, bool) {
+	for _, r := range s.Steps {
+		if r.Index == int(id) {
+			return r, true
+		}
+	}
+	return storage.StepRecord{}, false
+}
+
 // Status returns a run's records.
 func (e *Engine) Status(ctx context.Context, id storage.RunID) (Status, error) {
 	run, err := e.opts.Store.GetRun(ctx, id)

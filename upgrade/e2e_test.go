@@ -137,11 +137,7 @@ func TestMigrationFailureRollsBack(t *testing.T) {
 	db.Close()
 	c.Set([]string{"faults.migration_fail=022_350_to_360"}, 0) // migrations run with node 1's conf
 
-	run, err := h.engine.Start(ctx, upgrade.StartRequest{Cluster: "test", To: "3.6.1", RequestedBy: "U0OPERATOR"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.waitState(run.ID, long, storage.StateAwaitingApproval)
+	run := h.startToGate("3.6.1")
 	if _, err := h.engine.Approve(ctx, run.ID, "U0APPROVER"); err != nil {
 		t.Fatal(err)
 	}
@@ -206,11 +202,7 @@ func TestNodeWillNotStart(t *testing.T) {
 	c := newCluster(t, clusterOpts{})
 	h := newHarness(t, c, nil)
 	ctx := t.Context()
-	run, err := h.engine.Start(ctx, upgrade.StartRequest{Cluster: "test", To: "3.5.0", RequestedBy: "U0OPERATOR"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.waitState(run.ID, long, storage.StateAwaitingApproval)
+	run := h.startToGate("3.5.0")
 	c.Set([]string{"faults.start_fail=nginx: [emerg] unknown directive \"lua_shared_dict_bad\""}, 1)
 	if _, err := h.engine.Approve(ctx, run.ID, "U0APPROVE2"); err != nil {
 		t.Fatal(err)
@@ -234,11 +226,7 @@ func TestAutoRollbackOnWatchBreach(t *testing.T) {
 	c := newCluster(t, clusterOpts{autoRollback: true, watch: 20 * time.Second})
 	h := newHarness(t, c, nil)
 	ctx := t.Context()
-	run, err := h.engine.Start(ctx, upgrade.StartRequest{Cluster: "test", To: "3.5.0", RequestedBy: "U0OPERATOR"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.waitState(run.ID, long, storage.StateAwaitingApproval)
+	run := h.startToGate("3.5.0")
 	if _, err := h.engine.Approve(ctx, run.ID, "U0APPROVER"); err != nil {
 		t.Fatal(err)
 	}
@@ -315,11 +303,7 @@ func TestConfigChangeDuringFreeze(t *testing.T) {
 	c := newCluster(t, clusterOpts{})
 	h := newHarness(t, c, nil)
 	ctx := t.Context()
-	run, err := h.engine.Start(ctx, upgrade.StartRequest{Cluster: "test", To: "3.5.0", RequestedBy: "U0OPERATOR"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.waitState(run.ID, long, storage.StateAwaitingApproval)
+	run := h.startToGate("3.5.0")
 	execSQL(t, c, `INSERT INTO services (id, created_at, updated_at, name, protocol, host, port, ws_id)
 		SELECT gen_random_uuid(), now(), now(), 'added-during-freeze', 'http', 'example.internal', 80, id FROM workspaces WHERE name = 'default'`)
 	if _, err := h.engine.Approve(ctx, run.ID, "U0APPROVER"); err != nil {
@@ -342,11 +326,7 @@ func TestRejectAndAbort(t *testing.T) {
 	c := newCluster(t, clusterOpts{nodes: 1})
 	h := newHarness(t, c, nil)
 	ctx := t.Context()
-	run, err := h.engine.Start(ctx, upgrade.StartRequest{Cluster: "test", To: "3.5.0", RequestedBy: "U0OPERATOR"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.waitState(run.ID, long, storage.StateAwaitingApproval)
+	run := h.startToGate("3.5.0")
 	if _, err := h.engine.Reject(ctx, run.ID, "U0APPROVER", "not during the sale"); err != nil {
 		t.Fatal(err)
 	}
@@ -358,11 +338,7 @@ func TestRejectAndAbort(t *testing.T) {
 		t.Errorf("approve after rejection: %v", err)
 	}
 
-	run2, err := h.engine.Start(ctx, upgrade.StartRequest{Cluster: "test", To: "3.5.0", RequestedBy: "U0OPERATOR"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.waitState(run2.ID, long, storage.StateAwaitingApproval)
+	run2 := h.startToGate("3.5.0")
 	if _, err := h.engine.Abort(ctx, run2.ID, "U0OPERATOR"); err != nil {
 		t.Fatal(err)
 	}
@@ -473,11 +449,7 @@ func TestRollbackFailsThenRetries(t *testing.T) {
 	h := newHarness(t, c, nil)
 	ctx := t.Context()
 	c.Set([]string{"faults.migration_fail=021_340_to_350"}, 0)
-	run, err := h.engine.Start(ctx, upgrade.StartRequest{Cluster: "test", To: "3.5.0", RequestedBy: "U0OPERATOR"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.waitState(run.ID, long, storage.StateAwaitingApproval)
+	run := h.startToGate("3.5.0")
 	if _, err := h.engine.Approve(ctx, run.ID, "U0APPROVER"); err != nil {
 		t.Fatal(err)
 	}

@@ -211,6 +211,17 @@ func (h *harness) steps(id storage.RunID) map[string]storage.StepRecord {
 	return out
 }
 
+// startToGate starts an upgrade of the test cluster to version, requested by U0OPERATOR,
+// and waits until it awaits approval.
+func (h *harness) startToGate(version string) storage.Run {
+	h.t.Helper()
+	run, err := h.engine.Start(h.t.Context(), upgrade.StartRequest{Cluster: "test", To: version, RequestedBy: "U0OPERATOR"})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return h.waitState(run.ID, long, storage.StateAwaitingApproval)
+}
+
 func (h *harness) audit(id storage.RunID) []storage.AuditEvent {
 	evs, err := h.store.Audit(context.Background(), storage.AuditFilter{Run: id})
 	if err != nil {

@@ -28,6 +28,17 @@ type Check struct {
 	Detail  string
 }
 
+// Verdict is the check's outcome in a word: ok, warning or FAIL.
+func (c Check) Verdict() string {
+	switch {
+	case !c.OK:
+		return "FAIL"
+	case c.Warning:
+		return "warning"
+	}
+	return "ok"
+}
+
 // PlanStep is one step as the plan describes it.
 type PlanStep struct {
 	Index int

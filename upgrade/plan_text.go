@@ -17,14 +17,7 @@ func (p Plan) WriteText(w io.Writer, note string) {
 	}
 	fmt.Fprintf(w, "plan: upgrade %s from %s to %s\n\npreflight\n", p.Cluster, from, p.To)
 	for _, ch := range p.Checks {
-		verdict := "ok"
-		switch {
-		case !ch.OK:
-			verdict = "FAIL"
-		case ch.Warning:
-			verdict = "warning"
-		}
-		fmt.Fprintf(w, "  %-8s %s: %s\n", verdict, ch.Name, ch.Detail)
+		fmt.Fprintf(w, "  %-8s %s: %s\n", ch.Verdict(), ch.Name, ch.Detail)
 	}
 	if note != "" {
 		fmt.Fprintf(w, "  %-8s %s\n", "note", note)

@@ -234,13 +234,7 @@ func (s *stepCtx) preflight(ctx context.Context) stepResult {
 	}
 	p := s.e.preflight(ctx, s.c, y, s.run)
 	for _, ch := range p.Checks {
-		verdict := "ok"
-		switch {
-		case !ch.OK:
-			verdict = "FAIL"
-		case ch.Warning:
-			verdict = "warning"
-		}
+		verdict := ch.Verdict()
 		s.details["check."+ch.Name] = verdict + ": " + ch.Detail
 		fmt.Fprintf(&s.tail, "%-8s %s: %s\n", verdict, ch.Name, ch.Detail)
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,7 +22,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
 
@@ -313,10 +314,13 @@ func postgresDir(data string) string {
 	if os.Geteuid() != 0 || reachableByOthers(dir) {
 		return dir
 	}
-	alt := filepath.Join(os.TempDir(), "drawbridge-demo-"+strconv.FormatUint(hash(data), 16), "postgres")
-	if v := os.Getenv("TMPDIR"); v == "" {
-		alt = filepath.Join("/var/tmp", "drawbridge-demo-"+strconv.FormatUint(hash(data), 16), "postgres")
+	base := os.TempDir()
+	if os.Getenv("TMPDIR") == "" {
+		base = "/var/tmp" // kept across reboots, unlike /tmp on many systems
 	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(data))
+	alt := filepath.Join(base, "drawbridge-demo-"+strconv.FormatUint(h.Sum64(), 16), "postgres")
 	_ = os.MkdirAll(filepath.Dir(alt), 0o755)
 	return alt
 }
@@ -333,28 +337,12 @@ func reachableByOthers(dir string) bool {
 	}
 }
 
-func hash(s string) uint64 {
-	var h uint64 = 14695981039346656037
-	for i := 0; i < len(s); i++ {
-		h = (h ^ uint64(s[i])) * 1099511628211
-	}
-	return h
-}
-
+// ensureDatabase creates the database unless an earlier demo did.
 func ensureDatabase(ctx context.Context, pg *testsvc.Postgres, name string) error {
-	conn, err := pgx.Connect(ctx, pg.DSN("postgres"))
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	var exists bool
-	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
-		return err
-	}
-	if exists {
+	_, err := pg.CreateDatabase(ctx, name)
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == "42P04" { // duplicate_database
 		return nil
 	}
-	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
 	return err
 }
 
