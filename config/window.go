@@ -52,18 +52,26 @@ func (w *Window) Openings(after time.Time, n int) []time.Time {
 	return out
 }
 
-// OpenAt returns the opening of the window that is open at t, if one is.
+// OpenAt returns the opening of the window that is open at t, if one is: the latest
+// opening in (t − duration, t]. Every such opening covers t; the latest one closes last.
+// The openings are walked in pages, so a frequent window ("*/3 * * * *") is found as
+// surely as a weekly one.
 func (w *Window) OpenAt(t time.Time) (opened time.Time, ok bool) {
-	// The latest opening at or before t is among those after t − duration − a day.
-	for _, o := range w.Openings(t.Add(-w.Duration.D()-48*time.Hour), 64) {
-		if o.After(t) {
-			break
-		}
-		if t.Before(o.Add(w.Duration.D())) {
+	const page = 64
+	after := t.Add(-w.Duration.D())
+	for {
+		os := w.Openings(after, page)
+		for _, o := range os {
+			if o.After(t) {
+				return opened, ok
+			}
 			opened, ok = o, true
 		}
+		if len(os) < page {
+			return opened, ok
+		}
+		after = os[len(os)-1]
 	}
-	return opened, ok
 }
 
 // placeWall is the instant of a wall-clock time (given in UTC fields) in loc: the first

@@ -92,3 +92,35 @@ func TestOpenAt(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAtFrequentWindows: a window that opens many times a day is found open at every
+// moment inside an opening, however many openings the day before holds (a */3 window
+// was once never found open, and a run approved ahead of it expired).
+func TestOpenAtFrequentWindows(t *testing.T) {
+	at := func(s string) time.Time { v, _ := time.Parse(time.RFC3339, s); return v }
+	cases := []struct {
+		name, spec, zone string
+		d                time.Duration
+		at               string
+		open             bool
+		from             string
+	}{
+		{"every 3 minutes, at the opening", "*/3 * * * *", "UTC", 2 * time.Minute, "2026-12-02T00:12:00Z", true, "2026-12-02T00:12:00Z"},
+		{"every 3 minutes, inside", "*/3 * * * *", "UTC", 2 * time.Minute, "2026-12-02T00:13:59Z", true, "2026-12-02T00:12:00Z"},
+		{"every 3 minutes, at the close", "*/3 * * * *", "UTC", 2 * time.Minute, "2026-12-02T00:14:00Z", false, ""},
+		{"every 3 minutes, between", "*/3 * * * *", "UTC", 2 * time.Minute, "2026-12-02T00:11:02Z", false, ""},
+		{"every minute for 5 minutes: overlapping, the latest opening", "* * * * *", "UTC", 5 * time.Minute, "2026-12-02T00:12:30Z", true, "2026-12-02T00:12:00Z"},
+		{"every minute for 3 days: thousands of openings cover t", "* * * * *", "UTC", 72 * time.Hour, "2026-12-02T00:12:30Z", true, "2026-12-02T00:12:00Z"},
+		{"hourly at :30 for 20 minutes in Berlin", "30 * * * *", "Europe/Berlin", 20 * time.Minute, "2026-12-02T09:45:00Z", true, "2026-12-02T09:30:00Z"},
+		{"hourly at :30 for 20 minutes in Berlin, closed", "30 * * * *", "Europe/Berlin", 20 * time.Minute, "2026-12-02T09:55:00Z", false, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			w := window(t, tc.spec, tc.zone, tc.d)
+			got, ok := w.OpenAt(at(tc.at))
+			if ok != tc.open || (ok && got.UTC().Format(time.RFC3339) != tc.from) {
+				t.Errorf("OpenAt(%s) = %s, %v; want %s, %v", tc.at, got.UTC().Format(time.RFC3339), ok, tc.from, tc.open)
+			}
+		})
+	}
+}
