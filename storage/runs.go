@@ -218,7 +218,8 @@ func (s *Store) GetRun(ctx context.Context, id RunID) (Run, error) {
 // wrapped (errors.Is works) and nothing is written. fn may not change ID or
 // Cluster; changes it makes to CreatedAt and Revision are ignored. Turning
 // the run terminal frees its cluster; turning a terminal run non-terminal
-// again fails with ErrClusterBusy if the cluster has another active run. The audit
+// again fails with ErrClusterBusy if the cluster has another active run. A run that
+// leaves StateScheduled loses its schedule in the same transaction. The audit
 // events, if any, are appended to the run's log in the same transaction: the change and
 // its record are stored together or not at all.
 func (s *Store) UpdateRun(ctx context.Context, id RunID, fn func(*Run) error, audit ...AuditEvent) (Run, error) {
@@ -252,6 +253,13 @@ func (s *Store) UpdateRun(ctx context.Context, id RunID, fn func(*Run) error, au
 		r.UpdatedAt = s.stamp()
 		if err := putRun(tx, r, old.State); err != nil {
 			return err
+		}
+		if old.State == StateScheduled && r.State != StateScheduled {
+			// A schedule is the scheduler's wake-up for a run that waits for it; a run
+			// that prepares or ends no longer does.
+			if err := tx.Bucket(bucketSchedules).Delete(u64Key(uint64(id))); err != nil {
+				return err
+			}
 		}
 		return s.auditFor(tx, id, audit)
 	})

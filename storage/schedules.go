@@ -10,8 +10,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Schedule is when a scheduled run may cross its gate, and whether its
-// reminder went out. There is at most one per run.
+// Schedule is when a scheduled run prepares (its reminder), opens and closes. There is at
+// most one per run, and only while the run is StateScheduled: UpdateRun deletes it when
+// the run leaves that state.
 type Schedule struct {
 	Run       RunID     `json:"run"`
 	Cluster   string    `json:"cluster"`
@@ -20,7 +21,7 @@ type Schedule struct {
 	OpensAt   time.Time `json:"opens_at"`
 	ClosesAt  time.Time `json:"closes_at,omitzero"`
 	RemindAt  time.Time `json:"remind_at,omitzero"`
-	Reminded  bool      `json:"reminded,omitempty"`
+	Reminded  bool      `json:"reminded,omitempty"` // set by drawbridge before 2026-12; unused since
 	CreatedBy string    `json:"created_by,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 }

@@ -95,3 +95,31 @@ func TestCreateScheduledRun(t *testing.T) {
 		t.Error("a schedule without an opening time was accepted")
 	}
 }
+
+// TestScheduleGoesWithItsState: a run's schedule lives only while the run is scheduled;
+// the change that moves it on (preparing, aborted) drops it in the same transaction, and
+// other changes keep it.
+func TestScheduleGoesWithItsState(t *testing.T) {
+	clock := newTestClock()
+	s := newStore(t, clock)
+	ctx := t.Context()
+	opens := clock.Now().Add(24 * time.Hour)
+	for _, tc := range []struct {
+		cluster string
+		to      RunState
+		keeps   bool
+	}{
+		{"prepares", StatePreparing, false},
+		{"aborted", StateAborted, false},
+		{"stays", StateScheduled, true},
+	} {
+		run := mustRun(t, s, tc.cluster, StateScheduled)
+		mustDo(t, s.PutSchedule(ctx, Schedule{Run: run.ID, Cluster: tc.cluster, Version: "3.5.0", OpensAt: opens}))
+		_, err := s.UpdateRun(ctx, run.ID, func(r *Run) error { r.State = tc.to; return nil })
+		mustDo(t, err)
+		_, err = s.GetSchedule(ctx, run.ID)
+		if kept := err == nil; kept != tc.keeps {
+			t.Errorf("%s → %s: schedule kept %v, want %v (%v)", StateScheduled, tc.to, kept, tc.keeps, err)
+		}
+	}
+}
