@@ -23,8 +23,8 @@ type Engine interface {
 	Schedule(ctx context.Context, req upgrade.ScheduleRequest) (storage.Run, storage.Schedule, error)
 	Unschedule(ctx context.Context, id storage.RunID, user string) (storage.Run, error)
 	NextOpenings(cluster, window string, now time.Time, n int) ([]upgrade.Opening, error)
-	Approve(ctx context.Context, id storage.RunID, user string) (storage.Run, error)
-	Reject(ctx context.Context, id storage.RunID, user, reason string) (storage.Run, error)
+	Approve(ctx context.Context, id storage.RunID, user string) (upgrade.Status, error)
+	Reject(ctx context.Context, id storage.RunID, user, reason string) (upgrade.Status, error)
 	Abort(ctx context.Context, id storage.RunID, user string) (storage.Run, error)
 	Rollback(ctx context.Context, id storage.RunID, user string) (storage.Run, error)
 	Resume(ctx context.Context, id storage.RunID, user string) (storage.Run, error)
@@ -71,12 +71,14 @@ type Options struct {
 // Bot is drawbridge in Slack: it answers slash commands and button clicks at once,
 // queues the work, and turns the engine's events into messages.
 type Bot struct {
-	opts  Options
-	jobs  chan job
-	wg    sync.WaitGroup
-	stop  context.CancelFunc
-	ctx   context.Context
-	close sync.Once
+	opts Options
+	jobs chan job
+	wg   sync.WaitGroup
+	stop context.CancelFunc
+	// emitMu makes Emit one event at a time.
+	emitMu sync.Mutex
+	ctx    context.Context
+	close  sync.Once
 }
 
 // job is queued work: done outside the request, never inside it.

@@ -141,8 +141,11 @@ func (b *Bot) do(ctx context.Context, user string, cmd Command, run storage.RunI
 	case "list":
 		return b.list(ctx, cmd.Args)
 	case "approve":
-		_, err := e.Approve(ctx, run, user)
-		return done("Approved run %s.", run, err)
+		st, err := e.Approve(ctx, run, user)
+		if err != nil {
+			return "", err
+		}
+		return notify.DecisionText(b.runView(st), user), nil
 	case "reject":
 		reason := ""
 		if len(cmd.Args) > 1 {

@@ -21,6 +21,11 @@ import (
 // ping at the gate and the final summary. It implements upgrade.Sink; everything goes
 // through the durable outbox, so Emit only renders and stores.
 func (b *Bot) Emit(e upgrade.Event) {
+	// Events come from the runs' goroutines and from commands (an approval); one at a
+	// time, each rendered from the state it finds, the status message's last version
+	// queued is the newest.
+	b.emitMu.Lock()
+	defer b.emitMu.Unlock()
 	ctx := context.Background()
 	v, err := b.view(ctx, e.Run.ID)
 	if err != nil {
@@ -60,6 +65,12 @@ func (b *Bot) Emit(e upgrade.Event) {
 	case upgrade.EventNotice:
 		key = fmt.Sprintf("run/%s/notice/%d/%s", id, e.Run.Revision, shortHash(e.Message))
 		msg = notify.NoticeReply(v, e.Message)
+	case upgrade.EventDecision:
+		if e.Decision != storage.DecisionApprove {
+			return // a rejection ends the run: its summary says who and why
+		}
+		key = fmt.Sprintf("run/%s/decision/%s", id, e.Actor)
+		msg = notify.NoticeReply(v, notify.DecisionText(v, e.Actor))
 	case upgrade.EventStateChanged:
 		b.settleAlert(ctx, v, status)
 		switch {
@@ -104,9 +115,14 @@ func (b *Bot) view(ctx context.Context, id storage.RunID) (notify.RunView, error
 	if err != nil {
 		return notify.RunView{}, err
 	}
+	return b.runView(st), nil
+}
+
+// runView is what notify renders a run from.
+func (b *Bot) runView(st upgrade.Status) notify.RunView {
 	c, _ := b.opts.Config.Cluster(st.Run.Cluster)
 	return notify.RunView{Status: st, Cluster: c, Approvers: b.opts.Config.Access.Approvers,
-		Required: b.opts.Config.Access.RequiredApprovals}, nil
+		Required: b.opts.Config.Access.RequiredApprovals}
 }
 
 // gatePing is a new message (mentions in an edited message notify nobody) asking the

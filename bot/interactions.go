@@ -8,6 +8,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/drawbridge/drawbridge/notify"
 	"github.com/drawbridge/drawbridge/storage"
 	"github.com/drawbridge/drawbridge/upgrade"
 )
@@ -85,7 +86,10 @@ func (b *Bot) click(ctx context.Context, user, action string, role Role, run sto
 	e := b.opts.Engine
 	switch action {
 	case "approve":
-		_, err = e.Approve(ctx, run, user)
+		var st upgrade.Status
+		if st, err = e.Approve(ctx, run, user); err == nil {
+			b.tell(ctx, run, user, notify.DecisionText(b.runView(st), user))
+		}
 	case "reject":
 		_, err = e.Reject(ctx, run, user, "rejected with the button")
 	case "abort":

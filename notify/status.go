@@ -231,7 +231,35 @@ func gateText(v RunView) string {
 	if len(rejected) > 0 {
 		t += "\nRejected by " + mentionList(rejected, 600)
 	}
+	if g := v.Status.Gate; g != nil && g.Approved() && !g.Until.IsZero() {
+		if g.Until.Before(g.Deadline) {
+			t += "\n⏰ Approved: the downtime starts when " + escape(g.Why) + ", " + utcTime(g.Until) + "."
+		} else {
+			t += "\n⏰ Approved, but " + escape(g.Why) + " only at " + utcTime(g.Until) + ", after the run expires (" + utcTime(g.Deadline) + ")."
+		}
+	}
 	return cutText(t, maxSectionText)
+}
+
+// DecisionText says what an approval did, for the run's thread and for the approver: how
+// many approvals are in, and when the downtime starts (now, at the window's opening), or
+// that more are needed. It reads the run as it stood right after the decision.
+func DecisionText(v RunView, user string) string {
+	run := v.Status.Run
+	approved, _ := decisions(v.Status.Approvals)
+	t := fmt.Sprintf("👍 %s approved run #%s (%d of %d approvals)", mention(user), run.ID, len(approved), v.required())
+	g := v.Status.Gate
+	switch {
+	case g == nil:
+		return t + "."
+	case !g.Approved():
+		return t + fmt.Sprintf(". %d more needed before %s, or the run expires.", g.Required-g.Approvals, utcTime(g.Deadline))
+	case !g.Until.IsZero() && !g.Until.Before(g.Deadline):
+		return t + fmt.Sprintf(", but its downtime cannot start before it expires at %s: %s only at %s.", utcTime(g.Deadline), escape(g.Why), utcTime(g.Until))
+	case !g.Until.IsZero():
+		return t + fmt.Sprintf(". The downtime starts when %s, %s.", escape(g.Why), utcTime(g.Until))
+	}
+	return t + ": the downtime starts now."
 }
 
 func approverText(v RunView, max int) string {

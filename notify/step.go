@@ -42,6 +42,7 @@ var stepDetails = []detail{
 	{"breaking_lines", "Breaking changes in", plainDetail},
 	{"commands_s", "Commands took", secondsText},
 	{"approved_by", "Approved by", mentions},
+	{"crossed_at", "Crossed", plainDetail},
 	{"method", "Restore method", plainDetail},
 	{"failed_db", "Failed database kept as", codeText},
 	{"fingerprint", "Fingerprint", codeText},

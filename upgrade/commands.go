@@ -69,41 +69,71 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (storage.Run, erro
 }
 
 // Approve records an approval. Only a run awaiting approval may be approved, once per
-// person; the requester may not approve unless the config allows it.
-func (e *Engine) Approve(ctx context.Context, id storage.RunID, user string) (storage.Run, error) {
-	return e.decide2(ctx, id, user, storage.DecisionApprove, "")
+// person; the requester may not approve unless the config allows it. It returns the run
+// as it stands after the approval, with its gate (Status.Gate): whether the run goes ahead
+// now, waits for more approvals, or waits for its window to open.
+func (e *Engine) Approve(ctx context.Context, id storage.RunID, user string) (Status, error) {
+	return e.decision(ctx, id, user, storage.DecisionApprove, "")
 }
 
 // Reject records a rejection; the run ends "rejected".
-func (e *Engine) Reject(ctx context.Context, id storage.RunID, user, reason string) (storage.Run, error) {
-	return e.decide2(ctx, id, user, storage.DecisionReject, reason)
+func (e *Engine) Reject(ctx context.Context, id storage.RunID, user, reason string) (Status, error) {
+	return e.decision(ctx, id, user, storage.DecisionReject, reason)
 }
 
-func (e *Engine) decide2(ctx context.Context, id storage.RunID, user string, d storage.Decision, reason string) (storage.Run, error) {
+func (e *Engine) decision(ctx context.Context, id storage.RunID, user string, d storage.Decision, reason string) (Status, error) {
 	verb := map[storage.Decision]string{storage.DecisionApprove: "approve", storage.DecisionReject: "reject"}[d]
 	run, err := e.opts.Store.GetRun(ctx, id)
 	if err != nil {
-		return run, err
+		return Status{Run: run}, err
 	}
 	if run.State != storage.StateAwaitingApproval {
-		return run, illegal(run, verb, fmt.Sprintf("it is %s, not awaiting approval", humanState(run.State)))
+		return Status{Run: run}, illegal(run, verb, fmt.Sprintf("it is %s, not awaiting approval", humanState(run.State)))
 	}
 	if d == storage.DecisionApprove && user == run.RequestedBy && !e.opts.Config.Access.AllowSelfApproval {
-		return run, illegal(run, verb, "you requested it, and a run needs another person's approval (four-eyes)")
+		return Status{Run: run}, illegal(run, verb, "you requested it, and a run needs another person's approval (four-eyes)")
 	}
 	err = e.opts.Store.AddApproval(ctx, id, storage.Approval{UserID: user, Decision: d, Reason: reason, At: e.opts.Clock.Now()},
 		auditEvent(user, verb, reason))
 	if errors.Is(err, storage.ErrDuplicate) {
-		return run, illegal(run, verb, "you have already decided on it")
+		return e.alreadyDecided(ctx, run, user, verb)
 	}
 	if err != nil {
-		return run, err
+		return Status{Run: run}, err
 	}
+	st, err := e.Status(ctx, id)
+	if err != nil {
+		return st, err
+	}
+	// The status message shows the decision at once; the run's goroutine acts on it.
+	e.opts.Sink.Emit(Event{Kind: EventDecision, Run: st.Run, Actor: user, Decision: d})
 	e.spawn(id)
-	return run, nil
+	return st, nil
 }
 
-// Abort stops a run before its downtime; the freeze is lifted and X is untouched.
+// alreadyDecided refuses a second decision by the same person, saying what the first was
+// and where the gate stands.
+func (e *Engine) alreadyDecided(ctx context.Context, run storage.Run, user, verb string) (Status, error) {
+	st, err := e.Status(ctx, run.ID)
+	if err != nil {
+		return st, illegal(run, verb, "you have already decided on it")
+	}
+	why := "you have already decided on it"
+	for _, a := range st.Approvals {
+		if a.UserID != user {
+			continue
+		}
+		why = fmt.Sprintf("you have already decided on it (%s at %s)", map[storage.Decision]string{storage.DecisionApprove: "approved", storage.DecisionReject: "rejected"}[a.Decision],
+			a.At.UTC().Format("15:04:05 UTC"))
+	}
+	if g := st.Gate; g != nil && g.Approved() && !g.Until.IsZero() {
+		why += fmt.Sprintf("; it is approved, and its downtime starts when %s (%s)", g.Why, g.Until.UTC().Format("2006-01-02 15:04 UTC"))
+	}
+	return st, illegal(run, verb, why)
+}
+
+// Abort stops a run before its downtime; the freeze is lifted and X is untouched. A run
+// still waiting for its schedule ends at once (as Unschedule does): nothing of it runs.
 func (e *Engine) Abort(ctx context.Context, id storage.RunID, user string) (storage.Run, error) {
 	run, err := e.opts.Store.UpdateRun(ctx, id, func(r *storage.Run) error {
 		switch {
@@ -111,12 +141,19 @@ func (e *Engine) Abort(ctx context.Context, id storage.RunID, user string) (stor
 			return illegal(*r, "abort", "it has already ended ("+humanState(r.State)+")")
 		case !r.DowntimeStart.IsZero():
 			return illegal(*r, "abort", "its downtime has begun; roll it back instead")
+		case r.State == storage.StateScheduled:
+			r.State, r.Reason = storage.StateAborted, "aborted by "+actorName(user)+" before it was prepared"
+			return nil
 		}
 		setOp(r, "abort", user, "")
 		return nil
 	}, auditEvent(user, "abort", ""))
 	if err != nil {
 		return run, err
+	}
+	if run.State == storage.StateAborted {
+		e.scheduledEnded(run)
+		return run, nil
 	}
 	e.interrupt(id, errAbortAsked)
 	e.spawn(id)
@@ -201,6 +238,8 @@ type Status struct {
 	Run       storage.Run
 	Steps     []storage.StepRecord
 	Approvals []storage.Approval
+	// Gate is where the approval gate stands, while the run waits there (nil otherwise).
+	Gate *Gate
 }
 
 // Step is the record of step id, if the run has one.
@@ -227,7 +266,18 @@ func (e *Engine) Status(ctx context.Context, id storage.RunID) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	return Status{Run: run, Steps: steps, Approvals: aps}, nil
+	st := Status{Run: run, Steps: steps, Approvals: aps}
+	if run.State == storage.StateAwaitingApproval {
+		v := view{run: run, steps: map[StepID]storage.StepRecord{}, approvals: aps}
+		for _, r := range steps {
+			v.steps[StepID(r.Index)] = r
+		}
+		if rec, ok := v.steps[StepApproval]; ok && rec.Status == storage.StepRunning {
+			g := e.gateOf(v, e.opts.Clock.Now())
+			st.Gate = &g
+		}
+	}
+	return st, nil
 }
 
 // List returns runs, newest first.

@@ -15,6 +15,9 @@ const (
 	EventWatch        EventKind = "watch"  // the watch's state after an interval (Report)
 	EventCharts       EventKind = "charts" // PNG charts of the watch (Charts)
 	EventAlert        EventKind = "alert"  // a breach (Breach); Auto when the rollback starts by itself
+	// EventDecision: an approver approved or rejected the run at its gate (Actor,
+	// Decision); the run's goroutine acts on it next.
+	EventDecision EventKind = "decision"
 )
 
 // Event is emitted after the change it describes has been stored. notify/ renders it.
@@ -28,6 +31,9 @@ type Event struct {
 	Breach  *BreachError        // EventAlert
 	Auto    bool                // EventAlert: auto_rollback starts the rollback
 	Moment  string              // EventCharts: "breach" or "end"
+	// EventDecision: who decided, and what.
+	Actor    string
+	Decision storage.Decision
 }
 
 // Sink receives events. Emit must not block for long; it runs on the run's goroutine.

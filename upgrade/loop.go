@@ -130,13 +130,18 @@ func (e *Engine) loop(r *runner) {
 // decide is the pure heart of the engine: from the stored run and the time, what next.
 func (e *Engine) decide(v view, now time.Time, recovering bool) action {
 	run := v.run
-	if run.State.Terminal() || run.State == storage.StateScheduled {
+	if run.State.Terminal() {
 		return action{kind: actDone}
 	}
 	// Operations people asked for come first.
 	switch run.Details[detailPendingOp] {
 	case "abort":
 		return action{kind: actTransition, state: storage.StateAborted, reason: "aborted by " + actorName(run.Details[detailOpActor])}
+	}
+	if run.State == storage.StateScheduled {
+		return action{kind: actDone} // the scheduler's until it prepares
+	}
+	switch run.Details[detailPendingOp] {
 	case "rollback":
 		return action{kind: actTransition, state: storage.StateRollingBack, reason: run.Details[detailOpReason]}
 	}
@@ -192,36 +197,87 @@ func (e *Engine) decide(v view, now time.Time, recovering bool) action {
 
 // decideGate handles the approval gate: approvals, rejection and the approval timeout.
 func (e *Engine) decideGate(v view, now time.Time) action {
-	run := v.run
 	rec, open := v.steps[StepApproval]
 	if !open || rec.Status != storage.StepRunning {
 		return action{kind: actRun, step: StepApproval} // open the gate
 	}
+	g := e.gateOf(v, now)
+	switch {
+	case g.Rejection != nil:
+		reason := "rejected by " + actorName(g.Rejection.UserID)
+		if g.Rejection.Reason != "" {
+			reason += ": " + g.Rejection.Reason
+		}
+		return action{kind: actTransition, state: storage.StateRejected, reason: reason}
+	case g.Approved() && g.Until.IsZero() && !windowClosed(v.run, now):
+		// Approved in time and the gate may be crossed: a late wake-up (drawbridge was
+		// down at the opening) still crosses, unless the run's window has closed.
+		return action{kind: actRun, step: StepApproval}
+	case !now.Before(g.Deadline):
+		return action{kind: actTransition, state: storage.StateExpired, reason: g.Expiry}
+	case g.Approvals < g.Required:
+		return action{kind: actWait, until: g.Deadline}
+	}
+	return action{kind: actWait, until: minTime(g.Until, g.Deadline)}
+}
+
+// windowClosed reports whether a scheduled run's window has closed at now.
+func windowClosed(run storage.Run, now time.Time) bool {
+	closes, ok := windowCloses(run)
+	return ok && !now.Before(closes)
+}
+
+// Gate is where a run waiting at its approval gate stands.
+type Gate struct {
+	Approvals, Required int
+	Rejection           *storage.Approval // the first rejection, which ends the run
+	// Deadline is when the run expires unless the gate is crossed: the approval timeout
+	// after the gate opened, or its window's close when that comes first. Expiry says
+	// which, as the run's reason would.
+	Deadline time.Time
+	Expiry   string
+	// Until is set when the approvals are in but the gate stays closed: it may be crossed
+	// then, when Why ("window nightly opens", "blackout freeze ends") has happened.
+	Until time.Time
+	Why   string
+}
+
+// Approved reports whether enough approvals are in.
+func (g Gate) Approved() bool { return g.Approvals >= g.Required && g.Rejection == nil }
+
+// gateOf reads the gate of a run whose gate is open (step 6 running) at now.
+func (e *Engine) gateOf(v view, now time.Time) Gate {
+	run := v.run
+	g := Gate{Approvals: countApprovals(v.approvals), Required: max(e.opts.Config.Access.RequiredApprovals, 1)}
 	for _, a := range v.approvals {
 		if a.Decision == storage.DecisionReject {
-			reason := "rejected by " + actorName(a.UserID)
-			if a.Reason != "" {
-				reason += ": " + a.Reason
-			}
-			return action{kind: actTransition, state: storage.StateRejected, reason: reason}
+			g.Rejection = &a
+			break
 		}
 	}
-	deadline := rec.StartedAt.Add(e.opts.Config.Access.ApprovalTimeout.D())
-	reason := fmt.Sprintf("no approval within %s", e.opts.Config.Access.ApprovalTimeout)
-	if closes, ok := windowCloses(run); ok && closes.Before(deadline) {
-		deadline = closes
-		reason = fmt.Sprintf("window %s closed at %s before the run was approved", run.Window, closes.UTC().Format(time.RFC3339))
-	}
-	if !now.Before(deadline) {
-		return action{kind: actTransition, state: storage.StateExpired, reason: reason}
-	}
-	if countApprovals(v.approvals) >= e.opts.Config.Access.RequiredApprovals {
-		if wait, ok := e.gateClosedUntil(run, now); ok {
-			return action{kind: actWait, until: minTime(wait, deadline)}
+	timeout := e.opts.Config.Access.ApprovalTimeout
+	g.Deadline = v.steps[StepApproval].StartedAt.Add(timeout.D())
+	g.Expiry = fmt.Sprintf("no approval within %s", timeout)
+	ranOut := fmt.Sprintf("the approval timeout (%s) ran out at %s", timeout, g.Deadline.UTC().Format(time.RFC3339))
+	if closes, ok := windowCloses(run); ok && (closes.Before(g.Deadline) || g.Approved()) {
+		g.Deadline = closes
+		if run.Window != "" {
+			ranOut = fmt.Sprintf("window %s closed at %s", run.Window, closes.UTC().Format(time.RFC3339))
+		} else {
+			ranOut = fmt.Sprintf("the time it was scheduled for (%s) was %s past at %s", run.ScheduledFor.UTC().Format(time.RFC3339), timeout, closes.UTC().Format(time.RFC3339))
 		}
-		return action{kind: actRun, step: StepApproval} // cross the gate
+		g.Expiry = ranOut + " before the run was approved"
 	}
-	return action{kind: actWait, until: deadline}
+	if g.Approved() {
+		g.Expiry = "approved, but the downtime could not start before the deadline: " + ranOut
+		if wait, why, ok := e.gateClosedUntil(run, now); ok {
+			g.Until, g.Why = wait, why
+			g.Expiry += fmt.Sprintf(", and %s only at %s", why, wait.UTC().Format(time.RFC3339))
+		} else {
+			g.Expiry += " (drawbridge was not running)"
+		}
+	}
+	return g
 }
 
 func countApprovals(aps []storage.Approval) int {

@@ -453,6 +453,18 @@ func (s *stepCtx) gate(ctx context.Context) stepResult {
 		}
 		return stepResult{details: map[string]string{"crossed": "false"}}
 	}
+	// Crossing. Approvals may have come long before (ahead of a window): what the
+	// downtime relies on is checked again now: the nodes still run X, and Kong's
+	// configuration is still the one frozen and backed up. (The window and blackouts were
+	// checked by decide just before.)
+	x, nodes := s.e.checkNodes(ctx, s.c)
+	if !nodes.OK {
+		return s.fail("the nodes are not as they were when the run was prepared: %s", nodes.Detail)
+	}
+	if x.String() != s.run.From {
+		return s.fail("the nodes answer %s now, not %s as when the run was prepared", x, s.run.From)
+	}
+	fmt.Fprintf(&s.tail, "%s\n", nodes.Detail)
 	db, err := s.openDB(ctx)
 	if err != nil {
 		return stepResult{err: err}
@@ -461,13 +473,19 @@ func (s *stepCtx) gate(ctx context.Context) stepResult {
 	if err := s.unchanged(ctx, db, "at the approval gate"); err != nil {
 		return stepResult{err: err}
 	}
+	fmt.Fprintf(&s.tail, "Kong's configuration is unchanged since the freeze\n")
 	var who []string
 	for _, a := range aps {
 		if a.Decision == storage.DecisionApprove {
 			who = append(who, a.UserID)
 		}
 	}
-	return stepResult{details: map[string]string{"crossed": "true", "approved_by": strings.Join(who, ", ")}}
+	now := s.e.opts.Clock.Now()
+	crossed := now.UTC().Format("15:04:05") + " UTC: the downtime starts"
+	if s.run.Window != "" {
+		crossed += ", inside window " + s.run.Window
+	}
+	return stepResult{details: map[string]string{"crossed": "true", "crossed_at": crossed, "approved_by": strings.Join(who, ", ")}}
 }
 
 // --- steps 7–10: the downtime ---

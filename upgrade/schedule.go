@@ -167,11 +167,16 @@ func (e *Engine) Unschedule(ctx context.Context, id storage.RunID, user string) 
 	if err != nil {
 		return run, err
 	}
-	if err := e.opts.Store.DeleteSchedule(ctx, id); err != nil && !errors.Is(err, storage.ErrNotFound) {
-		e.opts.Log.Error("delete schedule", "run", id.String(), "err", err)
-	}
-	e.opts.Sink.Emit(Event{Kind: EventStateChanged, Run: run, Message: run.Reason})
+	e.scheduledEnded(run)
 	return run, nil
+}
+
+// scheduledEnded follows a scheduled run that ended before its preparation (the store
+// dropped its schedule with the change): the scheduler recomputes its next wake-up, and
+// people are told.
+func (e *Engine) scheduledEnded(run storage.Run) {
+	e.kickScheduler()
+	e.opts.Sink.Emit(Event{Kind: EventStateChanged, Run: run, Message: run.Reason})
 }
 
 // ScheduleStore is what the scheduler needs beyond Store (storage.Store has both).
@@ -179,7 +184,8 @@ type ScheduleStore interface {
 	// CreateScheduledRun stores a run with its schedule (and audit events) in one
 	// transaction; the schedule's Run is set to the new run.
 	CreateScheduledRun(ctx context.Context, r storage.Run, s storage.Schedule, audit ...storage.AuditEvent) (storage.Run, storage.Schedule, error)
-	PutSchedule(ctx context.Context, s storage.Schedule) error
+	// DeleteSchedule drops a schedule whose run has left "scheduled" (a state file from
+	// before UpdateRun dropped it with the change).
 	DeleteSchedule(ctx context.Context, run storage.RunID) error
 	ListSchedules(ctx context.Context) ([]storage.Schedule, error)
 }
@@ -227,8 +233,10 @@ func (e *Engine) schedulePass(ctx context.Context) time.Time {
 	for _, s := range schedules {
 		run, err := e.opts.Store.GetRun(ctx, s.Run)
 		if err != nil || run.State != storage.StateScheduled {
-			if err == nil || errors.Is(err, storage.ErrNotFound) {
-				_ = e.opts.Store.DeleteSchedule(ctx, s.Run) // done with: it started or ended
+			if err == nil || errors.Is(err, storage.ErrNotFound) { // done with: it started or ended
+				if err := e.opts.Store.DeleteSchedule(ctx, s.Run); err != nil && !errors.Is(err, storage.ErrNotFound) {
+					e.opts.Log.Error("delete schedule", "run", s.Run.String(), "err", err)
+				}
 			}
 			continue
 		}
@@ -258,8 +266,8 @@ func (e *Engine) prepareScheduled(ctx context.Context, run storage.Run, s storag
 	if err != nil {
 		return
 	}
-	s.Reminded = true
-	_ = e.opts.Store.PutSchedule(ctx, s)
+	// The store dropped the schedule with the state change: from here the run's own
+	// goroutine keeps its times (the gate waits for the opening, expires at the close).
 	e.opts.Sink.Emit(Event{Kind: EventStateChanged, Run: run, Message: fmt.Sprintf("preparing for the window that opens at %s", s.OpensAt.UTC().Format(time.RFC3339))})
 	e.spawn(run.ID)
 }
@@ -278,8 +286,7 @@ func (e *Engine) expireScheduled(ctx context.Context, run storage.Run, s storage
 	if err != nil {
 		return
 	}
-	_ = e.opts.Store.DeleteSchedule(ctx, run.ID)
-	e.opts.Sink.Emit(Event{Kind: EventStateChanged, Run: updated, Message: reason})
+	e.scheduledEnded(updated)
 }
 
 // windowCloses is a scheduled run's window close, if it has one.

@@ -77,18 +77,40 @@ func (e *Engine) NextOpenings(cluster, window string, now time.Time, n int) ([]O
 		if !ok {
 			continue
 		}
-		for _, o := range w.Openings(now, n+8) {
-			if _, black := e.blackoutAt(o); black {
-				continue
-			}
-			all = append(all, Opening{Window: name, Opens: o, Closes: o.Add(w.Duration.D())})
-		}
+		all = append(all, e.windowOpenings(name, w, now, n)...)
 	}
 	sortOpenings(all)
 	if len(all) > n {
 		all = all[:n]
 	}
 	return all, nil
+}
+
+// windowOpenings are the next n openings of one window after now outside blackouts. A
+// blackout is skipped as a whole, so a frequent window ("*/3 * * * *") finds its first
+// opening after a week-long blackout as surely as a weekly one.
+func (e *Engine) windowOpenings(name string, w *config.Window, now time.Time, n int) []Opening {
+	var out []Opening
+	after := now
+	for guard := 0; len(out) < n && guard < 1000; guard++ {
+		page := w.Openings(after, n+8)
+		if len(page) == 0 {
+			break
+		}
+		after = page[len(page)-1]
+		for _, o := range page {
+			if b, black := e.blackoutAt(o); black {
+				if end := b.To.Add(-time.Nanosecond); end.After(after) {
+					after = end // the next page starts at the blackout's end
+				}
+				continue
+			}
+			if len(out) < n {
+				out = append(out, Opening{Window: name, Opens: o, Closes: o.Add(w.Duration.D())})
+			}
+		}
+	}
+	return out
 }
 
 func sortOpenings(os []Opening) {
@@ -99,21 +121,28 @@ func sortOpenings(os []Opening) {
 	}
 }
 
-// gateClosedUntil reports whether the gate may not be crossed now (outside every window
-// of the cluster, or in a blackout), and when it opens next.
-func (e *Engine) gateClosedUntil(run storage.Run, now time.Time) (time.Time, bool) {
+// gateClosedUntil reports whether the gate may not be crossed now, when it may be, and
+// why: before the time a scheduled run was scheduled for, outside every window of the
+// cluster, or in a blackout.
+func (e *Engine) gateClosedUntil(run storage.Run, now time.Time) (time.Time, string, bool) {
 	c, err := e.cluster(run.Cluster)
 	if err != nil {
-		return time.Time{}, false
-	}
-	if ch := e.checkWindow(c, now); ch.OK {
-		return time.Time{}, false
+		return time.Time{}, "", false
 	}
 	if b, ok := e.blackoutAt(now); ok {
-		return b.To, true
+		return b.To, "blackout " + b.Name + " ends", true
+	}
+	if !run.ScheduledFor.IsZero() && now.Before(run.ScheduledFor) {
+		if run.Window != "" {
+			return run.ScheduledFor, "window " + run.Window + " opens", true
+		}
+		return run.ScheduledFor, "the time it was scheduled for comes", true
+	}
+	if ch := e.checkWindow(c, now); ch.OK {
+		return time.Time{}, "", false
 	}
 	if next, err := e.NextOpenings(run.Cluster, "", now, 1); err == nil && len(next) == 1 {
-		return next[0].Opens, true
+		return next[0].Opens, "window " + next[0].Window + " opens", true
 	}
-	return now.Add(time.Hour), true
+	return now.Add(time.Hour), "a window of " + run.Cluster + " opens", true
 }
