@@ -101,7 +101,11 @@ type Migration struct {
 	Subsystem string
 	Name      string
 	Since     Version // first version that ships it; zero: older than every release here
-	Teardown  bool    // "up" leaves it pending; "finish" runs its teardown
+	// Teardown: "up" leaves it pending and "finish" runs its teardown. In Known(v) it is
+	// what version v's module has (a few migrations gained a teardown in a later release);
+	// in Catalog.Subsystems, what the newest release has.
+	Teardown      bool
+	teardownSince Version // first version whose module has the teardown
 }
 
 // Subsystem is core or a plugin with migrations, with its migrations in order.
@@ -147,9 +151,10 @@ type rawCatalog struct {
 }
 
 type rawMigration struct {
-	Name     string `yaml:"name"`
-	Since    string `yaml:"since"`
-	Teardown bool   `yaml:"teardown"`
+	Name          string `yaml:"name"`
+	Since         string `yaml:"since"`
+	Teardown      bool   `yaml:"teardown"`
+	TeardownSince string `yaml:"teardown_since"` // the module gained its teardown in this release
 }
 
 func parse(b []byte) (*Catalog, error) {
@@ -192,13 +197,25 @@ func parse(b []byte) (*Catalog, error) {
 		}
 		s := Subsystem{Name: name, Namespace: namespace(name)}
 		for _, m := range ms {
-			mig := Migration{Subsystem: name, Name: m.Name, Teardown: m.Teardown}
+			mig := Migration{Subsystem: name, Name: m.Name, Teardown: m.Teardown || m.TeardownSince != ""}
 			if m.Since != "" {
 				v, err := ParseVersion(m.Since)
 				if err != nil {
 					return nil, fmt.Errorf("subsystem %s migration %s: %w", name, m.Name, err)
 				}
 				mig.Since = v
+			}
+			switch {
+			case m.Teardown && m.TeardownSince != "":
+				return nil, fmt.Errorf("subsystem %s migration %s: teardown and teardown_since both set", name, m.Name)
+			case m.Teardown:
+				mig.teardownSince = mig.Since
+			case m.TeardownSince != "":
+				v, err := ParseVersion(m.TeardownSince)
+				if err != nil {
+					return nil, fmt.Errorf("subsystem %s migration %s: teardown_since: %w", name, m.Name, err)
+				}
+				mig.teardownSince = v
 			}
 			s.Migrations = append(s.Migrations, mig)
 		}
@@ -229,14 +246,16 @@ func (c *Catalog) Latest() Release { return c.Releases[len(c.Releases)-1] }
 // IsLTSLine reports whether the minor line of v is an LTS line.
 func (c *Catalog) IsLTSLine(v Version) bool { return c.ltsLines[v.Line()] }
 
-// Known returns the subsystems and migrations that version v ships, in Kong's order.
-// Subsystems with no migration in v are left out, as Kong leaves them out of schema_meta.
+// Known returns the subsystems and migrations that version v ships, in Kong's order, with
+// the teardowns v's modules have. Subsystems with no migration in v are left out, as Kong
+// leaves them out of schema_meta. Every bundled plugin counts, as with plugins = bundled.
 func (c *Catalog) Known(v Version) []Subsystem {
 	var out []Subsystem
 	for _, s := range c.Subsystems {
 		var ms []Migration
 		for _, m := range s.Migrations {
 			if !v.Less(m.Since) {
+				m.Teardown = m.Teardown && !v.Less(m.teardownSince)
 				ms = append(ms, m)
 			}
 		}

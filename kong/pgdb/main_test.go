@@ -17,11 +17,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 	"github.com/drawbridge/drawbridge/internal/kongsim/kconf"
 	"github.com/drawbridge/drawbridge/internal/kongsim/klog"
 	"github.com/drawbridge/drawbridge/internal/kongsim/kongdb"
 	"github.com/drawbridge/drawbridge/internal/testsvc"
-	"github.com/drawbridge/drawbridge/kong/catalog"
 )
 
 // One PostgreSQL server for the package; each test gets its own database, copied from a
@@ -74,7 +74,7 @@ type kongTarget struct {
 
 // conf is kong.conf pointing at the target.
 func (k kongTarget) conf() *kconf.Conf {
-	v := catalog.MustParseVersion(fromVersion)
+	v := facts.MustParseVersion(fromVersion)
 	c := &kconf.Conf{Values: kconf.Defaults(v)}
 	c.Values["pg_host"] = pg.Host
 	c.Values["pg_port"] = strconv.Itoa(pg.Port)
@@ -109,7 +109,7 @@ func migrate(tb testing.TB, k kongTarget, sub, version string) {
 func migrateErr(k kongTarget, sub, version string) error {
 	var stderr strings.Builder
 	lg := &klog.Logger{Stdout: io.Discard, Stderr: &stderr}
-	known := catalog.Default().Known(catalog.MustParseVersion(version))
+	known := facts.Default().AllBundled(facts.MustParseVersion(version))
 	if code := kongdb.Migrations(context.Background(), sub, kongdb.Options{}, k.conf(), known, lg); code != 0 {
 		return fmt.Errorf("kong %s migrations %s on %s: exit %d: %s", version, sub, k.Database, code, stderr.String())
 	}

@@ -9,10 +9,10 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 	"github.com/drawbridge/drawbridge/internal/kongsim/kconf"
 	"github.com/drawbridge/drawbridge/internal/kongsim/manifest"
 	"github.com/drawbridge/drawbridge/internal/kongsim/prefix"
-	"github.com/drawbridge/drawbridge/kong/catalog"
 )
 
 // ClusterNode is one node laid out by "kongsim cluster init".
@@ -43,7 +43,7 @@ func cluster(env *Env, argv []string) int {
 	if p.str("dir") == "" {
 		return fail(env, "cluster", fmt.Errorf("--dir is required"))
 	}
-	v, err := catalog.ParseVersion(p.str("version"))
+	v, err := facts.ParseVersion(p.str("version"))
 	if err != nil {
 		return fail(env, "cluster", err)
 	}

@@ -14,10 +14,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 	"github.com/drawbridge/drawbridge/internal/kongsim/kconf"
 	"github.com/drawbridge/drawbridge/internal/kongsim/klog"
 	"github.com/drawbridge/drawbridge/internal/kongsim/prefix"
-	"github.com/drawbridge/drawbridge/kong/catalog"
 )
 
 // Env is what a command sees of its process.
@@ -110,10 +110,10 @@ func usageError(env *Env, cmd string, err error) int {
 // nodeConf resolves a node's configuration: the prefix (from -p, else KONG_PREFIX or the
 // file's prefix, else Kong's default), the version installed there, and the configuration
 // with that version's defaults. The installed version is required.
-func nodeConf(env *Env, confPath, prefixOpt string) (*kconf.Conf, prefix.Prefix, catalog.Version, error) {
-	probe, err := kconf.Load(confPath, catalog.Default().Latest().Version, env.Environ)
+func nodeConf(env *Env, confPath, prefixOpt string) (*kconf.Conf, prefix.Prefix, facts.Version, error) {
+	probe, err := kconf.Load(confPath, facts.Default().Latest().Version, env.Environ)
 	if err != nil {
-		return nil, "", catalog.Version{}, err
+		return nil, "", facts.Version{}, err
 	}
 	dir := probe.Prefix()
 	if prefixOpt != "" {
@@ -154,22 +154,22 @@ const luaVersion = "LuaJIT 2.1.0-20231117"
 
 // ngxLuaVersion and nginxVersion are the numeric versions Kong's bundled OpenResty reports:
 // 1.19 for 2.8, 1.21 for 3.0–3.4, 1.25 from 3.5.
-func ngxLuaVersion(v catalog.Version) string {
+func ngxLuaVersion(v facts.Version) string {
 	switch {
 	case v.Major < 3:
 		return "10020"
-	case v.Less(catalog.MustParseVersion("3.5.0")):
+	case v.Less(facts.MustParseVersion("3.5.0")):
 		return "10021"
 	default:
 		return "10026"
 	}
 }
 
-func nginxVersion(v catalog.Version) string {
+func nginxVersion(v facts.Version) string {
 	switch {
 	case v.Major < 3:
 		return "1019009"
-	case v.Less(catalog.MustParseVersion("3.5.0")):
+	case v.Less(facts.MustParseVersion("3.5.0")):
 		return "1021004"
 	default:
 		return "1025003"
@@ -184,7 +184,7 @@ func runningPrefix(env *Env, prefixOpt string) (prefix.Prefix, error) {
 		dir = env.getenv("KONG_PREFIX")
 	}
 	if dir == "" {
-		dir = kconf.Defaults(catalog.Default().Latest().Version)["prefix"]
+		dir = kconf.Defaults(facts.Default().Latest().Version)["prefix"]
 	}
 	return prefix.Prefix(filepath.Clean(dir)), nil
 }

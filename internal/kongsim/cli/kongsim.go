@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 	"github.com/drawbridge/drawbridge/internal/kongsim/kongdb"
 	"github.com/drawbridge/drawbridge/internal/kongsim/prefix"
 	"github.com/drawbridge/drawbridge/internal/kongsim/sim"
-	"github.com/drawbridge/drawbridge/kong/catalog"
 )
 
 const usage = `usage: kongsim <command> [options]
@@ -81,7 +81,7 @@ func install(env *Env, argv []string) int {
 	if p.str("prefix") == "" || p.str("version") == "" {
 		return fail(env, "install", fmt.Errorf("want -p PREFIX --version X.Y.Z"))
 	}
-	v, err := catalog.ParseVersion(p.str("version"))
+	v, err := facts.ParseVersion(p.str("version"))
 	if err != nil {
 		return fail(env, "install", err)
 	}

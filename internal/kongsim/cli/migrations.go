@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 	"github.com/drawbridge/drawbridge/internal/kongsim/kongdb"
 	"github.com/drawbridge/drawbridge/internal/kongsim/sim"
-	"github.com/drawbridge/drawbridge/kong/catalog"
 )
 
 const migrationsUsage = `Usage: kong migrations COMMAND [OPTIONS]
@@ -77,7 +77,7 @@ func kongMigrations(ctx context.Context, env *Env, argv []string) int {
 	log := logger(env, p)
 	conf, pfx, v, err := nodeConf(env, p.str("conf"), p.str("prefix"))
 	if err != nil {
-		if !slices.Contains(kongdb.Subcommands(catalog.Default().Latest().Version), sub) {
+		if !slices.Contains(kongdb.Subcommands(facts.Default().Latest().Version), sub) {
 			fmt.Fprintf(env.Stderr, "No such command for migrations: %s\n\n%s", sub, migrationsUsage)
 			return 1
 		}
@@ -116,5 +116,5 @@ func kongMigrations(ctx context.Context, env *Env, argv []string) int {
 	}
 	log.Verbose("Kong: %s", v)
 	pfx.LogCommand(append([]string{"migrations"}, argv...))
-	return kongdb.Migrations(ctx, sub, opts, conf, catalog.Default().Known(v), log)
+	return kongdb.Migrations(ctx, sub, opts, conf, facts.Default().AllBundled(v), log)
 }

@@ -14,13 +14,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 	"github.com/drawbridge/drawbridge/internal/kongsim/kconf"
 	"github.com/drawbridge/drawbridge/internal/kongsim/klog"
 	"github.com/drawbridge/drawbridge/internal/kongsim/kongdb"
 	"github.com/drawbridge/drawbridge/internal/kongsim/node"
 	"github.com/drawbridge/drawbridge/internal/kongsim/prefix"
 	"github.com/drawbridge/drawbridge/internal/kongsim/sim"
-	"github.com/drawbridge/drawbridge/kong/catalog"
 )
 
 var startOpts = []optSpec{
@@ -67,7 +67,7 @@ func kongStart(ctx context.Context, env *Env, argv []string) int {
 	if err != nil {
 		return usageError(env, "start", err)
 	}
-	known := catalog.Default().Known(v)
+	known := facts.Default().AllBundled(v)
 	if p.flag("run-migrations") {
 		lockTimeout, _, err := p.seconds("lock-timeout")
 		if err != nil {
@@ -96,7 +96,7 @@ func kongStart(ctx context.Context, env *Env, argv []string) int {
 
 // checkDatabase applies Kong's start-time migration check (reference 1.8): a database that
 // needs bootstrapping or has new migrations is refused; pending ones are logged.
-func checkDatabase(ctx context.Context, conf *kconf.Conf, known []catalog.Subsystem, timeout time.Duration, log *klog.Logger) error {
+func checkDatabase(ctx context.Context, conf *kconf.Conf, known []facts.Subsystem, timeout time.Duration, log *klog.Logger) error {
 	db, err := kongdb.Open(ctx, conf, timeout)
 	if err != nil {
 		return err
@@ -118,7 +118,7 @@ func checkDatabase(ctx context.Context, conf *kconf.Conf, known []catalog.Subsys
 // spawnNode starts "kongsim node" detached in its own session, its output in the prefix's
 // error.log, and waits until it reports that it serves (or why it could not). Readiness
 // comes over a pipe the child holds as fd 3, so no polling and no timing guess.
-func spawnNode(ctx context.Context, env *Env, pfx prefix.Prefix, v catalog.Version) error {
+func spawnNode(ctx context.Context, env *Env, pfx prefix.Prefix, v facts.Version) error {
 	logf, err := os.OpenFile(pfx.ErrorLog(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("could not open %s: %w", pfx.ErrorLog(), err)
@@ -182,7 +182,7 @@ func runNode(ctx context.Context, env *Env, argv []string) int {
 		return 1
 	}
 	pfx := prefix.Prefix(p.str("prefix"))
-	v, err := catalog.ParseVersion(p.str("version"))
+	v, err := facts.ParseVersion(p.str("version"))
 	if err != nil {
 		return fail(err)
 	}

@@ -14,7 +14,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/drawbridge/drawbridge/kong/catalog"
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 )
 
 // DefaultPaths is Kong's search order when -c is not given (conf_loader/constants.lua).
@@ -29,9 +29,9 @@ var Sensitive = []string{
 
 // Defaults returns Kong's defaults for the keys kongsim uses, as the given version ships
 // them: status_listen is off through 3.5 and 127.0.0.1:8007 from 3.6.
-func Defaults(v catalog.Version) map[string]string {
+func Defaults(v facts.Version) map[string]string {
 	status := "off"
-	if !v.Less(catalog.MustParseVersion("3.6.0")) {
+	if !v.Less(facts.MustParseVersion("3.6.0")) {
 		status = "127.0.0.1:8007 reuseport backlog=16384"
 	}
 	return map[string]string{
@@ -63,7 +63,7 @@ type Conf struct {
 // Load resolves the configuration: defaults for version v, then the file (path, or the
 // default paths when path is ""), then KONG_* variables from environ (os.Environ form).
 // A -c path that does not exist is an error, as in Kong.
-func Load(path string, v catalog.Version, environ []string) (*Conf, error) {
+func Load(path string, v facts.Version, environ []string) (*Conf, error) {
 	c := &Conf{Values: Defaults(v)}
 	if path == "" {
 		for _, p := range DefaultPaths {

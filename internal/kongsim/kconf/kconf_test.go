@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/drawbridge/drawbridge/kong/catalog"
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 )
 
 func TestLoadOrder(t *testing.T) {
@@ -15,7 +15,7 @@ func TestLoadOrder(t *testing.T) {
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := Load(path, catalog.MustParseVersion("3.4.2"), []string{"KONG_PG_USER=from_env", "PGHOST=ignored", "KONG_PREFIX=/tmp/kp"})
+	c, err := Load(path, facts.MustParseVersion("3.4.2"), []string{"KONG_PG_USER=from_env", "PGHOST=ignored", "KONG_PREFIX=/tmp/kp"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,14 +46,14 @@ func TestLoadOrder(t *testing.T) {
 
 func TestDefaultsPerVersion(t *testing.T) {
 	for v, want := range map[string]string{"3.5.0": "off", "3.6.0": "127.0.0.1:8007 reuseport backlog=16384"} {
-		if got := Defaults(catalog.MustParseVersion(v))["status_listen"]; got != want {
+		if got := Defaults(facts.MustParseVersion(v))["status_listen"]; got != want {
 			t.Errorf("%s status_listen %q, want %q", v, got, want)
 		}
 	}
 }
 
 func TestMissingConfFile(t *testing.T) {
-	if _, err := Load("/nonexistent/kong.conf", catalog.MustParseVersion("3.4.2"), nil); err == nil || !strings.Contains(err.Error(), "no file at: /nonexistent/kong.conf") {
+	if _, err := Load("/nonexistent/kong.conf", facts.MustParseVersion("3.4.2"), nil); err == nil || !strings.Contains(err.Error(), "no file at: /nonexistent/kong.conf") {
 		t.Errorf("err = %v", err)
 	}
 }

@@ -21,15 +21,16 @@
 // subsystem that has a teardown migration has pending '{}', the others NULL. Re-runs (-f)
 // append again, as Kong's array_append does.
 //
-// The state covers only the migrations the running version knows (catalog.Known): rows and
+// The state covers only the migrations the running version knows (facts.Known): rows and
 // names it does not know are ignored, so an older binary against a newer database is up to
 // date. A name in neither array is "missing" before last_executed, "new" otherwise.
 //
 // # Migrations
 //
 // The SQL lives in sql/<subsystem>/<name>.sql ("-- +up", "-- +teardown"), keyed by the
-// catalog's names; a test checks every catalog migration has up SQL, and teardown SQL
-// exactly when the catalog says it has a teardown. Each up runs in its own transaction and
+// names in kongsim's facts; a test checks every migration there has up SQL, and teardown SQL
+// exactly when a release gives it a teardown. A release whose module has no teardown yet
+// (acme's 003_350_to_360 before 3.7) runs both parts in its up. Each up runs in its own transaction and
 // is recorded after it commits, so a failure leaves the earlier migrations recorded and the
 // failing one absent. Every statement is idempotent, because "up -f" and "finish -f" run
 // executed migrations again. Columns and tables arrive in the migration the reference dates

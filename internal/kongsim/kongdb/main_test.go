@@ -14,10 +14,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 	"github.com/drawbridge/drawbridge/internal/kongsim/kconf"
 	"github.com/drawbridge/drawbridge/internal/kongsim/klog"
 	"github.com/drawbridge/drawbridge/internal/testsvc"
-	"github.com/drawbridge/drawbridge/kong/catalog"
 )
 
 // One PostgreSQL server for the package. Most tests get their own schema (pg_schema) in a
@@ -112,8 +112,8 @@ func raw(t *testing.T, c *kconf.Conf) *pgx.Conn {
 	return conn
 }
 
-func known(v string) []catalog.Subsystem {
-	return catalog.Default().Known(catalog.MustParseVersion(v))
+func known(v string) []facts.Subsystem {
+	return facts.Default().AllBundled(facts.MustParseVersion(v))
 }
 
 // result is one "kong migrations" run.

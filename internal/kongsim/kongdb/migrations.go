@@ -10,9 +10,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 	"github.com/drawbridge/drawbridge/internal/kongsim/kconf"
 	"github.com/drawbridge/drawbridge/internal/kongsim/klog"
-	"github.com/drawbridge/drawbridge/kong/catalog"
 )
 
 // Options are the flags of "kong migrations", parsed by the CLI.
@@ -34,9 +34,9 @@ type Options struct {
 const DefaultLockTimeout = 60 * time.Second
 
 // Subcommands returns the "kong migrations" subcommands version v has: status arrived in 3.0.
-func Subcommands(v catalog.Version) []string {
+func Subcommands(v facts.Version) []string {
 	subs := []string{"bootstrap", "up", "finish", "list", "reset"}
-	if !v.Less(catalog.MustParseVersion("3.0.0")) {
+	if !v.Less(facts.MustParseVersion("3.0.0")) {
 		subs = append(subs, "status")
 	}
 	return subs
@@ -56,7 +56,7 @@ var commands = map[string]command{
 // Migrations runs "kong migrations <sub>" end to end for the Kong version whose migrations
 // are known: connect, read the schema state, take the cluster lock, run, print, and return
 // the exit code (0, 3, 4 or 5 for list; 1 on any error, printed as Kong's "Error:" block).
-func Migrations(ctx context.Context, sub string, opts Options, conf *kconf.Conf, known []catalog.Subsystem, log *klog.Logger) int {
+func Migrations(ctx context.Context, sub string, opts Options, conf *kconf.Conf, known []facts.Subsystem, log *klog.Logger) int {
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = DefaultLockTimeout
 	}
@@ -65,7 +65,7 @@ func Migrations(ctx context.Context, sub string, opts Options, conf *kconf.Conf,
 		lg.Level = klog.Quiet
 	}
 	cmd, ok := commands[sub]
-	if v, err := catalog.ParseVersion(opts.Version); ok && err == nil && !slices.Contains(Subcommands(v), sub) {
+	if v, err := facts.ParseVersion(opts.Version); ok && err == nil && !slices.Contains(Subcommands(v), sub) {
 		ok = false
 	}
 	if !ok {
@@ -93,7 +93,7 @@ func Migrations(ctx context.Context, sub string, opts Options, conf *kconf.Conf,
 type migrator struct {
 	db    *DB
 	opts  Options
-	known []catalog.Subsystem
+	known []facts.Subsystem
 	log   *klog.Logger
 }
 

@@ -55,9 +55,9 @@ func TestList(t *testing.T) {
 			stdoutHas:  []string{"\n\nNew migrations available:\n         core: 016_280_to_300, 017_300_to_310, 018_310_to_320, 019_320_to_330, 020_330_to_340\n         acme: 001_280_to_300, 002_320_to_330\n     http-log: 001_280_to_300\n"},
 			stdoutEnds: "      session: 002_320_to_330\n\nRun 'kong migrations up' to proceed\n"},
 		{name: "pending", setup: "3.4.2 up from 2.8.5", version: "3.4.2", code: 4,
-			stdoutEnds: "\n\nPending migrations:\n    core: 016_280_to_300\nhttp-log: 001_280_to_300\n\nRun 'kong migrations finish' when ready\n"},
+			stdoutEnds: "\n\nPending migrations:\n         core: 016_280_to_300\n     http-log: 001_280_to_300\npost-function: 001_280_to_300\n pre-function: 001_280_to_300\n\nRun 'kong migrations finish' when ready\n"},
 		{name: "pending and new", setup: "3.4.2 up from 2.8.5", version: "3.5.0", code: 4,
-			stdoutEnds: "\n\nPending migrations:\n    core: 016_280_to_300\nhttp-log: 001_280_to_300\n\nNew migrations available:\ncore: 021_340_to_350\n\n\nRun 'kong migrations finish' when ready to complete pending migrations (PostgreSQL database will be incompatible with the previous Kong version)\n",
+			stdoutEnds: "\n\nPending migrations:\n         core: 016_280_to_300\n     http-log: 001_280_to_300\npost-function: 001_280_to_300\n pre-function: 001_280_to_300\n\nNew migrations available:\ncore: 021_340_to_350\n\n\nRun 'kong migrations finish' when ready to complete pending migrations (PostgreSQL database will be incompatible with the previous Kong version)\n",
 			stderr:     "2025/01/02 03:04:05 [warn] Database has pending migrations from a previous upgrade, and new migrations from this upgrade (version 3.5.0)\n"},
 		{name: "finished", setup: "3.4.2 finished from 2.8.5", version: "3.4.2", code: 0,
 			stdoutHas: []string{"core: 000_base, 003_100_to_110, 004_110_to_120, 005_120_to_130, 006_130_to_140, 007_140_to_150, 008_150_to_200, 009_200_to_210, 010_210_to_211, 011_212_to_213, 012_213_to_220, 013_220_to_230, 014_230_to_270, 015_270_to_280, 016_280_to_300, 017_300_to_310, 018_310_to_320, 019_320_to_330, 020_330_to_340\n"}},
@@ -217,7 +217,7 @@ func TestUp(t *testing.T) {
 			opts:       Options{Force: true},
 			stdoutEnds: " executed\n\nDatabase has pending migrations; run 'kong migrations finish' when ready\n"},
 		{name: "leaves pending", setup: "2.8.5 bootstrapped", version: "3.4.2",
-			stdoutEnds: "15 migrations processed\n13 executed\n2 pending\n\nDatabase has pending migrations; run 'kong migrations finish' when ready\n"},
+			stdoutEnds: "15 migrations processed\n11 executed\n4 pending\n\nDatabase has pending migrations; run 'kong migrations finish' when ready\n"},
 		{name: "executed only", setup: "3.4.2 finished from 2.8.5", version: "3.5.0",
 			stdout: "migrating core on database 'DB'...\ncore migrated up to: 021_340_to_350 (executed)\n1 migration processed\n1 executed\n"},
 		{name: "-q", setup: "2.8.5 bootstrapped", version: "3.4.2", opts: Options{Quiet: true}},
@@ -276,9 +276,9 @@ func TestFinish(t *testing.T) {
 		{name: "nothing pending", setup: "2.8.5 bootstrapped", version: "2.8.5",
 			stdout: "No pending migrations to finish\n"},
 		{name: "finishes pending", setup: "3.4.2 up from 2.8.5", version: "3.4.2",
-			stdout: "migrating core on database 'DB'...\ncore migrated up to: 016_280_to_300 (executed)\nmigrating http-log on database 'DB'...\nhttp-log migrated up to: 001_280_to_300 (executed)\n2 migrations processed\n2 executed\nNo pending migrations to finish\n"},
+			stdout: "migrating core on database 'DB'...\ncore migrated up to: 016_280_to_300 (executed)\nmigrating http-log on database 'DB'...\nhttp-log migrated up to: 001_280_to_300 (executed)\nmigrating post-function on database 'DB'...\npost-function migrated up to: 001_280_to_300 (executed)\nmigrating pre-function on database 'DB'...\npre-function migrated up to: 001_280_to_300 (executed)\n4 migrations processed\n4 executed\nNo pending migrations to finish\n"},
 		{name: "finishes pending, new left", setup: "3.4.2 up from 2.8.5", version: "3.5.0",
-			stdout: "migrating core on database 'DB'...\ncore migrated up to: 016_280_to_300 (executed)\nmigrating http-log on database 'DB'...\nhttp-log migrated up to: 001_280_to_300 (executed)\n2 migrations processed\n2 executed\n\nNew migrations available; run 'kong migrations up' to proceed\n"},
+			stdout: "migrating core on database 'DB'...\ncore migrated up to: 016_280_to_300 (executed)\nmigrating http-log on database 'DB'...\nhttp-log migrated up to: 001_280_to_300 (executed)\nmigrating post-function on database 'DB'...\npost-function migrated up to: 001_280_to_300 (executed)\nmigrating pre-function on database 'DB'...\npre-function migrated up to: 001_280_to_300 (executed)\n4 migrations processed\n4 executed\n\nNew migrations available; run 'kong migrations up' to proceed\n"},
 		{name: "only new", setup: "2.8.5 bootstrapped", version: "3.4.2",
 			stdout: "\nNew migrations available; run 'kong migrations up' to proceed\n"},
 		{name: "-q", setup: "3.4.2 up from 2.8.5", version: "3.4.2", opts: Options{Quiet: true}},
@@ -445,9 +445,9 @@ func TestFinishForce(t *testing.T) {
 	c := setup(t, "3.4.2 up from 2.8.5")
 	first := must(t, c, "3.4.2", "finish", Options{Force: true})
 	n := countKnown("3.4.2")
-	executedFirst := n - 2 // the two pending ones are finished by the second run_migrations
+	executedFirst := n - 4 // the four pending ones are finished by the second run_migrations
 	if want := strconv.Itoa(executedFirst) + " migrations processed\n" + strconv.Itoa(executedFirst) + " executed\nmigrating core on database '" + c.Get("pg_database") + "'...\ncore migrated up to: 016_280_to_300 (executed)\n"; !strings.Contains(first.stdout, want) ||
-		!strings.HasSuffix(first.stdout, "2 migrations processed\n2 executed\n") {
+		!strings.HasSuffix(first.stdout, "4 migrations processed\n4 executed\n") {
 		t.Errorf("finish -f:\n%s", first.stdout)
 	}
 	second := must(t, c, "3.4.2", "finish", Options{Force: true})

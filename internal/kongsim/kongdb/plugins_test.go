@@ -43,13 +43,14 @@ func TestPluginConfigMigrations(t *testing.T) {
 	must(t, c, "3.9.3", "up", Options{})
 	check("after up", map[string]string{
 		"http-log":              `{"http_endpoint": "http://logs", "headers": {"X-A": ["1", "2"], "X-B": ["3"]}}`,
-		"pre-function":          `{"access": ["return 1"]}`,
+		"pre-function":          `{"functions": ["return 1"], "access": ["return 1"]}`, // up_f copies; the teardown removes functions
 		"acme":                  `{"storage": "redis", "storage_config": {"redis": {"host": "r", "port": 6379, "namespace": "ns", "ssl_server_name": "r.example", "server_name": "r.example", "extra_options": {"namespace": "ns"}}}}`,
 		"response-ratelimiting": `{"limits": {"sms": {"minute": 10}}, "redis_host": "r", "redis_port": 6380, "redis": {"host": "r", "port": 6380, "username": null, "password": null, "database": null, "timeout": null, "ssl": null, "ssl_verify": null, "server_name": null}}`,
 		"opentelemetry":         `{"endpoint": "http://otel", "batch_span_count": 200, "batch_flush_delay": 3, "queue": {"max_batch_size": 200, "max_coalescing_delay": 3}}`,
 	})
 	must(t, c, "3.9.3", "finish", Options{})
 	check("after finish", map[string]string{
+		"pre-function":          `{"access": ["return 1"]}`,
 		"http-log":              `{"http_endpoint": "http://logs", "headers": {"X-A": "1", "X-B": "3"}}`,
 		"acme":                  `{"storage": "redis", "storage_config": {"redis": {"host": "r", "port": 6379, "server_name": "r.example", "extra_options": {"namespace": "ns"}}}}`,
 		"response-ratelimiting": `{"limits": {"sms": {"minute": 10}}, "redis": {"host": "r", "port": 6380, "username": null, "password": null, "database": null, "timeout": null, "ssl": null, "ssl_verify": null, "server_name": null}}`,

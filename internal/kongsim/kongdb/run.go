@@ -34,7 +34,13 @@ func (db *DB) runMigrations(ctx context.Context, list []SubsystemMigrations, o r
 			}
 			log.Debugf("running migration: %s", m.Name)
 			if o.up {
-				if err := db.runUp(ctx, sub.Subsystem, m.Name, script.Up, o.failAt); err != nil {
+				up := script.Up
+				if !m.Teardown && script.Teardown != "" {
+					// This version's module has no teardown yet (acme's 003_350_to_360 before
+					// 3.7, say): its up does the whole change.
+					up += "\n" + script.Teardown
+				}
+				if err := db.runUp(ctx, sub.Subsystem, m.Name, up, o.failAt); err != nil {
 					return pgError(err, fmt.Sprintf("failed to run migration '%s' up: ", m.Name))
 				}
 				state := recordExecuted

@@ -9,7 +9,7 @@ import (
 	"sync"
 )
 
-// The SQL of every migration: sql/<subsystem>/<name>.sql, keyed by the catalog's subsystem
+// The SQL of every migration: sql/<subsystem>/<name>.sql, keyed by the subsystem
 // and migration names. A file has an "-- +up" section and, for a migration with a teardown,
 // a "-- +teardown" section; text before the first marker is commentary.
 //

@@ -4,21 +4,21 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/drawbridge/drawbridge/kong/catalog"
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 )
 
-// Every catalog migration has up SQL, and teardown SQL exactly when it has a teardown; no
-// file names a migration the catalog does not know.
-func TestEveryCatalogMigrationHasSQL(t *testing.T) {
+// Every migration kongsim knows has up SQL, and teardown SQL exactly when some release gives it a
+// teardown; no file names a migration kongsim does not know.
+func TestEveryMigrationHasSQL(t *testing.T) {
 	all, err := loadScripts()
 	if err != nil {
 		t.Fatal(err)
 	}
-	inCatalog := map[scriptKey]bool{}
-	for _, sub := range catalog.Default().Subsystems {
+	known := map[scriptKey]bool{}
+	for _, sub := range facts.Default().All() {
 		for _, m := range sub.Migrations {
 			k := scriptKey{sub.Name, m.Name}
-			inCatalog[k] = true
+			known[k] = true
 			s, ok := all[k]
 			switch {
 			case !ok:
@@ -26,13 +26,13 @@ func TestEveryCatalogMigrationHasSQL(t *testing.T) {
 			case s.Up == "":
 				t.Errorf("%s %s: no up SQL", sub.Name, m.Name)
 			case (s.Teardown != "") != m.Teardown:
-				t.Errorf("%s %s: teardown SQL %v, catalog teardown %v", sub.Name, m.Name, s.Teardown != "", m.Teardown)
+				t.Errorf("%s %s: teardown SQL %v, teardown in facts %v", sub.Name, m.Name, s.Teardown != "", m.Teardown)
 			}
 		}
 	}
 	for k := range all {
-		if !inCatalog[k] {
-			t.Errorf("sql/%s/%s.sql: not in the catalog", k.subsystem, k.name)
+		if !known[k] {
+			t.Errorf("sql/%s/%s.sql: not in kongsim's facts", k.subsystem, k.name)
 		}
 	}
 }

@@ -91,8 +91,10 @@ func TestSeedThroughUpgrade(t *testing.T) {
 		}
 		return cfg
 	}
+	// 3.6's module of rate-limiting's 006_350_to_360 has no teardown (3.7's has): its up
+	// moves the redis_* keys into redis at once.
 	must(t, c, "3.6.1", "up", Options{})
-	if cfg := rl(); cfg["redis_port"] == nil || cfg["redis"].(map[string]any)["port"] != float64(6379) {
+	if cfg := rl(); cfg["redis_port"] != nil || cfg["redis"].(map[string]any)["port"] != float64(6379) {
 		t.Errorf("rate-limiting after 3.6 up: %v", cfg)
 	}
 	must(t, c, "3.6.1", "finish", Options{})

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/drawbridge/drawbridge/kong/catalog"
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 )
 
 // startErrPrefix is the file:line Kong's error() adds in check_state; "kong start" keeps it
@@ -28,13 +28,13 @@ type StartCheck struct {
 // start prints it. Pending migrations do not stop the start: the result holds the messages
 // Kong logs at info ("Database has pending migrations:" and the list), one log call each.
 // InspectStart also gives the [warn] for missing migrations.
-func CheckStart(ctx context.Context, db *DB, known []catalog.Subsystem) ([]string, error) {
+func CheckStart(ctx context.Context, db *DB, known []facts.Subsystem) ([]string, error) {
 	c, err := InspectStart(ctx, db, known)
 	return c.Info, err
 }
 
 // InspectStart is CheckStart with the state and the warnings as well.
-func InspectStart(ctx context.Context, db *DB, known []catalog.Subsystem) (StartCheck, error) {
+func InspectStart(ctx context.Context, db *DB, known []facts.Subsystem) (StartCheck, error) {
 	st, err := db.State(ctx, known)
 	if err != nil {
 		return StartCheck{}, err

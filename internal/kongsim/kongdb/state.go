@@ -6,14 +6,14 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/drawbridge/drawbridge/kong/catalog"
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 )
 
 // SubsystemMigrations is one subsystem's share of a state list, in Kong's order.
 type SubsystemMigrations struct {
 	Subsystem  string
 	Namespace  string
-	Migrations []catalog.Migration
+	Migrations []facts.Migration
 }
 
 // Names returns the migration names.
@@ -68,14 +68,14 @@ type metaRow struct {
 //
 // A name in neither array is "missing" when it comes before last_executed in the
 // subsystem's order, "new" otherwise (reference section 2.2).
-func deriveState(known []catalog.Subsystem, rows map[string]metaRow) *State {
+func deriveState(known []facts.Subsystem, rows map[string]metaRow) *State {
 	st := &State{NeedsBootstrap: rows == nil}
 	for _, sub := range known {
-		var executed, pending, missing, fresh []catalog.Migration
+		var executed, pending, missing, fresh []facts.Migration
 		row, ok := rows[sub.Name]
 		last := -1
 		if ok {
-			last = slices.IndexFunc(sub.Migrations, func(m catalog.Migration) bool { return m.Name == row.LastExecuted })
+			last = slices.IndexFunc(sub.Migrations, func(m facts.Migration) bool { return m.Name == row.LastExecuted })
 		}
 		for i, m := range sub.Migrations {
 			switch {
@@ -91,7 +91,7 @@ func deriveState(known []catalog.Subsystem, rows map[string]metaRow) *State {
 				fresh = append(fresh, m)
 			}
 		}
-		add := func(list *[]SubsystemMigrations, ms []catalog.Migration) {
+		add := func(list *[]SubsystemMigrations, ms []facts.Migration) {
 			if len(ms) > 0 {
 				*list = append(*list, SubsystemMigrations{Subsystem: sub.Name, Namespace: sub.Namespace, Migrations: ms})
 			}
@@ -105,8 +105,8 @@ func deriveState(known []catalog.Subsystem, rows map[string]metaRow) *State {
 }
 
 // State reads schema_meta and derives the state for the migrations known (the running
-// version's catalog.Known).
-func (db *DB) State(ctx context.Context, known []catalog.Subsystem) (*State, error) {
+// version's facts.Known).
+func (db *DB) State(ctx context.Context, known []facts.Subsystem) (*State, error) {
 	rows, err := db.schemaMeta(ctx)
 	if err != nil {
 		return nil, err

@@ -4,14 +4,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/drawbridge/drawbridge/kong/catalog"
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 )
 
 func TestDeriveState(t *testing.T) {
-	sub := func(name string, migs ...string) catalog.Subsystem {
-		s := catalog.Subsystem{Name: name, Namespace: "kong.plugins." + name + ".migrations"}
+	sub := func(name string, migs ...string) facts.Subsystem {
+		s := facts.Subsystem{Name: name, Namespace: "kong.plugins." + name + ".migrations"}
 		for _, m := range migs {
-			s.Migrations = append(s.Migrations, catalog.Migration{Subsystem: name, Name: m})
+			s.Migrations = append(s.Migrations, facts.Migration{Subsystem: name, Name: m})
 		}
 		return s
 	}
@@ -54,7 +54,7 @@ func TestDeriveState(t *testing.T) {
 			executed: "core:000_base,001_x,002_y,003_z;", fresh: "acl:000_base_acl;"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := deriveState([]catalog.Subsystem{core, acl}, tc.rows)
+			st := deriveState([]facts.Subsystem{core, acl}, tc.rows)
 			if st.NeedsBootstrap != tc.bootstrap {
 				t.Errorf("NeedsBootstrap = %v", st.NeedsBootstrap)
 			}
@@ -75,8 +75,8 @@ func TestDeriveState(t *testing.T) {
 
 func TestFormatMigrations(t *testing.T) {
 	list := []SubsystemMigrations{
-		{Subsystem: "core", Migrations: []catalog.Migration{{Name: "000_base"}, {Name: "003_100_to_110"}}},
-		{Subsystem: "rate-limiting", Migrations: []catalog.Migration{{Name: "000_base_rate_limiting"}}},
+		{Subsystem: "core", Migrations: []facts.Migration{{Name: "000_base"}, {Name: "003_100_to_110"}}},
+		{Subsystem: "rate-limiting", Migrations: []facts.Migration{{Name: "000_base_rate_limiting"}}},
 	}
 	want := "         core: 000_base, 003_100_to_110\nrate-limiting: 000_base_rate_limiting"
 	if got := FormatMigrations(list); got != want {

@@ -8,10 +8,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/drawbridge/drawbridge/kong/catalog"
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 )
 
-var v3_6 = catalog.MustParseVersion("3.6.0")
+var v3_6 = facts.MustParseVersion("3.6.0")
 
 // route is one path of an API with its handlers by method.
 type route struct {

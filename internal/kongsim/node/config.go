@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/drawbridge/drawbridge/kong/catalog"
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 )
 
 // Value types of kong.conf keys, as conf_loader's CONF_PARSERS converts them; keys not
@@ -120,8 +120,8 @@ func listenerObjects(n *node, key string) []map[string]any {
 }
 
 // luaVersion is jit.version of the OpenResty each line bundles.
-func luaVersion(v catalog.Version) string {
-	if v.Less(catalog.MustParseVersion("3.6.0")) {
+func luaVersion(v facts.Version) string {
+	if v.Less(facts.MustParseVersion("3.6.0")) {
 		return "LuaJIT 2.1.0-beta3"
 	}
 	return "LuaJIT 2.1.0-20231117"

@@ -20,13 +20,13 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 	"github.com/drawbridge/drawbridge/internal/kongsim/kconf"
 	"github.com/drawbridge/drawbridge/internal/kongsim/klog"
 	"github.com/drawbridge/drawbridge/internal/kongsim/kongdb"
 	"github.com/drawbridge/drawbridge/internal/kongsim/prefix"
 	"github.com/drawbridge/drawbridge/internal/kongsim/sim"
 	"github.com/drawbridge/drawbridge/internal/testsvc"
-	"github.com/drawbridge/drawbridge/kong/catalog"
 )
 
 // The package's tests share one PostgreSQL server; each test gets its own database.
@@ -115,12 +115,12 @@ func newKongDB(t *testing.T, pg *testsvc.Postgres, extraSQL ...string) kongDB {
 // bootstrap gives the database Kong's schema with kongdb's "kong migrations bootstrap".
 func (db kongDB) bootstrap(t *testing.T) {
 	t.Helper()
-	conf := &kconf.Conf{Values: kconf.Defaults(catalog.Default().Latest().Version)}
+	conf := &kconf.Conf{Values: kconf.Defaults(facts.Default().Latest().Version)}
 	conf.Values["pg_host"], conf.Values["pg_port"] = db.pg.Host, strconv.Itoa(db.pg.Port)
 	conf.Values["pg_user"], conf.Values["pg_database"] = db.pg.User, db.name
 	var out strings.Builder
 	log := &klog.Logger{Stdout: &out, Stderr: &out}
-	if code := kongdb.Migrations(t.Context(), "bootstrap", kongdb.Options{}, conf, catalog.Default().Known(catalog.Default().Latest().Version), log); code != 0 {
+	if code := kongdb.Migrations(t.Context(), "bootstrap", kongdb.Options{}, conf, facts.Default().AllBundled(facts.Default().Latest().Version), log); code != 0 {
 		t.Fatalf("bootstrap: exit %d\n%s", code, out.String())
 	}
 }
@@ -194,7 +194,7 @@ type testNode struct {
 	adminAddr     string
 	statusAddr    string
 	prefix        prefix.Prefix
-	version       catalog.Version
+	version       facts.Version
 	nodeID        string
 	sigs          chan os.Signal
 	done          chan error // receives Run's result
@@ -214,7 +214,7 @@ func startNode(t *testing.T, o nodeOptions) *testNode {
 
 func launchNode(t *testing.T, o nodeOptions) (*testNode, error) {
 	t.Helper()
-	v := catalog.MustParseVersion(o.version)
+	v := facts.MustParseVersion(o.version)
 	p := prefix.Prefix(t.TempDir())
 	if err := p.Prepare(); err != nil {
 		t.Fatal(err)

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 	"github.com/drawbridge/drawbridge/internal/kongsim/traffic"
-	"github.com/drawbridge/drawbridge/kong/catalog"
 )
 
 // Histogram buckets of the Prometheus plugin (kong/plugins/prometheus/exporter.lua).
@@ -25,11 +25,11 @@ var (
 )
 
 var (
-	v3_7 = catalog.MustParseVersion("3.7.0")
+	v3_7 = facts.MustParseVersion("3.7.0")
 )
 
 // latencyBuckets are the request (and upstream) and Kong latency buckets of a version.
-func latencyBuckets(v catalog.Version) (request, kong []float64) {
+func latencyBuckets(v facts.Version) (request, kong []float64) {
 	if v.Major < 3 {
 		return legacyLatencyBuckets, legacyLatencyBuckets
 	}

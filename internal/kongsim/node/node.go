@@ -16,19 +16,19 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 	"github.com/drawbridge/drawbridge/internal/kongsim/kconf"
 	"github.com/drawbridge/drawbridge/internal/kongsim/prefix"
 	"github.com/drawbridge/drawbridge/internal/kongsim/sim"
 	"github.com/drawbridge/drawbridge/internal/kongsim/traffic"
-	"github.com/drawbridge/drawbridge/kong/catalog"
 )
 
 // Config is one node run.
 type Config struct {
 	Conf     *kconf.Conf
 	Prefix   prefix.Prefix
-	Version  catalog.Version // the installed version this node runs
-	NodeID   string          // new UUID per start (traditional mode), chosen by the caller
+	Version  facts.Version // the installed version this node runs
+	NodeID   string        // new UUID per start (traditional mode), chosen by the caller
 	Hostname string
 	Log      *slog.Logger // writes to the prefix's logs/error.log (caller opens it)
 }
@@ -240,13 +240,13 @@ func signalName(s os.Signal) string {
 }
 
 // openrestyVersion is the "openresty/x" line nginx logs at start, per Kong line.
-func openrestyVersion(v catalog.Version) string {
+func openrestyVersion(v facts.Version) string {
 	switch {
 	case v.Major < 3:
 		return "openresty/1.19.9.1"
-	case v.Less(catalog.MustParseVersion("3.4.0")):
+	case v.Less(facts.MustParseVersion("3.4.0")):
 		return "openresty/1.21.4.1"
-	case v.Less(catalog.MustParseVersion("3.6.0")):
+	case v.Less(facts.MustParseVersion("3.6.0")):
 		return "openresty/1.21.4.2"
 	default:
 		return "openresty/1.25.3.1"

@@ -4,7 +4,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/drawbridge/drawbridge/kong/catalog"
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 )
 
 // bundledPlugin is a plugin Kong OSS ships (kong/constants.lua BUNDLED_PLUGINS) with its
@@ -65,7 +65,7 @@ var bundledPlugins = []bundledPlugin{
 
 // loadedPlugins resolves the plugins setting ("bundled", names, "off") for a version, in
 // the order of the setting (bundled ones in priority order).
-func loadedPlugins(setting string, v catalog.Version) []bundledPlugin {
+func loadedPlugins(setting string, v facts.Version) []bundledPlugin {
 	var out []bundledPlugin
 	seen := map[string]bool{}
 	add := func(p bundledPlugin) {
@@ -80,7 +80,7 @@ func loadedPlugins(setting string, v catalog.Version) []bundledPlugin {
 		case "", "off":
 		case "bundled":
 			for _, p := range bundledPlugins {
-				if p.since == "" || !v.Less(catalog.MustParseVersion(p.since)) {
+				if p.since == "" || !v.Less(facts.MustParseVersion(p.since)) {
 					add(p)
 				}
 			}
@@ -98,7 +98,7 @@ func loadedPlugins(setting string, v catalog.Version) []bundledPlugin {
 
 // availableOnServer is GET /'s plugins.available_on_server: {name: {version, priority}}
 // from 3.0 (bundled plugins carry Kong's version), {name: true} before.
-func availableOnServer(setting string, v catalog.Version) map[string]any {
+func availableOnServer(setting string, v facts.Version) map[string]any {
 	out := map[string]any{}
 	for _, p := range loadedPlugins(setting, v) {
 		if v.Major < 3 {

@@ -10,13 +10,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 	"github.com/drawbridge/drawbridge/internal/kongsim/traffic"
-	"github.com/drawbridge/drawbridge/kong/catalog"
 )
 
 var (
-	v3_3 = catalog.MustParseVersion("3.3.0")
-	v3_9 = catalog.MustParseVersion("3.9.0")
+	v3_3 = facts.MustParseVersion("3.3.0")
+	v3_9 = facts.MustParseVersion("3.9.0")
 )
 
 // Messages of the Status API's readiness check (kong/status/ready.lua).
@@ -37,7 +37,7 @@ const mib = 1 << 20
 
 // sharedDicts are the template's shared dictionaries; 2.8 still has kong_process_events,
 // 3.x has kong_secrets.
-func sharedDicts(v catalog.Version) []sharedDict {
+func sharedDicts(v facts.Version) []sharedDict {
 	ds := []sharedDict{
 		{"kong", 5 * mib, 40960},
 		{"kong_locks", 8 * mib, 61440},

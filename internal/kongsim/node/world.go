@@ -1,8 +1,8 @@
 package node
 
 import (
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 	"github.com/drawbridge/drawbridge/internal/kongsim/traffic"
-	"github.com/drawbridge/drawbridge/kong/catalog"
 )
 
 // promConf is what an enabled prometheus plugin instance asks the exporter for.
@@ -13,7 +13,7 @@ type promConf struct {
 // flags reads a prometheus plugin's config as the node's version does: in 2.8 status,
 // latency, bandwidth and upstream health are always on (only per_consumer is a field);
 // from 3.0 each has its flag, default false.
-func flags(config map[string]any, v catalog.Version) promConf {
+func flags(config map[string]any, v facts.Version) promConf {
 	on := func(key string) bool { b, _ := config[key].(bool); return b }
 	if v.Major < 3 {
 		return promConf{statusCode: true, latency: true, bandwidth: true, upstreamHealth: true, perConsumer: on("per_consumer")}
@@ -53,7 +53,7 @@ var (
 
 // fallbackWorld is served before the database has ever been read: the built-in routes and
 // targets with a global prometheus plugin that has every flag on (but per_consumer).
-func fallbackWorld(v catalog.Version) *world {
+func fallbackWorld(v facts.Version) *world {
 	all := promConf{statusCode: true, latency: true, bandwidth: true, upstreamHealth: true}
 	w := &world{conf: map[traffic.Route]promConf{}, upstreamHealth: true, targets: builtinTargets, pluginNames: []string{"prometheus"}}
 	for _, r := range builtinRoutes {
@@ -68,7 +68,7 @@ func fallbackWorld(v catalog.Version) *world {
 // prometheus plugin (route and service, then route, then service, then global; instances
 // scoped to a consumer are not applied to routes). Consumers, when there are any, are
 // spread over the routes round-robin.
-func buildWorld(e entities, v catalog.Version) *world {
+func buildWorld(e entities, v facts.Version) *world {
 	w := &world{fromDB: true, conf: map[traffic.Route]promConf{}, targets: e.targets, pluginNames: e.pluginNames}
 	if len(w.targets) == 0 {
 		w.targets = builtinTargets

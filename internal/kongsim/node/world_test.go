@@ -3,8 +3,8 @@ package node
 import (
 	"testing"
 
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 	"github.com/drawbridge/drawbridge/internal/kongsim/traffic"
-	"github.com/drawbridge/drawbridge/kong/catalog"
 )
 
 func TestApplicablePluginPrecedence(t *testing.T) {
@@ -38,7 +38,7 @@ func TestApplicablePluginPrecedence(t *testing.T) {
 }
 
 func TestBuildWorld(t *testing.T) {
-	v3 := catalog.MustParseVersion("3.4.2")
+	v3 := facts.MustParseVersion("3.4.2")
 	e := entities{
 		routes:    []routeRow{{id: "r1", name: "a", serviceID: "s1", service: "svc"}, {id: "r2", serviceID: "s1", service: "svc"}},
 		consumers: []string{"alice", "bob"},
@@ -63,7 +63,7 @@ func TestBuildWorld(t *testing.T) {
 		t.Error("no upstreams in the database: the built-in targets stand in")
 	}
 	// 2.8: every family is on whatever the config says.
-	if c := buildWorld(e, catalog.MustParseVersion("2.8.5")).conf[want[0]]; !c.statusCode || !c.bandwidth || !c.latency {
+	if c := buildWorld(e, facts.MustParseVersion("2.8.5")).conf[want[0]]; !c.statusCode || !c.bandwidth || !c.latency {
 		t.Errorf("2.8 flags %+v, want all on", c)
 	}
 	// No routes in the database: the built-in ones, with the global plugin.

@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/drawbridge/drawbridge/kong/catalog"
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 )
 
 // Prefix is a node's prefix directory.
@@ -63,22 +63,22 @@ func (p Prefix) Prepare() error {
 var ErrNotInstalled = errors.New("no Kong version installed")
 
 // Installed returns the version installed in the prefix.
-func (p Prefix) Installed() (catalog.Version, error) {
+func (p Prefix) Installed() (facts.Version, error) {
 	b, err := os.ReadFile(p.VersionFile())
 	if errors.Is(err, os.ErrNotExist) {
-		return catalog.Version{}, fmt.Errorf("%w in %s (run: kongsim install -p %s --version X.Y.Z)", ErrNotInstalled, p, p)
+		return facts.Version{}, fmt.Errorf("%w in %s (run: kongsim install -p %s --version X.Y.Z)", ErrNotInstalled, p, p)
 	}
 	if err != nil {
-		return catalog.Version{}, err
+		return facts.Version{}, err
 	}
-	return catalog.ParseVersion(strings.TrimSpace(string(b)))
+	return facts.ParseVersion(strings.TrimSpace(string(b)))
 }
 
 // Install records v as the installed version, as a package install would. The version
-// must be a release in the catalog.
-func (p Prefix) Install(v catalog.Version) error {
-	if _, ok := catalog.Default().Release(v); !ok {
-		return fmt.Errorf("version %s is not a Kong OSS release kongsim knows (2.8.0 … %s)", v, catalog.Default().Latest().Version)
+// must be a release in the facts.
+func (p Prefix) Install(v facts.Version) error {
+	if _, ok := facts.Default().Release(v); !ok {
+		return fmt.Errorf("version %s is not a Kong OSS release kongsim knows (2.8.0 … %s)", v, facts.Default().Latest().Version)
 	}
 	if err := p.Prepare(); err != nil {
 		return err

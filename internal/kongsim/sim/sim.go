@@ -18,7 +18,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/drawbridge/drawbridge/kong/catalog"
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 )
 
 // File is the content of .kongsim/sim.json.
@@ -313,14 +313,14 @@ func Keys() []string {
 }
 
 // Applies reports whether the fault makes version v misbehave.
-func (b *BadRelease) Applies(v catalog.Version) bool {
+func (b *BadRelease) Applies(v facts.Version) bool {
 	if b == nil {
 		return false
 	}
 	if but, ok := strings.CutPrefix(b.Version, "!"); ok {
-		good, err := catalog.ParseVersion(but)
+		good, err := facts.ParseVersion(but)
 		return err == nil && good != v
 	}
-	bad, err := catalog.ParseVersion(b.Version)
+	bad, err := facts.ParseVersion(b.Version)
 	return err == nil && bad == v
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/drawbridge/drawbridge/kong/catalog"
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 )
 
 func TestSetAndLoad(t *testing.T) {
@@ -70,7 +70,7 @@ func TestWatchSeesChanges(t *testing.T) {
 }
 
 func TestBadReleaseApplies(t *testing.T) {
-	v := func(s string) catalog.Version { return catalog.MustParseVersion(s) }
+	v := func(s string) facts.Version { return facts.MustParseVersion(s) }
 	cases := []struct {
 		version, running string
 		want             bool

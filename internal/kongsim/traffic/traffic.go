@@ -18,8 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 	"github.com/drawbridge/drawbridge/internal/kongsim/sim"
-	"github.com/drawbridge/drawbridge/kong/catalog"
 )
 
 // Route is what a proxied request matched: the labels its metrics carry.
@@ -69,7 +69,7 @@ type codeShare struct {
 
 // Effective is the traffic a node running version v serves: the configured traffic, with
 // the bad-release fault's error ratio and p99 when the fault names v.
-func Effective(f sim.File, v catalog.Version) sim.Traffic {
+func Effective(f sim.File, v facts.Version) sim.Traffic {
 	t := f.Traffic
 	br := f.Faults.BadRelease
 	if br == nil {

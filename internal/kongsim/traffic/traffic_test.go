@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 	"github.com/drawbridge/drawbridge/internal/kongsim/sim"
-	"github.com/drawbridge/drawbridge/kong/catalog"
 )
 
 // The Prometheus plugin's bucket sets (reference §5.2, §5.3); the node package owns the
@@ -206,7 +206,7 @@ func TestRoutesRemovedKeepTheirSeries(t *testing.T) {
 
 func TestEffective(t *testing.T) {
 	base := sim.Traffic{RPS: 50, ErrorRatio: 0.002, P50Ms: 20, P99Ms: 120}
-	v := catalog.MustParseVersion("3.5.0")
+	v := facts.MustParseVersion("3.5.0")
 	for _, tc := range []struct {
 		name string
 		bad  *sim.BadRelease

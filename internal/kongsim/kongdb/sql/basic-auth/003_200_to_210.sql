@@ -1,9 +1,14 @@
+-- Workspaces for basicauth_credentials (Kong: operations.200_to_210 ws_migrate_plugin); the teardown moves
+-- existing rows into the default workspace.
+
 -- +up
 ALTER TABLE IF EXISTS ONLY "basicauth_credentials" ADD COLUMN IF NOT EXISTS "ws_id" UUID REFERENCES "workspaces" ("id");
-UPDATE "basicauth_credentials" SET "ws_id" = (SELECT "id" FROM "workspaces" WHERE "name" = 'default') WHERE "ws_id" IS NULL;
 DO $$
 BEGIN
   ALTER TABLE "basicauth_credentials" ADD CONSTRAINT "basicauth_credentials_id_ws_id_unique" UNIQUE ("id", "ws_id");
 EXCEPTION WHEN duplicate_table OR duplicate_object THEN
 END;
 $$;
+
+-- +teardown
+UPDATE "basicauth_credentials" SET "ws_id" = (SELECT "id" FROM "workspaces" WHERE "name" = 'default') WHERE "ws_id" IS NULL;

@@ -1,9 +1,14 @@
+-- Workspaces for hmacauth_credentials (Kong: operations.200_to_210 ws_migrate_plugin); the teardown moves
+-- existing rows into the default workspace.
+
 -- +up
 ALTER TABLE IF EXISTS ONLY "hmacauth_credentials" ADD COLUMN IF NOT EXISTS "ws_id" UUID REFERENCES "workspaces" ("id");
-UPDATE "hmacauth_credentials" SET "ws_id" = (SELECT "id" FROM "workspaces" WHERE "name" = 'default') WHERE "ws_id" IS NULL;
 DO $$
 BEGIN
   ALTER TABLE "hmacauth_credentials" ADD CONSTRAINT "hmacauth_credentials_id_ws_id_unique" UNIQUE ("id", "ws_id");
 EXCEPTION WHEN duplicate_table OR duplicate_object THEN
 END;
 $$;
+
+-- +teardown
+UPDATE "hmacauth_credentials" SET "ws_id" = (SELECT "id" FROM "workspaces" WHERE "name" = 'default') WHERE "ws_id" IS NULL;
