@@ -85,3 +85,40 @@ func killNodes(dir string) {
 		}
 	}
 }
+
+// TestBehavioursScript runs test/kongsim-behaviours.sh: each section shows one way real
+// clusters differ from the default (an explicit plugins list, …) with the kong CLI, checking
+// Kong's exit codes and messages, on a throwaway PostgreSQL.
+func TestBehavioursScript(t *testing.T) {
+	pg := testsvc.StartPostgres(t)
+	sections := map[string]string{"plugins": "DB_PLUGINS"}
+	env := os.Environ()
+	for name, v := range sections {
+		db := "kb_" + name
+		if _, err := pg.CreateDatabase(t.Context(), db); err != nil {
+			t.Fatal(err)
+		}
+		env = append(env, v+"="+db)
+	}
+	work := t.TempDir()
+	bin := filepath.Join(work, "kongsim")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build kongsim: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		for name := range sections {
+			killNodes(filepath.Join(work, name))
+		}
+	})
+	script := exec.CommandContext(t.Context(), "bash", "../../test/kongsim-behaviours.sh")
+	script.Env = append(env, "KONGSIM="+bin, "WORKDIR="+work,
+		"PGHOST="+pg.Host, "PGPORT="+strconv.Itoa(pg.Port), "PGUSER="+pg.User)
+	out, err := script.CombinedOutput()
+	t.Logf("script output:\n%s", out)
+	if err != nil {
+		t.Fatalf("script failed: %v", err)
+	}
+	if !strings.Contains(string(out), "all sections passed") {
+		t.Fatal("script did not finish")
+	}
+}

@@ -200,7 +200,7 @@ func TestUsageAndErrors(t *testing.T) {
 		{"health of a stopped node", []string{"kong", "health", "-p", installed}, 1, "", "Error: Kong is not running at " + installed},
 		{"stop of a never started node", []string{"kong", "stop", "-p", installed}, 1, "", "Error: no file at: " + installed + "/.kong_env"},
 		{"error block", []string{"kong", "stop", "-p", installed}, 1, "", "\n\n  Run with --v (verbose) or --vv (debug) for more details\n"},
-		{"install of an unknown version", []string{"install", "-p", empty, "--version", "3.4.3"}, 1, "", "3.4.3 is not a Kong OSS release"},
+		{"install of an unknown version", []string{"install", "-p", empty, "--version", "3.4.3"}, 1, "", "3.4.3 is not a Kong release kongsim knows (OSS 2.8.0 … 3.9.3, or an Enterprise build of those lines such as 3.4.3.12)"},
 		{"set of an unknown key", []string{"set", "-p", empty, "faults.explode=true"}, 1, "", "unknown key"},
 	}
 	for _, tc := range cases {

@@ -20,7 +20,10 @@ Kong, simulated (docs/kongsim.md):
   kong <args>                         the kong CLI: version, start, stop, quit, restart, health,
                                       migrations bootstrap|up|finish|list|status|reset
                                       (the binary also acts as kong when invoked as "kong")
-  install -p PREFIX --version V       install Kong V in a node's prefix, as a package upgrade would
+  install -p PREFIX [--version V] [--plugin NAME[,NAME…]]
+                                      install Kong V in a node's prefix, as a package upgrade
+                                      would (OSS or an Enterprise build such as 3.4.3.12), and/or
+                                      custom plugins beside it (kept across versions)
   set -p PREFIX [-p …] key=value…     change traffic and faults of running nodes (an empty value clears)
   show -p PREFIX                      print a node's traffic and faults
   seed [-c CONF] [-p PREFIX] [--services N --routes N --consumers N --upstreams N --targets N]
@@ -74,22 +77,33 @@ func fail(env *Env, cmd string, err error) int {
 }
 
 func install(env *Env, argv []string) int {
-	p, err := parseOpts(argv, []optSpec{{short: "p", long: "prefix", value: true}, {long: "version", value: true}})
+	p, err := parseOpts(argv, []optSpec{{short: "p", long: "prefix", value: true}, {long: "version", value: true}, {long: "plugin", value: true}})
 	if err != nil {
 		return fail(env, "install", err)
 	}
-	if p.str("prefix") == "" || p.str("version") == "" {
-		return fail(env, "install", fmt.Errorf("want -p PREFIX --version X.Y.Z"))
-	}
-	v, err := facts.ParseVersion(p.str("version"))
-	if err != nil {
-		return fail(env, "install", err)
+	if p.str("prefix") == "" || (p.str("version") == "" && p.str("plugin") == "") {
+		return fail(env, "install", fmt.Errorf("want -p PREFIX --version X.Y.Z, and/or --plugin NAME[,NAME…] for custom plugins"))
 	}
 	pfx := prefix.Prefix(filepath.Clean(p.str("prefix")))
-	if err := pfx.Install(v); err != nil {
-		return fail(env, "install", err)
+	if p.str("version") != "" {
+		v, err := facts.ParseVersion(p.str("version"))
+		if err != nil {
+			return fail(env, "install", err)
+		}
+		if err := pfx.Install(v); err != nil {
+			return fail(env, "install", err)
+		}
+		fmt.Fprintf(env.Stdout, "installed Kong %s in %s\n", v, pfx)
 	}
-	fmt.Fprintf(env.Stdout, "installed Kong %s in %s\n", v, pfx)
+	for _, name := range strings.Split(p.str("plugin"), ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		if err := pfx.InstallPlugin(name); err != nil {
+			return fail(env, "install", err)
+		}
+		fmt.Fprintf(env.Stdout, "installed custom plugin %s in %s\n", name, pfx)
+	}
 	return 0
 }
 

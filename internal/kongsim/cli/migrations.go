@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
+	"github.com/drawbridge/drawbridge/internal/kongsim/kconf"
 	"github.com/drawbridge/drawbridge/internal/kongsim/kongdb"
 	"github.com/drawbridge/drawbridge/internal/kongsim/sim"
 )
@@ -116,5 +117,5 @@ func kongMigrations(ctx context.Context, env *Env, argv []string) int {
 	}
 	log.Verbose("Kong: %s", v)
 	pfx.LogCommand(append([]string{"migrations"}, argv...))
-	return kongdb.Migrations(ctx, sub, opts, conf, facts.Default().AllBundled(v), log)
+	return kongdb.Migrations(ctx, sub, opts, conf, facts.Default().Known(v, kconf.LoadedPlugins(conf.Get("plugins"), v)), log)
 }

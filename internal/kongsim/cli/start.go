@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -67,7 +68,8 @@ func kongStart(ctx context.Context, env *Env, argv []string) int {
 	if err != nil {
 		return usageError(env, "start", err)
 	}
-	known := facts.Default().AllBundled(v)
+	loaded := kconf.LoadedPlugins(conf.Get("plugins"), v)
+	known := facts.Default().Known(v, loaded)
 	if p.flag("run-migrations") {
 		lockTimeout, _, err := p.seconds("lock-timeout")
 		if err != nil {
@@ -86,6 +88,9 @@ func kongStart(ctx context.Context, env *Env, argv []string) int {
 	}
 	if err := kconf.WriteFile(pfx.KongEnv(), conf.Values); err != nil {
 		return log.Fail(fmt.Errorf("could not write %s: %w", pfx.KongEnv(), err))
+	}
+	if err := initPlugins(ctx, conf, pfx, v, loaded, dbTimeout); err != nil {
+		return log.Fail(err)
 	}
 	if err := spawnNode(ctx, env, pfx, v); err != nil {
 		return log.Fail(err)
@@ -227,4 +232,61 @@ func newUUID() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// initPlugins is what nginx's init_by_lua does with plugins before a node serves
+// (kong/init.lua): every loaded plugin must be installed (load_plugin_schemas, all failures
+// joined), then every plugin in the plugins table must be loaded (PluginsIterator.new, the
+// first row that is not). Either failure fails kong start with nginx's error, as Kong
+// prints it, and goes to error.log.
+func initPlugins(ctx context.Context, conf *kconf.Conf, pfx prefix.Prefix, v facts.Version, loaded []string, timeout time.Duration) error {
+	installed := map[string]bool{}
+	for _, p := range facts.Default().Bundled(v) {
+		installed[p.Name] = true
+	}
+	custom, err := pfx.CustomPlugins()
+	if err != nil {
+		return err
+	}
+	for _, name := range custom {
+		installed[name] = true
+	}
+	lines := facts.Default().Lines(v)
+	var errs []string
+	for _, name := range loaded {
+		if !installed[name] {
+			errs = append(errs, fmt.Sprintf("on plugin '%s': %s plugin is enabled but not installed;\nno plugin found", name, name))
+		}
+	}
+	if len(errs) > 0 {
+		return initError(pfx, lines, lines.PluginSchemas, "assert", "error loading plugin schemas: "+strings.Join(errs, "; "))
+	}
+	db, err := kongdb.Open(ctx, conf, timeout)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	inUse, err := kongdb.PluginsInUse(ctx, db)
+	if err != nil {
+		return err
+	}
+	for _, name := range inUse {
+		if !slices.Contains(loaded, name) {
+			return initError(pfx, lines, lines.PluginsIterator, "error", "error building initial plugins: "+name+" plugin is in use but not enabled")
+		}
+	}
+	return nil
+}
+
+// initError is nginx's init_by_lua failure as kong start reports it (the traceback
+// abbreviated), also written to the prefix's error.log as nginx logs it.
+func initError(pfx prefix.Prefix, lines facts.SourceLines, line int, fn, msg string) error {
+	const lua = "/usr/local/share/lua/5.1/kong/"
+	initErr := fmt.Sprintf("init_by_lua error: %sinit.lua:%d: %s", lua, line, msg)
+	if f, err := os.OpenFile(pfx.ErrorLog(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
+		fmt.Fprintf(f, "%s [error] %d#0: %s\n", time.Now().Format("2006/01/02 15:04:05"), os.Getpid(), initErr)
+		f.Close()
+	}
+	return fmt.Errorf("%scmd/start.lua:%d: nginx: [error] %s\nstack traceback:\n\t[C]: in function '%s'\n\t%sinit.lua:%d: in function 'init'\n\tinit_by_lua:3: in main chunk",
+		lua, lines.Start, initErr, fn, lua, line)
 }

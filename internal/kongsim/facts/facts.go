@@ -125,6 +125,12 @@ type Kong struct {
 	subs     []rawSubsystem
 	lts      map[string]bool
 	byVer    map[Version]Release
+	lines    []versionedLines
+}
+
+type versionedLines struct {
+	from  Version
+	lines SourceLines
 }
 
 type rawPlugin struct {
@@ -175,7 +181,20 @@ type yamlFile struct {
 		Since    string    `yaml:"since"`
 		Priority yaml.Node `yaml:"priority"`
 	} `yaml:"plugins"`
-	Migrations yaml.Node `yaml:"migrations"`
+	Migrations  yaml.Node `yaml:"migrations"`
+	SourceLines []struct {
+		From            string `yaml:"from"`
+		Start           int    `yaml:"start"`
+		PluginSchemas   int    `yaml:"plugin_schemas"`
+		PluginsIterator int    `yaml:"plugins_iterator"`
+	} `yaml:"source_lines"`
+}
+
+// SourceLines are where a release raises the errors kong start prints (file:line).
+type SourceLines struct {
+	Start           int // kong/cmd/start.lua: assert(nginx_signals.start(conf))
+	PluginSchemas   int // kong/init.lua: load_plugin_schemas
+	PluginsIterator int // kong/init.lua: "error building initial plugins"
 }
 
 // Parse reads kong.yaml's format.
@@ -292,7 +311,26 @@ func Parse(b []byte) (*Kong, error) {
 	if len(k.subs) == 0 || k.subs[0].name != "core" {
 		return nil, fmt.Errorf("migrations: core must come first")
 	}
+	for _, l := range f.SourceLines {
+		v, err := since("source_lines", l.From)
+		if err != nil {
+			return nil, err
+		}
+		k.lines = append(k.lines, versionedLines{v, SourceLines{Start: l.Start, PluginSchemas: l.PluginSchemas, PluginsIterator: l.PluginsIterator}})
+	}
 	return k, nil
+}
+
+// Lines returns where version v raises kong start's errors.
+func (k *Kong) Lines(v Version) SourceLines {
+	v = k.Base(v)
+	var out SourceLines
+	for _, l := range k.lines {
+		if !v.Less(l.from) {
+			out = l.lines
+		}
+	}
+	return out
 }
 
 // Release returns the OSS release v.

@@ -8,6 +8,7 @@ package kconf
 import (
 	"bufio"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"slices"
@@ -245,4 +246,33 @@ func (c *Conf) HTTPAddrs(key string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// LoadedPlugins is conf_loader's loaded_plugins for a plugins setting: the value split on
+// commas and trimmed; "off" as the first item loads nothing (and is skipped elsewhere);
+// "bundled" adds every plugin version v bundles; any other name is taken as it is, unchecked
+// (kong start finds out whether it is installed). Sorted, without repeats.
+func LoadedPlugins(setting string, v facts.Version) []string {
+	var items []string
+	for _, item := range strings.Split(setting, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
+		}
+	}
+	if len(items) == 0 || items[0] == "off" {
+		return nil
+	}
+	set := map[string]bool{}
+	for _, item := range items {
+		switch item {
+		case "off":
+		case "bundled":
+			for _, p := range facts.Default().Bundled(v) {
+				set[p.Name] = true
+			}
+		default:
+			set[item] = true
+		}
+	}
+	return slices.Sorted(maps.Keys(set))
 }

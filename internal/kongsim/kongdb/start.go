@@ -54,3 +54,28 @@ func InspectStart(ctx context.Context, db *DB, known []facts.Subsystem) (StartCh
 	}
 	return c, nil
 }
+
+// PluginsInUse returns the names of the plugins table's rows in Kong's iteration order
+// (by primary key), each name once: what PluginsIterator.new walks at init.
+func PluginsInUse(ctx context.Context, db *DB) ([]string, error) {
+	ctx, cancel := db.opCtx(ctx)
+	defer cancel()
+	rows, err := db.conn.Query(ctx, `SELECT name FROM plugins ORDER BY id`)
+	if err != nil {
+		return nil, pgError(err, "failed to read plugins: ")
+	}
+	defer rows.Close()
+	var out []string
+	seen := map[string]bool{}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		if !seen[name] {
+			seen[name] = true
+			out = append(out, name)
+		}
+	}
+	return out, rows.Err()
+}

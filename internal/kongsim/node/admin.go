@@ -83,10 +83,8 @@ func (n *node) statusHandler() http.Handler {
 // metricsRoute is the prometheus plugin's /metrics, there when the plugin is loaded
 // (kong.conf plugins), whether or not an instance is configured.
 func (n *node) metricsRoute() []route {
-	for _, p := range loadedPlugins(n.cfg.Conf.Get("plugins"), n.cfg.Version) {
-		if p.name == "prometheus" {
-			return []route{{"/metrics", map[string]http.HandlerFunc{http.MethodGet: n.serveMetrics}}}
-		}
+	if n.pluginLoaded("prometheus") {
+		return []route{{"/metrics", map[string]http.HandlerFunc{http.MethodGet: n.serveMetrics}}}
 	}
 	return nil
 }
@@ -126,7 +124,7 @@ func (n *node) serveRoot(w http.ResponseWriter, r *http.Request) {
 	enabled := append([]string{}, n.world.Load().pluginNames...)
 	body := rootBody{
 		Plugins: rootPlugins{
-			AvailableOnServer: availableOnServer(n.cfg.Conf.Get("plugins"), n.cfg.Version),
+			AvailableOnServer: n.availableOnServer(),
 			EnabledInCluster:  enabled,
 		},
 		Tagline:       "Welcome to kong",

@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -233,5 +234,53 @@ func TestDrain(t *testing.T) {
 	}
 	if code, body := getJSON(t, n.status+"/status/ready"); code != http.StatusServiceUnavailable || body["message"] != "draining" {
 		t.Errorf("after draining: %d %v", code, body)
+	}
+}
+
+// TestGETRootWithExplicitPlugins: GET / reports what an explicit plugins list loads, as
+// Kong's conf_loader and kong/api/routes/kong.lua do: available_on_server holds the loaded
+// plugins only (a custom one with kongsim's version and priority), configuration.plugins the
+// setting as written, configuration.loaded_plugins the set; "off" loads nothing.
+func TestGETRootWithExplicitPlugins(t *testing.T) {
+	t.Parallel()
+	pg := postgres(t)
+	for _, tc := range []struct {
+		setting string
+		loaded  []string
+		raw     []any
+	}{
+		{"key-auth, prometheus,custom-x", []string{"custom-x", "key-auth", "prometheus"}, []any{"key-auth", "prometheus", "custom-x"}},
+		{"off,bundled", nil, []any{"off", "bundled"}},
+		{"bundled,off", nil, nil}, // every bundled plugin: checked by count below
+	} {
+		t.Run(tc.setting, func(t *testing.T) {
+			t.Parallel()
+			db := newKongDB(t, pg)
+			n := startNode(t, nodeOptions{version: "3.4.2", db: &db, conf: map[string]string{"plugins": tc.setting}})
+			_, root := getJSON(t, n.admin+"/")
+			avail, _ := dig(root, "plugins", "available_on_server").(map[string]any)
+			loaded, _ := dig(root, "configuration", "loaded_plugins").(map[string]any)
+			if tc.setting == "bundled,off" {
+				if len(avail) != 37 || len(loaded) != 37 { // kong/constants.lua at 3.4.2
+					t.Errorf("bundled,off: %d available, %d loaded; want 37 each", len(avail), len(loaded))
+				}
+				return
+			}
+			if got := slices.Sorted(maps.Keys(avail)); !slices.Equal(got, tc.loaded) {
+				t.Errorf("available_on_server %v, want %v", got, tc.loaded)
+			}
+			if got := slices.Sorted(maps.Keys(loaded)); !slices.Equal(got, tc.loaded) {
+				t.Errorf("loaded_plugins %v, want %v", got, tc.loaded)
+			}
+			if raw := dig(root, "configuration", "plugins"); !reflect.DeepEqual(raw, tc.raw) {
+				t.Errorf("configuration.plugins %v, want %v", raw, tc.raw)
+			}
+			if c, ok := avail["custom-x"].(map[string]any); ok && (c["version"] != "0.1.0" || c["priority"] != float64(1000)) {
+				t.Errorf("custom-x = %v", c)
+			}
+			if ka, ok := avail["key-auth"].(map[string]any); ok && ka["priority"] != float64(1250) { // kong/plugins/key-auth/handler.lua
+				t.Errorf("key-auth = %v", ka)
+			}
+		})
 	}
 }

@@ -49,7 +49,7 @@ func (n *node) configuration() map[string]any {
 		out[k] = typedValue(k, v)
 	}
 	loaded := map[string]bool{}
-	for _, p := range loadedPlugins(c.Get("plugins"), n.cfg.Version) {
+	for _, p := range n.loadedPlugins() {
 		loaded[p.name] = true
 	}
 	out["loaded_plugins"] = loaded

@@ -1,8 +1,9 @@
 // Package prefix is a simulated node's prefix directory, laid out as Kong's
 // (conf_loader/constants.lua PREFIX_PATHS): .kong_env (the running configuration),
 // pids/nginx.pid (the node process), logs/error.log. kongsim adds .kongsim/, holding the
-// installed version (what "kongsim install" switches, as a package upgrade would) and
-// sim.json (traffic and faults, see package sim).
+// installed version (what "kongsim install" switches, as a package upgrade would), the
+// custom plugins installed beside it (plugins) and sim.json (traffic and faults, see
+// package sim).
 package prefix
 
 import (
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,6 +45,9 @@ func (p Prefix) VersionFile() string { return p.path(".kongsim", "version") }
 // SimFile holds traffic and faults.
 func (p Prefix) SimFile() string { return p.path(".kongsim", "sim.json") }
 
+// PluginsFile lists the custom plugins installed in the prefix, one name per line.
+func (p Prefix) PluginsFile() string { return p.path(".kongsim", "plugins") }
+
 // Exists reports whether the prefix directory exists.
 func (p Prefix) Exists() bool {
 	st, err := os.Stat(string(p))
@@ -75,10 +80,12 @@ func (p Prefix) Installed() (facts.Version, error) {
 }
 
 // Install records v as the installed version, as a package install would. The version
-// must be a release in the facts.
+// must be an OSS release kongsim knows, or an Enterprise build of one of their lines.
 func (p Prefix) Install(v facts.Version) error {
-	if _, ok := facts.Default().Release(v); !ok {
-		return fmt.Errorf("version %s is not a Kong OSS release kongsim knows (2.8.0 … %s)", v, facts.Default().Latest().Version)
+	k := facts.Default()
+	if !k.Installable(v) {
+		return fmt.Errorf("version %s is not a Kong release kongsim knows (OSS %s … %s, or an Enterprise build of those lines such as 3.4.3.12)",
+			v, k.Oldest().Version, k.Latest().Version)
 	}
 	if err := p.Prepare(); err != nil {
 		return err
@@ -151,4 +158,53 @@ func (p Prefix) LogCommand(args []string) {
 	}
 	defer f.Close()
 	fmt.Fprintf(f, "%s %d kong %s\n", time.Now().UTC().Format(time.RFC3339Nano), os.Getpid(), strings.Join(args, " "))
+}
+
+// CustomPlugins returns the custom (not bundled) plugins installed in the prefix, sorted.
+func (p Prefix) CustomPlugins() ([]string, error) {
+	b, err := os.ReadFile(p.PluginsFile())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !slices.Contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// InstallPlugin installs a custom plugin in the prefix, as "luarocks install" would: kept
+// across Kong version installs.
+func (p Prefix) InstallPlugin(name string) error {
+	if !validPluginName(name) {
+		return fmt.Errorf("plugin name %q: want lower-case letters, digits and dashes", name)
+	}
+	have, err := p.CustomPlugins()
+	if err != nil {
+		return err
+	}
+	if err := p.Prepare(); err != nil {
+		return err
+	}
+	have = append(have, name)
+	slices.Sort(have)
+	return writeAtomic(p.PluginsFile(), []byte(strings.Join(slices.Compact(have), "\n")+"\n"))
+}
+
+func validPluginName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
