@@ -4,9 +4,10 @@
 # Used by cmd/kongsim's TestBehavioursScript; runnable on its own (every database empty):
 #
 #   KONGSIM=bin/kongsim PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres WORKDIR=$(mktemp -d) \
-#     DB_PLUGINS=kb_plugins test/kongsim-behaviours.sh [section…]
+#     DB_PLUGINS=kb_plugins DB_HALFDONE=kb_halfdone DB_FINISH=kb_finish DB_TIMEOUTS=kb_timeouts \
+#     DB_LOCK=kb_lock test/kongsim-behaviours.sh [section…]
 #
-# Sections: plugins.
+# Sections: plugins, halfdone, finish, timeouts, lock.
 set -euo pipefail
 
 : "${KONGSIM:?path of the kongsim binary}"
@@ -34,7 +35,7 @@ expect() {
     echo "FAIL: exit $rc, want $want" >&2
     exit 1
   fi
-  if [ -n "$needle" ] && ! grep -qF -- "$needle" <<<"$out"; then
+  if [[ -n "$needle" && "$out" != *"$needle"* ]]; then
     echo "FAIL: the output lacks: $needle" >&2
     exit 1
   fi
@@ -43,7 +44,7 @@ expect() {
 
 # lacks TEXT: the last command's output does not contain TEXT.
 lacks() {
-  if grep -qF -- "$1" <<<"$LAST"; then
+  if [[ "$LAST" == *"$1"* ]]; then
     echo "FAIL: the output shows: $1" >&2
     exit 1
   fi
@@ -116,8 +117,109 @@ plugins() {
   stop
 }
 
+# --- halfdone: an "up" that failed part-way (3.5.0 → 3.6.1) -------------------------------
+halfdone() {
+  : "${DB_HALFDONE:?a database for the halfdone section}"
+  section "halfdone: what Kong does with a half-done upgrade"
+  node halfdone 3.5.0 "$DB_HALFDONE"
+  kong migrations bootstrap -c "$CONF" >/dev/null
+  "$KONGSIM" seed -c "$CONF" --services 3 --routes 1 --consumers 3 >/dev/null
+  "$KONGSIM" install -p "$PFX" --version 3.6.1 >/dev/null
+
+  step "rate-limiting's migration fails: each up is its own transaction, the earlier ones stay"
+  "$KONGSIM" set -p "$PFX" faults.migration_fail=rate-limiting:006_350_to_360 >/dev/null
+  expect 1 "migrations.lua:104: [PostgreSQL error] failed to run migration '006_350_to_360' up:" kong migrations up -c "$CONF"
+  expect 0 "opentelemetry migrated up to: 001_331_to_332 (pending)" echo "$LAST"
+  "$KONGSIM" set -p "$PFX" faults.migration_fail= >/dev/null
+
+  step "up again: Kong refuses while migrations are pending"
+  expect 1 "Error: Database has pending migrations; run 'kong migrations finish'" kong migrations up -c "$CONF"
+  expect 4 "Database has pending migrations from a previous upgrade, and new migrations from this upgrade (version 3.6.1)" kong migrations list -c "$CONF"
+  expect 0 "rate-limiting: 006_350_to_360" echo "$LAST"
+
+  step "finish what is pending, then up the rest: the database converges"
+  expect 0 "New migrations available; run 'kong migrations up' to proceed" kong migrations finish -c "$CONF"
+  expect 0 "rate-limiting migrated up to: 006_350_to_360 (executed)" kong migrations up -c "$CONF"
+  expect 0 "Executed migrations:" kong migrations list -c "$CONF"
+  expect 0 "Kong started" kong start -c "$CONF"
+  stop
+}
+
+# --- finish: a teardown that fails (2.8.5 → 3.4.2) ----------------------------------------
+finish() {
+  : "${DB_FINISH:?a database for the finish section}"
+  section "finish: a teardown that fails keeps what Kong keeps"
+  node finish 2.8.5 "$DB_FINISH"
+  kong migrations bootstrap -c "$CONF" >/dev/null
+  "$KONGSIM" install -p "$PFX" --version 3.4.2 >/dev/null
+  expect 0 "4 pending" kong migrations up -c "$CONF"
+
+  step "http-log's teardown fails: core's is done, http-log's and the later ones stay pending"
+  "$KONGSIM" set -p "$PFX" faults.finish_fail=http-log:001_280_to_300 >/dev/null
+  expect 1 "migrations.lua:149: [PostgreSQL error] failed to run migration '001_280_to_300' teardown:" kong migrations finish -c "$CONF"
+  expect 0 "core migrated up to: 016_280_to_300 (executed)" echo "$LAST"
+  expect 4 "Pending migrations:"$'\n'"     http-log: 001_280_to_300" kong migrations list -c "$CONF"
+  expect 0 "015_270_to_280, 016_280_to_300, 017_300_to_310" echo "$LAST" # core's is executed
+  "$KONGSIM" set -p "$PFX" faults.finish_fail= >/dev/null
+  expect 0 "pre-function migrated up to: 001_280_to_300 (executed)" kong migrations finish -c "$CONF"
+  expect 0 "Executed migrations:" kong migrations list -c "$CONF"
+}
+
+# --- timeouts: --db-timeout and pg_timeout per version ------------------------------------
+timeouts() {
+  : "${DB_TIMEOUTS:?a database for the timeouts section}"
+  section "timeouts: a slow migration under 3.6's and 3.7's rules"
+  node timeouts 3.5.0 "$DB_TIMEOUTS"
+  kong migrations bootstrap -c "$CONF" >/dev/null
+
+  step "3.6.1: --db-timeout defaults to 60 s and overrides pg_timeout (5 s): a 6 s migration passes"
+  "$KONGSIM" install -p "$PFX" --version 3.6.1 >/dev/null
+  "$KONGSIM" set -p "$PFX" faults.migration_delay=core:022_350_to_360=6s >/dev/null
+  expect 0 "core migrated up to: 022_350_to_360 (executed)" kong migrations up -c "$CONF"
+  kong migrations finish -c "$CONF" >/dev/null
+
+  step "3.7.1 without --db-timeout: pg_timeout (5 s) applies, the 6 s migration times out"
+  "$KONGSIM" install -p "$PFX" --version 3.7.1 >/dev/null
+  "$KONGSIM" set -p "$PFX" faults.migration_delay=core:023_360_to_370=6s >/dev/null
+  expect 1 "failed to run migration '023_360_to_370' up: receive_message: failed to get type: timeout" kong migrations up -c "$CONF"
+  expect 5 "core: 023_360_to_370" kong migrations list -c "$CONF"
+
+  step "3.7.1 with --db-timeout 30: it passes"
+  expect 0 "core migrated up to: 023_360_to_370 (executed)" kong migrations up --db-timeout 30 -c "$CONF"
+  "$KONGSIM" set -p "$PFX" faults.migration_delay= >/dev/null
+  expect 0 "" kong migrations finish -c "$CONF"
+}
+
+# --- lock: two nodes at once ---------------------------------------------------------------
+lock() {
+  : "${DB_LOCK:?a database for the lock section}"
+  section "lock: the migrations lock between two kong processes"
+  node lock 3.4.2 "$DB_LOCK"
+  kong migrations bootstrap -c "$CONF" >/dev/null
+  "$KONGSIM" install -p "$PFX" --version 3.5.0 >/dev/null
+  "$KONGSIM" set -p "$PFX" faults.migration_delay=4s >/dev/null
+
+  step "one up holds the lock for 4 s"
+  local first="$WORKDIR/lock/first.out"
+  kong migrations up -c "$CONF" >"$first" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 100); do grep -q "migrating core" "$first" && break; sleep 0.1; done
+  grep -q "migrating core" "$first" || { echo "FAIL: the first up did not start" >&2; exit 1; }
+
+  step "finish does not wait: aborted, exit 0"
+  expect 0 "aborted: another node is performing database changes" kong migrations finish -c "$CONF"
+  step "up with --lock-timeout 1 gives up waiting: timeout, exit 1"
+  expect 1 "Error: [PostgreSQL error] timeout" kong migrations up --lock-timeout 1 -c "$CONF"
+  step "up waits for the other node, then says so and does nothing: exit 0"
+  expect 0 "aborted: another node is performing database changes" kong migrations up -c "$CONF"
+  wait "$pid"
+  expect 0 "core migrated up to: 021_340_to_350 (executed)" cat "$first"
+  "$KONGSIM" set -p "$PFX" faults.migration_delay= >/dev/null
+  expect 0 "Executed migrations:" kong migrations list -c "$CONF"
+}
+
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(plugins)
+[ ${#sections[@]} -gt 0 ] || sections=(plugins halfdone finish timeouts lock)
 for s in "${sections[@]}"; do
   "$s"
 done

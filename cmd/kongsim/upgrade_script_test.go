@@ -91,7 +91,8 @@ func killNodes(dir string) {
 // Kong's exit codes and messages, on a throwaway PostgreSQL.
 func TestBehavioursScript(t *testing.T) {
 	pg := testsvc.StartPostgres(t)
-	sections := map[string]string{"plugins": "DB_PLUGINS"}
+	sections := map[string]string{"plugins": "DB_PLUGINS", "halfdone": "DB_HALFDONE", "finish": "DB_FINISH",
+		"timeouts": "DB_TIMEOUTS", "lock": "DB_LOCK"}
 	env := os.Environ()
 	for name, v := range sections {
 		db := "kb_" + name

@@ -331,7 +331,7 @@ func TestFaults(t *testing.T) {
 		must(t, kongsim(t, "install", "-p", a.Prefix, "--version", "3.6.1"), 0, "")
 		must(t, kongsim(t, "set", "-p", a.Prefix, "faults.migration_fail=022_350_to_360"), 0, "")
 		r := kong(t, "migrations", "up", "-c", a.Conf)
-		if r.code != 1 || !strings.Contains(r.stderr, "Error: [PostgreSQL error] failed to run migration '022_350_to_360' up") {
+		if r.code != 1 || !strings.Contains(r.stderr, "migrations.lua:104: [PostgreSQL error] failed to run migration '022_350_to_360' up") {
 			t.Fatalf("%s", r)
 		}
 		if !strings.Contains(r.stdout, "core migrated up to: 021_340_to_350 (executed)") {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 	"github.com/drawbridge/drawbridge/internal/kongsim/kconf"
+	"github.com/drawbridge/drawbridge/internal/kongsim/klog"
 	"github.com/drawbridge/drawbridge/internal/kongsim/kongdb"
 	"github.com/drawbridge/drawbridge/internal/kongsim/sim"
 )
@@ -94,7 +96,7 @@ func kongMigrations(ctx context.Context, env *Env, argv []string) int {
 		return log.Fail(err)
 	}
 	if !set {
-		dbTimeout = 0 // kongdb uses pg_timeout
+		dbTimeout = defaultDBTimeout(v)
 	}
 	lockTimeout, _, err := p.seconds("lock-timeout")
 	if err != nil {
@@ -111,6 +113,8 @@ func kongMigrations(ctx context.Context, env *Env, argv []string) int {
 		DBTimeout:   dbTimeout,
 		LockTimeout: lockTimeout,
 		FailAt:      sf.Faults.MigrationFail,
+		FinishFail:  sf.Faults.FinishFail,
+		Delay:       delays(sf.Faults, log),
 		Version:     v.String(),
 		TTY:         env.TTY,
 		Stdin:       env.Stdin,
@@ -118,4 +122,29 @@ func kongMigrations(ctx context.Context, env *Env, argv []string) int {
 	log.Verbose("Kong: %s", v)
 	pfx.LogCommand(append([]string{"migrations"}, argv...))
 	return kongdb.Migrations(ctx, sub, opts, conf, facts.Default().Known(v, kconf.LoadedPlugins(conf.Get("plugins"), v)), log)
+}
+
+// defaultDBTimeout is --db-timeout when it is not given: through 3.6 it defaults to 60 s
+// and overrides pg_timeout; from 3.7 it is optional (Kong PR #12761) and pg_timeout (5000
+// ms by default) applies to every migration statement. 0 means pg_timeout.
+func defaultDBTimeout(v facts.Version) time.Duration {
+	if v.Less(facts.MustParseVersion("3.7.0")) {
+		return 60 * time.Second
+	}
+	return 0
+}
+
+// delays is the migration_delay fault for kongdb; a bad value is reported once and ignored.
+func delays(f sim.Faults, log *klog.Logger) func(subsystem, name string) time.Duration {
+	if f.MigrationDelay == "" {
+		return nil
+	}
+	if _, err := f.DelayFor("", ""); err != nil {
+		log.Warn("kongsim: %v", err)
+		return nil
+	}
+	return func(subsystem, name string) time.Duration {
+		d, _ := f.DelayFor(subsystem, name)
+		return d
+	}
 }

@@ -30,7 +30,7 @@ var startOpts = []optSpec{
 	{long: "nginx-conf", value: true},
 	{long: "nginx-conf-flags", value: true},
 	{long: "run-migrations"},
-	{long: "db-timeout", value: true, def: "60"},
+	{long: "db-timeout", value: true},
 	{long: "lock-timeout", value: true, def: "60"},
 }
 
@@ -64,9 +64,12 @@ func kongStart(ctx context.Context, env *Env, argv []string) int {
 	if sf.Faults.StartFail != "" {
 		return log.Fail(fmt.Errorf("%s", sf.Faults.StartFail))
 	}
-	dbTimeout, _, err := p.seconds("db-timeout")
+	dbTimeout, set, err := p.seconds("db-timeout")
 	if err != nil {
 		return usageError(env, "start", err)
+	}
+	if !set {
+		dbTimeout = defaultDBTimeout(v)
 	}
 	loaded := kconf.LoadedPlugins(conf.Get("plugins"), v)
 	known := facts.Default().Known(v, loaded)
@@ -75,7 +78,8 @@ func kongStart(ctx context.Context, env *Env, argv []string) int {
 		if err != nil {
 			return usageError(env, "start", err)
 		}
-		opts := kongdb.Options{DBTimeout: dbTimeout, LockTimeout: lockTimeout, Version: v.String(), FailAt: sf.Faults.MigrationFail}
+		opts := kongdb.Options{DBTimeout: dbTimeout, LockTimeout: lockTimeout, Version: v.String(), FailAt: sf.Faults.MigrationFail,
+			Delay: delays(sf.Faults, log)}
 		if code := kongdb.Migrations(ctx, "up", opts, conf, known, log); code != 0 {
 			return code
 		}

@@ -17,6 +17,7 @@ import (
 // timeout bounds every read. A DB is not safe for concurrent use.
 type DB struct {
 	conn    *pgx.Conn
+	cfg     *pgx.ConnConfig // to reconnect after a statement timed out and closed conn
 	timeout time.Duration
 	schema  string // pg_schema, or the schema the server chose
 	user    string // pg_user: owner of the schema reset recreates
@@ -44,7 +45,7 @@ func Open(ctx context.Context, c *kconf.Conf, timeout time.Duration) (*DB, error
 	if err != nil {
 		return nil, pgError(err, what)
 	}
-	db := &DB{conn: conn, timeout: timeout, schema: c.Get("pg_schema"), user: c.Get("pg_user"), name: c.Get("pg_database")}
+	db := &DB{conn: conn, cfg: cfg, timeout: timeout, schema: c.Get("pg_schema"), user: c.Get("pg_user"), name: c.Get("pg_database")}
 	if err := db.init(ctx); err != nil {
 		db.Close()
 		return nil, pgError(err, what)
@@ -70,6 +71,22 @@ func (db *DB) init(ctx context.Context) error {
 	}
 	sql := fmt.Sprintf("SET SCHEMA %s;\nSET TIME ZONE 'UTC';", quoteLiteral(db.schema))
 	return db.exec(ctx, sql)
+}
+
+// reconnect opens a new session when a failure (a timeout) closed the last one, as Kong's
+// connector opens a new connection for its next query.
+func (db *DB) reconnect(ctx context.Context) error {
+	if !db.conn.IsClosed() {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, db.timeout)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(cctx, db.cfg)
+	if err != nil {
+		return err
+	}
+	db.conn = conn
+	return db.init(ctx)
 }
 
 // Close ends the session.

@@ -23,7 +23,8 @@
 //
 // The state covers only the migrations the running version knows (facts.Known): rows and
 // names it does not know are ignored, so an older binary against a newer database is up to
-// date. A name in neither array is "missing" before last_executed, "new" otherwise.
+// date. A name in neither array is "new", also when it comes before last_executed (a gap), as
+// in state.lua; only last_executed's own migration, in neither array, is "missing".
 //
 // # Migrations
 //
@@ -83,12 +84,13 @@
 //   - The lock TTL is computed by the database clock (CURRENT_TIMESTAMP + lock timeout),
 //     not the client's.
 //   - The MigrationFail fault applies to "kong migrations up" (and "up -f"), not bootstrap.
-//   - Kong wraps errors raised under the cluster lock in "cluster_mutex callback threw an
-//     error: …" with a stack trace; kongsim reports the inner message (e.g. "[PostgreSQL
-//     error] failed to run migration '<name>' up: <reason>").
+//   - An error raised under the cluster lock is wrapped as Kong wraps it ("[PostgreSQL
+//     error] cluster_mutex callback threw an error: …/kong/cmd/utils/migrations.lua:104:
+//     [PostgreSQL error] failed to run migration '<name>' up: <reason>"), with the first
+//     frames of its stack trace only.
 //   - "status" prints its JSON even with -q (Kong uses print, not the logger); its keys are
 //     in Go's order, not a Lua hash's.
-//   - "reset" aborted by another node's lock exits 0 (the reference); Kong's code exits 1.
+//   - "reset" aborted by another node's lock exits 1, as Kong's code does (os.exit(1)).
 //     The prompt reads "[y/n]" as the reference writes it (Kong's source says "[Y/n]").
 //   - -p/--prefix, -c, "Kong: <version>" at --v, and usage on a bad subcommand belong to
 //     the CLI that calls Migrations.

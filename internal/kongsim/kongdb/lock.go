@@ -110,7 +110,11 @@ func (db *DB) readLock(ctx context.Context, key string) (bool, error) {
 
 // removeLock deletes our row; an error is ignored, as Kong ignores it (the row expires).
 func (db *DB) removeLock(ctx context.Context, key, owner string) {
-	_ = db.exec(context.WithoutCancel(ctx), `DELETE FROM locks WHERE key = $1 AND owner = $2`, key, owner)
+	ctx = context.WithoutCancel(ctx)
+	if err := db.reconnect(ctx); err != nil {
+		return // the lock expires with its ttl
+	}
+	_ = db.exec(ctx, `DELETE FROM locks WHERE key = $1 AND owner = $2`, key, owner)
 }
 
 // newUUID returns a random (version 4) UUID, as Kong's node id for the lock owner.

@@ -23,9 +23,12 @@ type Options struct {
 	DBTimeout   time.Duration // --db-timeout; 0: pg_timeout
 	LockTimeout time.Duration // --lock-timeout; 0: 60 s
 	FailAt      string        // sim fault migration_fail: "up" fails at this migration
-	Version     string        // the running Kong version, for list's warning
-	TTY         bool          // stdin is a terminal (reset refuses to prompt otherwise)
-	Stdin       io.Reader     // reset's answers; nil reads as end of input
+	FinishFail  string        // sim fault finish_fail: "finish" fails in this teardown
+	// Delay is how long a migration takes (sim fault migration_delay); nil: no delay.
+	Delay   func(subsystem, name string) time.Duration
+	Version string    // the running Kong version, for list's warning
+	TTY     bool      // stdin is a terminal (reset refuses to prompt otherwise)
+	Stdin   io.Reader // reset's answers; nil reads as end of input
 
 	lockWait func() // tests: called when up starts waiting on another node's lock
 }
@@ -113,8 +116,33 @@ func (m *migrator) mutex(ctx context.Context, noWait, noCleanup bool, fn func() 
 	return m.db.clusterMutex(ctx, migrationsLock, o, fn)
 }
 
-func (m *migrator) run(ctx context.Context, list []SubsystemMigrations, o runOpts) error {
-	return m.db.runMigrations(ctx, list, o, m.log)
+// Where kong/cmd/utils/migrations.lua asserts run_migrations inside its cluster_mutex
+// callbacks (the same lines in every release 2.8.0 … 3.9.3), and where each callback starts.
+const (
+	lineBootstrap, fnBootstrap  = 41, 40
+	lineUpForce, lineUp, fnUp   = 81, 104, 70
+	lineFinishForce, lineFinish = 137, 149
+	fnFinish                    = 133
+	utilsFile                   = "/usr/local/share/lua/5.1/kong/cmd/utils/migrations.lua"
+)
+
+// run is DB:run_migrations asserted inside a cluster_mutex callback at utils line `line`
+// (the callback starting at fn): a failure comes out as Kong's cluster_mutex reports it,
+// "cluster_mutex callback threw an error: <file>:<line>: [PostgreSQL error] …" with the
+// traceback xpcall appends (abbreviated).
+func (m *migrator) run(ctx context.Context, list []SubsystemMigrations, o runOpts, line, fn int) error {
+	if o.up && !o.teardown {
+		o.delay = m.opts.Delay
+	}
+	if o.teardown && !o.up {
+		o.delay, o.finishFail = m.opts.Delay, m.opts.FinishFail
+	}
+	err := m.db.runMigrations(ctx, list, o, m.log)
+	if err == nil {
+		return nil
+	}
+	return &Error{Err: err, Msg: fmt.Sprintf("cluster_mutex callback threw an error: %s:%d: %s\nstack traceback:\n\t[C]: in function 'assert'\n\t%s:%d: in function <%s:%d>\n\t[C]: in function 'xpcall'",
+		utilsFile, line, err, utilsFile, line, utilsFile, fn)}
 }
 
 func (m *migrator) list(_ context.Context, st *State) (int, error) {
@@ -211,7 +239,7 @@ func (m *migrator) bootstrap(ctx context.Context, st *State) (int, error) {
 		return 1, err
 	}
 	ok, err := m.mutex(ctx, true, false, func() error {
-		if err := m.run(ctx, st.New, runOpts{up: true, teardown: true}); err != nil {
+		if err := m.run(ctx, st.New, runOpts{up: true, teardown: true}, lineBootstrap, fnBootstrap); err != nil {
 			return err
 		}
 		m.log.Info("Database is up-to-date")
@@ -267,7 +295,7 @@ func (m *migrator) upLocked(ctx context.Context) error {
 	if m.opts.Force && st.Executed != nil {
 		m.log.Debugf("forcing re-execution of these migrations:\n%s", FormatMigrations(st.Executed))
 		o := runOpts{up: true, teardown: true, skipTeardown: names(st.Pending), failAt: m.opts.FailAt}
-		if err := m.run(ctx, st.Executed, o); err != nil {
+		if err := m.run(ctx, st.Executed, o, lineUpForce, fnUp); err != nil {
 			return err
 		}
 		if st, err = m.state(ctx); err != nil {
@@ -285,7 +313,7 @@ func (m *migrator) upLocked(ctx context.Context) error {
 		return nil
 	}
 	m.log.Debugf("migrations to run:\n%s", FormatMigrations(st.New))
-	if err := m.run(ctx, st.New, runOpts{up: true, failAt: m.opts.FailAt}); err != nil {
+	if err := m.run(ctx, st.New, runOpts{up: true, failAt: m.opts.FailAt}, lineUp, fnUp); err != nil {
 		return err
 	}
 	if st, err = m.state(ctx); err != nil {
@@ -322,7 +350,7 @@ func (m *migrator) finishLocked(ctx context.Context) error {
 		return err
 	}
 	if m.opts.Force && st.Executed != nil {
-		if err := m.run(ctx, st.Executed, runOpts{up: true, teardown: true}); err != nil {
+		if err := m.run(ctx, st.Executed, runOpts{up: true, teardown: true}, lineFinishForce, fnFinish); err != nil {
 			return err
 		}
 		if st, err = m.state(ctx); err != nil {
@@ -331,7 +359,7 @@ func (m *migrator) finishLocked(ctx context.Context) error {
 	}
 	if st.Pending != nil {
 		m.log.Debugf("pending migrations to finish:\n%s", FormatMigrations(st.Pending))
-		if err := m.run(ctx, st.Pending, runOpts{teardown: true}); err != nil {
+		if err := m.run(ctx, st.Pending, runOpts{teardown: true}, lineFinish, fnFinish); err != nil {
 			return err
 		}
 		if st, err = m.state(ctx); err != nil {
@@ -359,8 +387,8 @@ func (m *migrator) reset(ctx context.Context, st *State) (int, error) {
 		}
 	}
 	outcome, err := m.resetSchema(ctx, st)
-	if err != nil || outcome == notBootstrapped {
-		return 1, err
+	if err != nil || outcome != resetDone {
+		return 1, err // not bootstrapped, or aborted by another node's lock: os.exit(1)
 	}
 	return 0, nil
 }

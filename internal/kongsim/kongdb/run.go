@@ -2,8 +2,11 @@ package kongdb
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"strings"
+	"time"
 
 	"github.com/drawbridge/drawbridge/internal/kongsim/klog"
 )
@@ -17,6 +20,10 @@ type runOpts struct {
 	// failAt is the migration ("name" for core, "subsystem:name") whose up fails: the
 	// MigrationFail fault.
 	failAt string
+	// finishFail is the migration whose teardown fails: the FinishFail fault.
+	finishFail string
+	// delay is how long each migration's transaction takes: the MigrationDelay fault.
+	delay func(subsystem, name string) time.Duration
 }
 
 // runMigrations is DB:run_migrations: for each migration of list, in order, its up in its
@@ -40,8 +47,8 @@ func (db *DB) runMigrations(ctx context.Context, list []SubsystemMigrations, o r
 					// 3.7, say): its up does the whole change.
 					up += "\n" + script.Teardown
 				}
-				if err := db.runUp(ctx, sub.Subsystem, m.Name, up, o.failAt); err != nil {
-					return pgError(err, fmt.Sprintf("failed to run migration '%s' up: ", m.Name))
+				if err := db.runUp(ctx, sub.Subsystem, m.Name, up, o.failAt, o.sleep(sub.Subsystem, m.Name)); err != nil {
+					return queryError(err, fmt.Sprintf("failed to run migration '%s' up: ", m.Name))
 				}
 				state := recordExecuted
 				if m.Teardown {
@@ -53,8 +60,12 @@ func (db *DB) runMigrations(ctx context.Context, list []SubsystemMigrations, o r
 				}
 			}
 			if o.teardown && m.Teardown && !o.skipTeardown[sub.Subsystem][m.Name] {
-				if err := db.inTx(ctx, script.Teardown); err != nil {
-					return pgError(err, fmt.Sprintf("failed to run migration '%s' teardown: ", m.Name))
+				stmts := append(o.sleep(sub.Subsystem, m.Name), script.Teardown)
+				if matchesFault(o.finishFail, sub.Subsystem, m.Name) {
+					stmts = append(stmts, raise(fmt.Sprintf("kongsim: simulated failure of migration %s:%s teardown (fault finish_fail)", sub.Subsystem, m.Name)))
+				}
+				if err := db.inTx(ctx, stmts...); err != nil {
+					return queryError(err, fmt.Sprintf("failed to run migration '%s' teardown: ", m.Name))
 				}
 				if err := db.record(ctx, sub.Subsystem, m.Name, recordTeardown); err != nil {
 					return err
@@ -83,15 +94,33 @@ func (db *DB) runMigrations(ctx context.Context, list []SubsystemMigrations, o r
 	return nil
 }
 
-// runUp runs one up in its own transaction. When the migration is failAt, the transaction
-// fails after the up SQL ran inside it, so nothing of it stays.
-func (db *DB) runUp(ctx context.Context, subsystem, name, sql, failAt string) error {
-	stmts := []string{sql}
+// runUp runs one up in its own transaction (after the delay's sleep, if any). When the
+// migration is failAt, the transaction fails after the up SQL ran inside it, so nothing of
+// it stays.
+func (db *DB) runUp(ctx context.Context, subsystem, name, sql, failAt string, before []string) error {
+	stmts := append(before, sql)
 	if matchesFault(failAt, subsystem, name) {
-		msg := fmt.Sprintf("kongsim: simulated failure of migration %s:%s (fault migration_fail)", subsystem, name)
-		stmts = append(stmts, fmt.Sprintf("DO $$ BEGIN RAISE EXCEPTION %s; END $$", quoteLiteral(strings.ReplaceAll(msg, "%", "%%"))))
+		stmts = append(stmts, raise(fmt.Sprintf("kongsim: simulated failure of migration %s:%s (fault migration_fail)", subsystem, name)))
 	}
 	return db.inTx(ctx, stmts...)
+}
+
+// raise is a statement that fails with msg, as a failing migration would.
+func raise(msg string) string {
+	return fmt.Sprintf("DO $$ BEGIN RAISE EXCEPTION %s; END $$", quoteLiteral(strings.ReplaceAll(msg, "%", "%%")))
+}
+
+// sleep is the statement the delay fault puts first in a migration's transaction: the
+// database is busy that long, and a statement timeout shorter than it fails the migration.
+func (o runOpts) sleep(subsystem, name string) []string {
+	if o.delay == nil {
+		return nil
+	}
+	d := o.delay(subsystem, name)
+	if d <= 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("SELECT pg_sleep(%.3f)", d.Seconds())}
 }
 
 // matchesFault reports whether fault ("name" for core, "subsystem:name") names the migration.
@@ -104,4 +133,14 @@ func matchesFault(fault, subsystem, name string) bool {
 		sub, n = "core", fault
 	}
 	return sub == subsystem && n == name
+}
+
+// queryError is pgError for a statement: a statement that outlives the timeout is pgmoon's
+// read timeout, "receive_message: failed to get type: timeout".
+func queryError(err error, msg string) *Error {
+	var netErr net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()) {
+		return &Error{Msg: msg + "receive_message: failed to get type: timeout", Err: err}
+	}
+	return pgError(err, msg)
 }

@@ -210,7 +210,10 @@ func TestMigrationFail(t *testing.T) {
 	conn := raw(t, c)
 	must(t, c, "3.0.0", "bootstrap", Options{})
 	r := kong(t, c, "3.4.2", "up", Options{FailAt: "019_320_to_330"})
-	want := "Error: [PostgreSQL error] failed to run migration '019_320_to_330' up: ERROR: kongsim: simulated failure of migration core:019_320_to_330 (fault migration_fail)" + runWithV
+	// As Kong reports an error raised under the cluster lock (utils/migrations.lua:104).
+	want := "Error: [PostgreSQL error] cluster_mutex callback threw an error: /usr/local/share/lua/5.1/kong/cmd/utils/migrations.lua:104: " +
+		"[PostgreSQL error] failed to run migration '019_320_to_330' up: ERROR: kongsim: simulated failure of migration core:019_320_to_330 (fault migration_fail)\n" +
+		"stack traceback:\n\t[C]: in function 'assert'\n\t/usr/local/share/lua/5.1/kong/cmd/utils/migrations.lua:104: in function </usr/local/share/lua/5.1/kong/cmd/utils/migrations.lua:70>\n\t[C]: in function 'xpcall'" + runWithV
 	if r.code != 1 || r.stderr != want {
 		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 	}
@@ -324,14 +327,25 @@ func TestCheckStart(t *testing.T) {
 			}
 		})
 	}
-	t.Run("missing", func(t *testing.T) {
+	t.Run("a gap is new: start refuses", func(t *testing.T) {
 		t.Parallel()
 		c := setup(t, "2.8.5 bootstrapped")
 		if _, err := raw(t, c).Exec(t.Context(), `UPDATE schema_meta SET executed = array_remove(executed, '012_213_to_220') WHERE subsystem = 'core'`); err != nil {
 			t.Fatal(err)
 		}
 		check, err := InspectStart(t.Context(), open(t, c), known("2.8.5"))
-		if err != nil || fmt.Sprint(check.Warn) != "[Database is missing some migrations:\ncore: 012_213_to_220]" {
+		if !errors.Is(err, ErrNewMigrations) || fmt.Sprint(check.State.New) != "[{core kong.db.migrations.core [{core 012_213_to_220 true}]}]" {
+			t.Errorf("check %+v, err %v", check.State, err)
+		}
+	})
+	t.Run("missing: last_executed itself absent", func(t *testing.T) {
+		t.Parallel()
+		c := setup(t, "2.8.5 bootstrapped")
+		if _, err := raw(t, c).Exec(t.Context(), `UPDATE schema_meta SET executed = array_remove(executed, '015_270_to_280') WHERE subsystem = 'core'`); err != nil {
+			t.Fatal(err)
+		}
+		check, err := InspectStart(t.Context(), open(t, c), known("2.8.5"))
+		if err != nil || fmt.Sprint(check.Warn) != "[Database is missing some migrations:\ncore: 015_270_to_280]" {
 			t.Errorf("check %+v, err %v", check, err)
 		}
 	})

@@ -66,29 +66,33 @@ type metaRow struct {
 // table. Rows for subsystems or names that known lacks are ignored, so an older Kong against
 // a database migrated by a newer one is up to date.
 //
-// A name in neither array is "missing" when it comes before last_executed in the
-// subsystem's order, "new" otherwise (reference section 2.2).
+// A name in neither array is "new", wherever it stands, as kong/db/migrations/state.lua
+// decides: its loop only learns where last_executed is when it reaches it, so a gap before
+// it is new (and "up" runs it), not missing. Only last_executed's own migration, when it is
+// in neither array, is "missing".
 func deriveState(known []facts.Subsystem, rows map[string]metaRow) *State {
 	st := &State{NeedsBootstrap: rows == nil}
 	for _, sub := range known {
 		var executed, pending, missing, fresh []facts.Migration
 		row, ok := rows[sub.Name]
-		last := -1
-		if ok {
-			last = slices.IndexFunc(sub.Migrations, func(m facts.Migration) bool { return m.Name == row.LastExecuted })
-		}
+		n := -1 // state.lua's n: the index after last_executed, once reached
 		for i, m := range sub.Migrations {
-			switch {
-			case !ok:
+			if !ok {
 				fresh = append(fresh, m)
+				continue
+			}
+			if m.Name == row.LastExecuted {
+				n = i + 1
+			}
+			switch {
 			case slices.Contains(row.Executed, m.Name):
 				executed = append(executed, m)
 			case slices.Contains(row.Pending, m.Name):
 				pending = append(pending, m)
-			case i < last:
-				missing = append(missing, m)
-			default:
+			case n < 0 || i >= n:
 				fresh = append(fresh, m)
+			default:
+				missing = append(missing, m)
 			}
 		}
 		add := func(list *[]SubsystemMigrations, ms []facts.Migration) {

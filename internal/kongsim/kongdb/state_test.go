@@ -40,10 +40,16 @@ func TestDeriveState(t *testing.T) {
 			"core": {LastExecuted: "003_z", Executed: []string{"000_base", "001_x", "003_z"}, Pending: []string{"002_y"}},
 			"acl":  {LastExecuted: "000_base_acl", Executed: []string{"000_base_acl"}}},
 			executed: "core:000_base,001_x,003_z;acl:000_base_acl;", pending: "core:002_y;"},
-		{name: "missing: absent before last_executed", rows: map[string]metaRow{
+		// state.lua sets n only on reaching last_executed: a gap before it is new.
+		{name: "a gap before last_executed is new", rows: map[string]metaRow{
 			"core": {LastExecuted: "003_z", Executed: []string{"000_base", "002_y", "003_z"}},
 			"acl":  {LastExecuted: "000_base_acl", Executed: []string{"000_base_acl"}}},
-			executed: "core:000_base,002_y,003_z;acl:000_base_acl;", missing: "core:001_x;", upToDate: true},
+			executed: "core:000_base,002_y,003_z;acl:000_base_acl;", fresh: "core:001_x;"},
+		// Only last_executed's own migration, absent from both arrays, is missing.
+		{name: "missing: last_executed itself absent", rows: map[string]metaRow{
+			"core": {LastExecuted: "002_y", Executed: []string{"000_base", "001_x"}},
+			"acl":  {LastExecuted: "000_base_acl", Executed: []string{"000_base_acl"}}},
+			executed: "core:000_base,001_x;acl:000_base_acl;", missing: "core:002_y;", fresh: "core:003_z;"},
 		{name: "rows and names the version does not know are ignored", upToDate: true, rows: map[string]metaRow{
 			"core":     {LastExecuted: "009_future", Executed: []string{"000_base", "001_x", "002_y", "003_z", "009_future"}},
 			"acl":      {LastExecuted: "000_base_acl", Executed: []string{"000_base_acl"}},

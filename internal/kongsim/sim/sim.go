@@ -50,6 +50,15 @@ type Faults struct {
 	// MigrationFail makes "kong migrations up" fail at this migration: "name" (core) or
 	// "subsystem:name". Earlier migrations of the run stay recorded, as in Kong.
 	MigrationFail string `json:"migration_fail,omitempty"`
+	// FinishFail makes "kong migrations finish" fail in this migration's teardown: "name"
+	// (core) or "subsystem:name". Earlier teardowns of the run stay executed; this one and
+	// later ones stay pending, as in Kong.
+	FinishFail string `json:"finish_fail,omitempty"`
+	// MigrationDelay makes migrations take real time in the database (a pg_sleep inside
+	// the migration's own transaction, so pg_timeout and --db-timeout apply to it as to a
+	// slow statement): "5s" for every migration up and finish run, or
+	// "subsystem:name=5s[,subsystem:name=2s…]" for some ("name" alone is core's).
+	MigrationDelay string `json:"migration_delay,omitempty"`
 	// IgnoreStop makes the node ignore SIGTERM ("kong stop") until a SIGQUIT ("kong quit")
 	// has been received; quit's --timeout then ends it.
 	IgnoreStop bool `json:"ignore_stop,omitempty"`
@@ -323,4 +332,34 @@ func (b *BadRelease) Applies(v facts.Version) bool {
 	}
 	bad, err := facts.ParseVersion(b.Version)
 	return err == nil && bad == v
+}
+
+// DelayFor is how long MigrationDelay makes migration subsystem:name take.
+func (f Faults) DelayFor(subsystem, name string) (time.Duration, error) {
+	spec := strings.TrimSpace(f.MigrationDelay)
+	if spec == "" {
+		return 0, nil
+	}
+	if !strings.Contains(spec, "=") {
+		d, err := time.ParseDuration(spec)
+		if err != nil {
+			return 0, fmt.Errorf("faults.migration_delay %q: want a duration (5s) or subsystem:name=duration[,…]", spec)
+		}
+		return d, nil
+	}
+	for _, part := range strings.Split(spec, ",") {
+		who, dur, ok := strings.Cut(strings.TrimSpace(part), "=")
+		d, err := time.ParseDuration(dur)
+		if !ok || err != nil {
+			return 0, fmt.Errorf("faults.migration_delay %q: want subsystem:name=duration[,…]", spec)
+		}
+		sub, n, ok := strings.Cut(who, ":")
+		if !ok {
+			sub, n = "core", who
+		}
+		if sub == subsystem && n == name {
+			return d, nil
+		}
+	}
+	return 0, nil
 }
