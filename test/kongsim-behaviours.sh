@@ -5,9 +5,9 @@
 #
 #   KONGSIM=bin/kongsim PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres WORKDIR=$(mktemp -d) \
 #     DB_PLUGINS=kb_plugins DB_HALFDONE=kb_halfdone DB_FINISH=kb_finish DB_TIMEOUTS=kb_timeouts \
-#     DB_LOCK=kb_lock test/kongsim-behaviours.sh [section…]
+#     DB_LOCK=kb_lock DB_PROMETHEUS=kb_prometheus test/kongsim-behaviours.sh [section…]
 #
-# Sections: plugins, halfdone, finish, timeouts, lock.
+# Sections: plugins, halfdone, finish, timeouts, lock, prometheus.
 set -euo pipefail
 
 : "${KONGSIM:?path of the kongsim binary}"
@@ -42,6 +42,24 @@ expect() {
   LAST="$out"
 }
 
+# eventually NEEDLE COMMAND…: COMMAND's output shows NEEDLE within 10 s (traffic builds up).
+eventually() {
+  local needle=$1 out
+  shift
+  for _ in $(seq 1 100); do
+    out=$("$@" 2>&1) || true
+    if [[ "$out" == *"$needle"* ]]; then
+      printf '$ %s\n… shows %s\n' "$*" "$needle"
+      LAST="$out"
+      return 0
+    fi
+    sleep 0.1
+  done
+  printf '%s\n' "$out"
+  echo "FAIL: $* never showed: $needle" >&2
+  exit 1
+}
+
 # lacks TEXT: the last command's output does not contain TEXT.
 lacks() {
   if [[ "$LAST" == *"$1"* ]]; then
@@ -50,12 +68,25 @@ lacks() {
   fi
 }
 
-# node NAME VERSION DATABASE: a one-node cluster under $WORKDIR/NAME; sets CONF and PFX.
+# node NAME VERSION DATABASE: a one-node cluster under $WORKDIR/NAME; sets CONF, PFX, ADMIN
+# (host:port of the Admin API) and STATUS (of the Status API).
 node() {
-  "$KONGSIM" cluster init --dir "$WORKDIR/$1" --nodes 1 --version "$2" \
-    --pg-host "$PGHOST" --pg-port "$PGPORT" --pg-user "$PGUSER" --pg-database "$3" >/dev/null
+  local line
+  line=$("$KONGSIM" cluster init --dir "$WORKDIR/$1" --nodes 1 --version "$2" \
+    --pg-host "$PGHOST" --pg-port "$PGPORT" --pg-user "$PGUSER" --pg-database "$3" | grep '^kong-1')
   CONF="$WORKDIR/$1/kong-1/kong.conf"
   PFX="$WORKDIR/$1/kong-1"
+  ADMIN=$(awk '{print $3}' <<<"$line" | sed 's|^http://||')
+  STATUS=$(awk '{print $4}' <<<"$line" | sed 's|^http://||')
+}
+
+# get HOST:PORT PATH: an HTTP GET with bash alone (no curl on a bare machine); the body.
+get() {
+  local host=${1%:*} port=${1##*:}
+  exec 3<>"/dev/tcp/$host/$port"
+  printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$2" "$1" >&3
+  sed '1,/^\r\{0,1\}$/d' <&3
+  exec 3<&-
 }
 
 stop() {
@@ -218,8 +249,44 @@ lock() {
   expect 0 "Executed migrations:" kong migrations list -c "$CONF"
 }
 
+# --- prometheus: the plugin's config per version -----------------------------------------
+prometheus() {
+  : "${DB_PROMETHEUS:?a database for the prometheus section}"
+  section "prometheus: an upgrade from 2.8 keeps 2.8's plugin config"
+  node prometheus 2.8.5 "$DB_PROMETHEUS"
+  kong migrations bootstrap -c "$CONF" >/dev/null
+  "$KONGSIM" seed -c "$CONF" --services 2 --routes 1 --consumers 2 --upstreams 0 >/dev/null
+  expect 0 "Kong started" kong start -c "$CONF"
+  step "2.8.5: request and latency families, with 2.8's names"
+  eventually "kong_http_status{" get "$ADMIN" /metrics
+  expect 0 "kong_latency_bucket{" echo "$LAST"
+  stop
+
+  step "upgraded to 3.4.2: the config is 2.8's, so no request or latency family until the flags are set"
+  "$KONGSIM" install -p "$PFX" --version 3.4.2 >/dev/null
+  kong migrations up -c "$CONF" >/dev/null
+  kong migrations finish -c "$CONF" >/dev/null
+  expect 0 "Kong started" kong start -c "$CONF"
+  # Wait until the node has served traffic (nginx's request count), then look.
+  local served=0
+  for _ in $(seq 1 100); do
+    LAST=$(get "$ADMIN" /metrics)
+    served=$(awk '/^kong_nginx_requests_total\{/ {print int($2)}' <<<"$LAST")
+    [ "${served:-0}" -ge 50 ] && break
+    sleep 0.1
+  done
+  [ "${served:-0}" -ge 50 ] || { echo "FAIL: no traffic on the 3.4.2 node" >&2; exit 1; }
+  echo "the node has served $served requests"
+  expect 0 "kong_node_info{" echo "$LAST"
+  lacks "kong_http_requests_total"
+  lacks "kong_request_latency_ms"
+  lacks "kong_upstream_target_health"
+  expect 0 "kong_datastore_reachable 1" echo "$LAST"
+  stop
+}
+
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(plugins halfdone finish timeouts lock)
+[ ${#sections[@]} -gt 0 ] || sections=(plugins halfdone finish timeouts lock prometheus)
 for s in "${sections[@]}"; do
   "$s"
 done

@@ -92,7 +92,7 @@ func killNodes(dir string) {
 func TestBehavioursScript(t *testing.T) {
 	pg := testsvc.StartPostgres(t)
 	sections := map[string]string{"plugins": "DB_PLUGINS", "halfdone": "DB_HALFDONE", "finish": "DB_FINISH",
-		"timeouts": "DB_TIMEOUTS", "lock": "DB_LOCK"}
+		"timeouts": "DB_TIMEOUTS", "lock": "DB_LOCK", "prometheus": "DB_PROMETHEUS"}
 	env := os.Environ()
 	for name, v := range sections {
 		db := "kb_" + name

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -20,18 +22,30 @@ const maxStartAttempts = 3
 // ErrAddrInUse marks a start that failed because another process bound the port first.
 var ErrAddrInUse = errors.New("address already in use")
 
-// freePort asks the kernel for a free TCP port on 127.0.0.1. Another process may take it before
-// the server binds it, so callers retry on ErrAddrInUse.
+// freePort picks a TCP port on 127.0.0.1 that nobody listens on now, below the kernel's
+// ephemeral range (ip_local_port_range), so that no outgoing connection takes it as its
+// source port before the server binds it. Another process may still take it first, so
+// callers retry on ErrAddrInUse.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("testsvc: pick a free port: %w", err)
+	low, high := 10000, 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		var lo, hi int
+		if _, err := fmt.Sscanf(string(b), "%d %d", &lo, &hi); err == nil && lo > low+1000 {
+			high = lo
+		}
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	if err := l.Close(); err != nil {
-		return 0, fmt.Errorf("testsvc: pick a free port: %w", err)
+	for range 1000 {
+		port := low + rand.IntN(high-low)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue
+		}
+		if err := l.Close(); err != nil {
+			return 0, fmt.Errorf("testsvc: pick a free port: %w", err)
+		}
+		return port, nil
 	}
-	return port, nil
+	return 0, fmt.Errorf("testsvc: no free loopback port between %d and %d", low, high)
 }
 
 // FreePort is a TCP port on 127.0.0.1 nobody listens on right now, for a test that starts

@@ -172,7 +172,7 @@ func seed(ctx context.Context, env *Env, argv []string) int {
 	if err != nil {
 		return fail(env, "seed", err)
 	}
-	conf, _, _, err := nodeConf(env, p.str("conf"), p.str("prefix"))
+	conf, _, v, err := nodeConf(env, p.str("conf"), p.str("prefix"))
 	if err != nil {
 		return fail(env, "seed", err)
 	}
@@ -189,7 +189,7 @@ func seed(ctx context.Context, env *Env, argv []string) int {
 	defer db.Close()
 	res, err := kongdb.Seed(ctx, db, kongdb.SeedOptions{
 		Services: n[0], RoutesPerService: n[1], PluginsPerService: n[2], Consumers: n[3],
-		Upstreams: n[4], TargetsPerUpstream: n[5], Prometheus: !p.flag("no-prometheus"),
+		Upstreams: n[4], TargetsPerUpstream: n[5], Prometheus: !p.flag("no-prometheus"), Version: v.String(),
 	})
 	if err != nil {
 		return fail(env, "seed", err)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
 )
 
 // SeedOptions says how much configuration Seed writes. Zero counts write nothing of that kind.
@@ -19,6 +21,9 @@ type SeedOptions struct {
 	Upstreams          int // services point at them round-robin when there are any
 	TargetsPerUpstream int
 	Prometheus         bool // one global prometheus plugin with every metric family enabled
+	// Version is the Kong version whose Admin API the seed writes as (the prometheus
+	// plugin's config fields differ); "" reads it off the schema: 2.8 or 3.x before 3.8.
+	Version string
 }
 
 // SeedResult counts the rows Seed inserted (rows already present are skipped, not counted).
@@ -53,9 +58,19 @@ var ServicePlugins = []struct{ Name, Config string }{
 	{"correlation-id", `{"header_name": "Kong-Request-ID", "generator": "uuid#counter", "echo_downstream": false}`},
 }
 
-// PrometheusConfig is the global prometheus plugin's config: every metric family that 3.x
-// gates behind a flag is on, per-consumer labels off.
-const PrometheusConfig = `{"per_consumer": false, "status_code_metrics": true, "latency_metrics": true, "bandwidth_metrics": true, "upstream_health_metrics": true}`
+// PrometheusConfig is the global prometheus plugin's config as version v's schema has it
+// (kong/plugins/prometheus/schema.lua): 2.8 has only per_consumer; 3.0 adds the
+// status_code, latency, bandwidth and upstream_health flags (default false), which the seed
+// turns on; 3.8 adds ai_metrics (left off). Per-consumer labels are off.
+func PrometheusConfig(v facts.Version) string {
+	switch {
+	case v.Major < 3:
+		return `{"per_consumer": false}`
+	case v.AtLeast("3.8.0"):
+		return `{"per_consumer": false, "status_code_metrics": true, "ai_metrics": false, "latency_metrics": true, "bandwidth_metrics": true, "upstream_health_metrics": true}`
+	}
+	return `{"per_consumer": false, "status_code_metrics": true, "latency_metrics": true, "bandwidth_metrics": true, "upstream_health_metrics": true}`
+}
 
 const healthchecks = `{"active": {"type": "http", "timeout": 1, "concurrency": 10, "http_path": "/", "https_verify_certificate": true, "healthy": {"interval": 0, "successes": 0, "http_statuses": [200, 302]}, "unhealthy": {"interval": 0, "timeouts": 0, "tcp_failures": 0, "http_failures": 0, "http_statuses": [429, 404, 500, 501, 502, 503, 504, 505]}}, "passive": {"type": "http", "healthy": {"successes": 0, "http_statuses": [200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 306, 307, 308]}, "unhealthy": {"timeouts": 0, "tcp_failures": 0, "http_failures": 0, "http_statuses": [429, 500, 503]}}, "threshold": 0}`
 
@@ -170,9 +185,18 @@ func (s *seeder) all(ctx context.Context) error {
 		}
 	}
 	if s.o.Prometheus {
+		v := facts.MustParseVersion("3.0.0")
+		if s.o.Version != "" {
+			var err error
+			if v, err = facts.ParseVersion(s.o.Version); err != nil {
+				return fmt.Errorf("kongdb: seed: %w", err)
+			}
+		} else if !s.kong3 {
+			v = facts.MustParseVersion("2.8.0")
+		}
 		return s.insert(ctx, &s.res.Plugins, `INSERT INTO plugins (id, created_at, name, config, enabled, cache_key, protocols, tags, ws_id)
      VALUES ($1, $2, 'prometheus', $3::jsonb, true, $4, '{grpc,grpcs,http,https}', '{kongsim}', $5)`,
-			seedID("plugin", "prometheus"), s.at(), PrometheusConfig,
+			seedID("plugin", "prometheus"), s.at(), PrometheusConfig(v),
 			"plugins:prometheus:::::"+s.res.WorkspaceID, s.res.WorkspaceID)
 	}
 	return nil

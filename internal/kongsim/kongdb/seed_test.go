@@ -106,13 +106,38 @@ func TestSeedThroughUpgrade(t *testing.T) {
 	if err := conn.QueryRow(t.Context(), `SELECT config FROM plugins WHERE name = 'prometheus' AND service_id IS NULL AND route_id IS NULL AND consumer_id IS NULL`).Scan(&prom); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"status_code_metrics", "latency_metrics", "bandwidth_metrics", "upstream_health_metrics"} {
-		if prom[k] != true {
-			t.Errorf("prometheus %s = %v", k, prom[k])
-		}
+	// Seeded as 2.8's Admin API writes it, the config has per_consumer only; no migration
+	// touches it, so after the upgrade to 3.x the flags are absent (false) until someone
+	// sets them, as in Kong.
+	if len(prom) != 1 || prom["per_consumer"] != false {
+		t.Errorf("prometheus config after 2.8.5 → 3.6.1: %v, want 2.8's {per_consumer: false}", prom)
 	}
-	if prom["per_consumer"] != false {
-		t.Errorf("per_consumer = %v", prom["per_consumer"])
+}
+
+// TestSeedPrometheusConfigPerVersion: the global prometheus plugin is written as each
+// version's schema has it (kong/plugins/prometheus/schema.lua).
+func TestSeedPrometheusConfigPerVersion(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ version, want string }{
+		{"2.8.5", `{"per_consumer": false}`},
+		{"3.4.2", `{"per_consumer": false, "bandwidth_metrics": true, "latency_metrics": true, "status_code_metrics": true, "upstream_health_metrics": true}`},
+		{"3.8.1", `{"ai_metrics": false, "per_consumer": false, "bandwidth_metrics": true, "latency_metrics": true, "status_code_metrics": true, "upstream_health_metrics": true}`},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			t.Parallel()
+			c := newConf(t)
+			must(t, c, tc.version, "bootstrap", Options{})
+			if _, err := Seed(t.Context(), open(t, c), SeedOptions{Services: 1, Prometheus: true, Version: tc.version}); err != nil {
+				t.Fatal(err)
+			}
+			var got string
+			if err := raw(t, c).QueryRow(t.Context(), `SELECT config::text FROM plugins WHERE name = 'prometheus'`).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if canon(t, got) != canon(t, tc.want) {
+				t.Errorf("config %s, want %s", got, tc.want)
+			}
+		})
 	}
 }
 

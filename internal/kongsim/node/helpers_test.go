@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"regexp"
@@ -146,14 +145,11 @@ func globalPrometheus(config string) string {
 const allFlags = `{"per_consumer": false, "status_code_metrics": true, "latency_metrics": true, "bandwidth_metrics": true, "upstream_health_metrics": true}`
 
 // freeAddr returns a loopback address with a port nobody listens on right now.
+// freeAddr is a loopback address nobody listens on, below the ephemeral port range (an
+// ephemeral one could become an outgoing connection's source port before the node binds it).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return "127.0.0.1:" + strconv.Itoa(testsvc.FreePort(t))
 }
 
 // logRecorder is an slog handler that keeps every record's level and message.

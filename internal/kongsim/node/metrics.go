@@ -15,8 +15,9 @@ import (
 
 // Histogram buckets of the Prometheus plugin (kong/plugins/prometheus/exporter.lua).
 var (
-	// 3.x kong_kong_latency_ms.
-	kongLatencyBuckets = []float64{1, 2, 5, 7, 10, 15, 20, 30, 50, 75, 100, 200, 500, 750, 1000, 3000, 6000}
+	// 3.x kong_kong_latency_ms; 3.8.1 added 3000 and 6000 (exporter.lua@3.8.1).
+	kongLatencyBuckets    = []float64{1, 2, 5, 7, 10, 15, 20, 30, 50, 75, 100, 200, 500, 750, 1000, 3000, 6000}
+	kongLatencyBuckets3_0 = kongLatencyBuckets[:15]
 	// 3.x kong_upstream_latency_ms and kong_request_latency_ms.
 	upstreamLatencyBuckets = []float64{25, 50, 80, 100, 250, 400, 700, 1000, 2000, 5000, 10000, 30000, 60000}
 	// 2.8 kong_latency, for every type.
@@ -30,8 +31,11 @@ var (
 
 // latencyBuckets are the request (and upstream) and Kong latency buckets of a version.
 func latencyBuckets(v facts.Version) (request, kong []float64) {
-	if v.Major < 3 {
+	switch {
+	case v.Major < 3:
 		return legacyLatencyBuckets, legacyLatencyBuckets
+	case !v.AtLeast("3.8.1"):
+		return upstreamLatencyBuckets, kongLatencyBuckets3_0
 	}
 	return upstreamLatencyBuckets, kongLatencyBuckets
 }

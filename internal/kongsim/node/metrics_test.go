@@ -30,7 +30,8 @@ type familySpec struct {
 var (
 	gauge, counter, histogram = dto.MetricType_GAUGE, dto.MetricType_COUNTER, dto.MetricType_HISTOGRAM
 	bucketsKong28             = []float64{1, 2, 5, 7, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100, 200, 300, 400, 500, 1000, 2000, 5000, 10000, 30000, 60000}
-	bucketsKongLatency        = []float64{1, 2, 5, 7, 10, 15, 20, 30, 50, 75, 100, 200, 500, 750, 1000, 3000, 6000}
+	bucketsKongLatency        = []float64{1, 2, 5, 7, 10, 15, 20, 30, 50, 75, 100, 200, 500, 750, 1000, 3000, 6000} // from 3.8.1
+	bucketsKongLatency30      = bucketsKongLatency[:15]                                                                 // 3.0.0 … 3.8.0
 	bucketsUpstream           = []float64{25, 50, 80, 100, 250, 400, 700, 1000, 2000, 5000, 10000, 30000, 60000}
 )
 
@@ -61,8 +62,9 @@ func alwaysFamilies(v3 bool) map[string]familySpec {
 	}
 }
 
-// gatedFamilies are the 3.x families behind the flags, with or without workspace.
-func gatedFamilies(workspace bool) map[string]familySpec {
+// gatedFamilies are the 3.x families behind the flags, with or without workspace, with
+// kong_kong_latency_ms's buckets of the version.
+func gatedFamilies(workspace bool, kongBuckets []float64) map[string]familySpec {
 	ws := func(l ...string) []string {
 		if workspace {
 			l = append(l, "workspace")
@@ -71,7 +73,7 @@ func gatedFamilies(workspace bool) map[string]familySpec {
 	}
 	return map[string]familySpec{
 		"kong_http_requests_total":    {typ: counter, labels: ws("service", "route", "code", "source", "consumer")},
-		"kong_kong_latency_ms":        {typ: histogram, labels: ws("service", "route"), buckets: bucketsKongLatency},
+		"kong_kong_latency_ms":        {typ: histogram, labels: ws("service", "route"), buckets: kongBuckets},
 		"kong_upstream_latency_ms":    {typ: histogram, labels: ws("service", "route"), buckets: bucketsUpstream},
 		"kong_request_latency_ms":     {typ: histogram, labels: ws("service", "route"), buckets: bucketsUpstream},
 		"kong_bandwidth_bytes":        {typ: counter, labels: ws("service", "route", "direction", "consumer")},
@@ -145,7 +147,7 @@ func TestMetricsExposition(t *testing.T) {
 		},
 		{
 			name: "3.4.2 all flags", version: "3.4.2", sql: []string{globalPrometheus(allFlags)},
-			want: merge(alwaysFamilies(true), gatedFamilies(false)),
+			want: merge(alwaysFamilies(true), gatedFamilies(false, bucketsKongLatency30)),
 			lines: []string{
 				`kong_http_requests_total{service="orders",route="orders-api",code="200",source="service",consumer=""} `,
 				`kong_http_requests_total{service="orders",route="orders-api",code="502",source="kong",consumer=""} `,
@@ -163,14 +165,20 @@ func TestMetricsExposition(t *testing.T) {
 			want: alwaysFamilies(true),
 		},
 		{
+			// Upgraded from 2.8: the plugin keeps 2.8's config (no migration adds the flags),
+			// so 3.x exports no request, latency, bandwidth or target-health family.
+			name: "3.4.2 with 2.8's config, after an upgrade", version: "3.4.2", sql: []string{globalPrometheus(`{"per_consumer": false}`)},
+			want: alwaysFamilies(true),
+		},
+		{
 			name: "3.4.2 only status codes, per consumer", version: "3.4.2",
 			sql:   []string{globalPrometheus(`{"status_code_metrics": true, "per_consumer": true}`)},
-			want:  merge(alwaysFamilies(true), only(gatedFamilies(false), "kong_http_requests_total")),
+			want:  merge(alwaysFamilies(true), only(gatedFamilies(false, bucketsKongLatency30), "kong_http_requests_total")),
 			lines: []string{`kong_http_requests_total{service="orders",route="orders-api",code="200",source="service",consumer="alice"} `},
 		},
 		{
 			name: "3.4.2 plugin on one route", version: "3.4.2", sql: []string{routeScoped},
-			want: merge(alwaysFamilies(true), only(gatedFamilies(false), "kong_http_requests_total")),
+			want: merge(alwaysFamilies(true), only(gatedFamilies(false, bucketsKongLatency30), "kong_http_requests_total")),
 			check: func(t *testing.T, fams map[string]*dto.MetricFamily) {
 				for _, m := range fams["kong_http_requests_total"].GetMetric() {
 					if r := labelValue(m, "route"); r != "users-api" {
@@ -186,13 +194,18 @@ func TestMetricsExposition(t *testing.T) {
 		},
 		{
 			name: "3.7.0 all flags", version: "3.7.0", sql: []string{globalPrometheus(allFlags)},
-			want: merge(alwaysFamilies(true), gatedFamilies(true)),
+			want: merge(alwaysFamilies(true), gatedFamilies(true, bucketsKongLatency30)),
 			lines: []string{
 				`kong_http_requests_total{service="orders",route="orders-api",code="200",source="service",workspace="default",consumer=""} `,
 				`kong_request_latency_ms_bucket{service="orders",route="orders-api",workspace="default",le="400"} `,
 				`kong_bandwidth_bytes{service="orders",route="orders-api",direction="egress",workspace="default",consumer=""} `,
 				`kong_node_info{node_id="`,
 			},
+		},
+		{
+			name: "3.8.1 all flags: two more Kong latency buckets", version: "3.8.1", sql: []string{globalPrometheus(allFlags)},
+			want:  merge(alwaysFamilies(true), gatedFamilies(true, bucketsKongLatency)),
+			lines: []string{`kong_kong_latency_ms_bucket{service="orders",route="orders-api",workspace="default",le="6000"} `},
 		},
 		{
 			name: "3.7.0 without the plugin", version: "3.7.0",

@@ -69,10 +69,8 @@ func fallbackWorld(v facts.Version) *world {
 // scoped to a consumer are not applied to routes). Consumers, when there are any, are
 // spread over the routes round-robin.
 func buildWorld(e entities, v facts.Version) *world {
+	// No upstream targets in the database: no kong_upstream_target_health, as in Kong.
 	w := &world{fromDB: true, conf: map[traffic.Route]promConf{}, targets: e.targets, pluginNames: e.pluginNames}
-	if len(w.targets) == 0 {
-		w.targets = builtinTargets
-	}
 	var prom []pluginRow
 	for _, p := range e.plugins {
 		if p.name == "prometheus" && p.enabled {
