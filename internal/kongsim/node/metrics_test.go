@@ -31,7 +31,7 @@ var (
 	gauge, counter, histogram = dto.MetricType_GAUGE, dto.MetricType_COUNTER, dto.MetricType_HISTOGRAM
 	bucketsKong28             = []float64{1, 2, 5, 7, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100, 200, 300, 400, 500, 1000, 2000, 5000, 10000, 30000, 60000}
 	bucketsKongLatency        = []float64{1, 2, 5, 7, 10, 15, 20, 30, 50, 75, 100, 200, 500, 750, 1000, 3000, 6000} // from 3.8.1
-	bucketsKongLatency30      = bucketsKongLatency[:15]                                                                 // 3.0.0 … 3.8.0
+	bucketsKongLatency30      = bucketsKongLatency[:15]                                                             // 3.0.0 … 3.8.0
 	bucketsUpstream           = []float64{25, 50, 80, 100, 250, 400, 700, 1000, 2000, 5000, 10000, 30000, 60000}
 )
 
