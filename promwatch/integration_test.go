@@ -260,6 +260,11 @@ func TestWatchKongUpgrade(t *testing.T) {
 	e.waitRate("kong_http_requests_total")
 	ctx := t.Context()
 
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	if _, err := e.prom.WaitForSeries(wctx, fmt.Sprintf(`count(kong_node_info{version="3.4.2",%s}) == %d`, e.cluster.Prometheus.Selector, len(e.kong.Nodes))); err != nil {
+		t.Fatal(err) // Prometheus has scraped every 3.4.2 node
+	}
+	cancel()
 	problems, err := e.watcher.CheckSeries(ctx, e.cluster, "3.4.2")
 	if err != nil || len(problems) != 0 {
 		t.Fatalf("CheckSeries: %v %q", err, problems)
@@ -384,6 +389,27 @@ func TestWatchFrom28(t *testing.T) {
 		t.Fatalf("baseline %v, notes %v", base.Values, base.Notes)
 	}
 	downStart, downEnd := e.upgrade("3.4.2")
+	// Kong keeps 2.8's prometheus config (per_consumer only) through the upgrade: 3.4.2
+	// exports no request or latency family until the 3.x flags are on, and the series check
+	// names the flags. The operator turns them on, as Kong's 3.0 upgrade notes ask.
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	if _, err := e.prom.WaitForSeries(wctx, fmt.Sprintf(`count(kong_node_info{version="3.4.2",%s}) == %d`, e.cluster.Prometheus.Selector, len(e.kong.Nodes))); err != nil {
+		t.Fatal(err) // Prometheus has scraped every 3.4.2 node
+	}
+	cancel()
+	problems, err := e.watcher.CheckSeries(ctx, e.cluster, "3.4.2")
+	if err != nil || !strings.Contains(strings.Join(problems, "\n"), "status_code_metrics") {
+		t.Errorf("CheckSeries on 3.4.2 with 2.8's plugin config: %v %q, want the missing flag named", err, problems)
+	}
+	conn, err := pgx.Connect(ctx, e.kong.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `UPDATE plugins SET config = config || '{"status_code_metrics": true, "latency_metrics": true, "bandwidth_metrics": true, "upstream_health_metrics": true}'::jsonb WHERE name = 'prometheus'`); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	e.waitRate("kong_http_requests_total")
 	w := e.startWatch(upgrade.WatchRequest{
 		Run:  storage.Run{ID: 2, Cluster: e.cluster.Name, From: "2.8.5", To: "3.4.2", DowntimeStart: downStart, DowntimeEnd: downEnd},
 		From: "2.8.5", Version: "3.4.2", Started: time.Now(), Baseline: base,
@@ -449,6 +475,11 @@ func TestCheckSeriesFlagsOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	if _, err := e.prom.WaitForSeries(wctx, fmt.Sprintf(`count(kong_node_info{version="3.4.2",%s}) == %d`, e.cluster.Prometheus.Selector, len(e.kong.Nodes))); err != nil {
+		t.Fatal(err) // Prometheus has scraped every 3.4.2 node
+	}
+	cancel()
 	problems, err := e.watcher.CheckSeries(ctx, e.cluster, "3.4.2")
 	if err != nil {
 		t.Fatal(err)

@@ -5,9 +5,10 @@
 #
 #   KONGSIM=bin/kongsim PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres WORKDIR=$(mktemp -d) \
 #     DB_PLUGINS=kb_plugins DB_HALFDONE=kb_halfdone DB_FINISH=kb_finish DB_TIMEOUTS=kb_timeouts \
-#     DB_LOCK=kb_lock DB_PROMETHEUS=kb_prometheus test/kongsim-behaviours.sh [section…]
+#     DB_LOCK=kb_lock DB_PROMETHEUS=kb_prometheus DB_TOPOLOGY=kb_topology DB_SCHEMA=kb_schema \
+#     test/kongsim-behaviours.sh [section…]
 #
-# Sections: plugins, halfdone, finish, timeouts, lock, prometheus.
+# Sections: plugins, halfdone, finish, timeouts, lock, prometheus, topology, schema.
 set -euo pipefail
 
 : "${KONGSIM:?path of the kongsim binary}"
@@ -58,6 +59,15 @@ eventually() {
   printf '%s\n' "$out"
   echo "FAIL: $* never showed: $needle" >&2
   exit 1
+}
+
+# post HOST:PORT PATH JSON: an HTTP POST with bash alone; the status line and body.
+post() {
+  local host=${1%:*} port=${1##*:}
+  exec 3<>"/dev/tcp/$host/$port"
+  printf 'POST %s HTTP/1.0\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' "$2" "$1" "${#3}" "$3" >&3
+  cat <&3
+  exec 3<&-
 }
 
 # lacks TEXT: the last command's output does not contain TEXT.
@@ -285,8 +295,89 @@ prometheus() {
   stop
 }
 
+# --- topology: control plane, data planes, DB-less --------------------------------------
+topology() {
+  : "${DB_TOPOLOGY:?a database for the topology section}"
+  section "topology: a control plane, its data plane, DB-less nodes"
+  "$KONGSIM" cluster init --dir "$WORKDIR/topology" --nodes 2 --version 3.4.2 \
+    --pg-host "$PGHOST" --pg-port "$PGPORT" --pg-user "$PGUSER" --pg-database "$DB_TOPOLOGY" >"$WORKDIR/topology.txt"
+  local cp="$WORKDIR/topology/kong-1/kong.conf" dp="$WORKDIR/topology/kong-2/kong.conf"
+  local cpadmin dpstatus cluster
+  cpadmin=$(awk '$1 == "kong-1" {print $3}' "$WORKDIR/topology.txt" | sed 's|^http://||')
+  cluster=$(awk '$1 == "kong-2" {print $3}' "$WORKDIR/topology.txt" | sed 's|^http://||') # the data plane has no Admin API: its port serves as cluster_listen
+  dpstatus=$(awk '$1 == "kong-2" {print $4}' "$WORKDIR/topology.txt" | sed 's|^http://||')
+  kong migrations bootstrap -c "$cp" >/dev/null
+  "$KONGSIM" seed -c "$cp" --services 2 --routes 1 --consumers 2 >/dev/null
+
+  step "conf_loader's rules for the roles"
+  expect 1 'only in-memory storage can be used when role = "data_plane"' env KONG_ROLE=data_plane KONG_PROXY_LISTEN=127.0.0.1:18000 kong start -c "$dp"
+  expect 0 "Hint: set database = off in your kong.conf" echo "$LAST"
+  expect 1 'cluster_listen must be specified when role = "control_plane"' env KONG_ROLE=control_plane KONG_CLUSTER_LISTEN=off kong start -c "$cp"
+  expect 1 "role has an invalid value: 'edge' (data_plane, control_plane, traditional)" env KONG_ROLE=edge kong start -c "$cp"
+
+  step "the control plane and a data plane of the same version"
+  expect 0 "Kong started" env KONG_ROLE=control_plane KONG_CLUSTER_LISTEN="$cluster" kong start -c "$cp"
+  expect 0 "Kong started" env KONG_ROLE=data_plane KONG_PROXY_LISTEN=127.0.0.1:18000 KONG_DATABASE=off KONG_CLUSTER_CONTROL_PLANE="$cluster" kong start -c "$dp"
+  eventually '{"message":"ready"}' get "$dpstatus" /status/ready
+  expect 0 '"configuration_hash":"' get "$dpstatus" /status
+  lacks '"database"'
+  lacks '"configuration_hash":"00000000000000000000000000000000"'
+  expect 0 '"sync_status":"normal"' get "$cpadmin" /clustering/data-planes
+  eventually 'kong_data_plane_version_compatible{' get "$cpadmin" /metrics
+  expect 0 'kong_version="3.4.2"} 1' echo "$LAST"
+  expect 0 "kong_data_plane_last_seen{" echo "$LAST"
+  lacks "kong_http_requests_total" # a control plane proxies nothing
+
+  step "a data plane newer than its control plane is refused"
+  kong stop -p "$(dirname "$dp")" >/dev/null
+  for _ in $(seq 1 100); do kong health -p "$(dirname "$dp")" >/dev/null 2>&1 || break; sleep 0.1; done
+  "$KONGSIM" install -p "$(dirname "$dp")" --version 3.5.0 >/dev/null
+  expect 0 "Kong started" env KONG_ROLE=data_plane KONG_PROXY_LISTEN=127.0.0.1:18000 KONG_DATABASE=off KONG_CLUSTER_CONTROL_PLANE="$cluster" kong start -c "$dp"
+  eventually '"sync_status":"kong_version_incompatible"' get "$cpadmin" /clustering/data-planes
+  lacks '"sync_status":"normal"' # the same node (its node_id kept in kong.id), not a second one
+  eventually 'kong_version="3.5.0"} 0' get "$cpadmin" /metrics
+  expect 0 "no configuration available" get "$dpstatus" /status/ready
+  expect 0 "is incompatible with older control plane version 3.4.2" cat "$(dirname "$dp")/logs/error.log"
+  kong stop -p "$(dirname "$dp")" >/dev/null
+  for _ in $(seq 1 100); do kong health -p "$(dirname "$dp")" >/dev/null 2>&1 || break; sleep 0.1; done
+  kong stop -p "$(dirname "$cp")" >/dev/null
+
+  step "DB-less traditional: migrations succeed doing nothing; writes are refused; ready once configured"
+  expect 0 "Database is already up-to-date" env KONG_DATABASE=off kong migrations up -c "$dp"
+  expect 0 "Executed migrations:" env KONG_DATABASE=off kong migrations list -c "$dp"
+  expect 0 "Kong started" env KONG_DATABASE=off kong start -c "$dp"
+  local dpadmin=$cluster
+  expect 0 "405" post "$dpadmin" /services '{"name":"s","url":"http://example.com"}'
+  expect 0 "cannot create 'services' entities when not using a database" echo "$LAST"
+  expect 0 "no configuration available (empty configuration present)" get "$dpstatus" /status/ready
+  kong stop -p "$(dirname "$dp")" >/dev/null
+  for _ in $(seq 1 100); do kong health -p "$(dirname "$dp")" >/dev/null 2>&1 || break; sleep 0.1; done
+  printf '_format_version: "3.0"\nservices:\n- name: s\n  url: http://example.com\n' >"$WORKDIR/kong.yml"
+  expect 0 "Kong started" env KONG_DATABASE=off KONG_DECLARATIVE_CONFIG="$WORKDIR/kong.yml" kong start -c "$dp"
+  expect 0 '{"message":"ready"}' get "$dpstatus" /status/ready
+  kong stop -p "$(dirname "$dp")" >/dev/null
+}
+
+# --- schema and editions ------------------------------------------------------------------
+schema() {
+  : "${DB_SCHEMA:?a database for the schema section}"
+  section "pg_schema and an Enterprise version"
+  node schema 3.4.2 "$DB_SCHEMA"
+  expect 0 "Database is up-to-date" env KONG_PG_SCHEMA=kong_s kong migrations bootstrap -c "$CONF"
+  expect 0 "Executed migrations:" env KONG_PG_SCHEMA=kong_s kong migrations list -c "$CONF"
+  expect 3 "Database needs bootstrapping" kong migrations list -c "$CONF" # public is still empty
+
+  step "an Enterprise build installs and reports itself"
+  expect 0 "installed Kong 3.4.3.12" "$KONGSIM" install -p "$PFX" --version 3.4.3.12
+  expect 0 "3.4.3.12" kong version -c "$CONF"
+  expect 0 "Kong started" env KONG_PG_SCHEMA=kong_s kong start -c "$CONF"
+  expect 0 '"edition":"enterprise"' get "$ADMIN" /
+  expect 0 '"version":"3.4.3.12"' echo "$LAST"
+  stop
+}
+
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(plugins halfdone finish timeouts lock prometheus)
+[ ${#sections[@]} -gt 0 ] || sections=(plugins halfdone finish timeouts lock prometheus topology schema)
 for s in "${sections[@]}"; do
   "$s"
 done

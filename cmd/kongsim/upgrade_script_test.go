@@ -92,7 +92,8 @@ func killNodes(dir string) {
 func TestBehavioursScript(t *testing.T) {
 	pg := testsvc.StartPostgres(t)
 	sections := map[string]string{"plugins": "DB_PLUGINS", "halfdone": "DB_HALFDONE", "finish": "DB_FINISH",
-		"timeouts": "DB_TIMEOUTS", "lock": "DB_LOCK", "prometheus": "DB_PROMETHEUS"}
+		"timeouts": "DB_TIMEOUTS", "lock": "DB_LOCK", "prometheus": "DB_PROMETHEUS",
+		"topology": "DB_TOPOLOGY", "schema": "DB_SCHEMA"}
 	env := os.Environ()
 	for name, v := range sections {
 		db := "kb_" + name

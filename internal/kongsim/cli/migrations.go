@@ -86,6 +86,9 @@ func kongMigrations(ctx context.Context, env *Env, argv []string) int {
 		}
 		return log.Fail(err)
 	}
+	if err := kconf.Check(conf); err != nil {
+		return log.Fail(err)
+	}
 	if !slices.Contains(kongdb.Subcommands(v), sub) {
 		// "status" arrived in 3.0; 2.8 has no such command.
 		fmt.Fprintf(env.Stderr, "No such command for migrations: %s\n\n%s", sub, migrationsUsage)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -53,6 +54,9 @@ func kongStart(ctx context.Context, env *Env, argv []string) int {
 		log.Verbose("no config file found at %s", strings.Join(kconf.DefaultPaths, " or "))
 	}
 	log.Verbose("prefix in use: %s", pfx)
+	if err := kconf.Check(conf); err != nil {
+		return log.Fail(err)
+	}
 	pfx.LogCommand(append([]string{"start"}, argv...))
 	if _, alive := pfx.PID(); alive {
 		return log.Fail(fmt.Errorf("Kong is already running in %s", pfx))
@@ -84,8 +88,10 @@ func kongStart(ctx context.Context, env *Env, argv []string) int {
 			return code
 		}
 	}
-	if err := checkDatabase(ctx, conf, known, dbTimeout, log); err != nil {
-		return log.Fail(err)
+	if !conf.DBLess() {
+		if err := checkDatabase(ctx, conf, known, dbTimeout, log); err != nil {
+			return log.Fail(err)
+		}
 	}
 	if err := pfx.Prepare(); err != nil {
 		return log.Fail(fmt.Errorf("could not prepare Kong prefix at %s: %w", pfx, err))
@@ -216,7 +222,16 @@ func runNode(ctx context.Context, env *Env, argv []string) int {
 		}
 	}
 	host, _ := os.Hostname()
-	cfg := node.Config{Conf: conf, Prefix: pfx, Version: v, NodeID: newUUID(), Hostname: host, Log: log}
+	id := newUUID() // traditional and control-plane nodes get a new node_id at every start
+	if conf.Get("role") == "data_plane" {
+		// A data plane keeps its node_id in <prefix>/kong.id (Kong: knode.init).
+		if b, err := os.ReadFile(filepath.Join(string(pfx), "kong.id")); err == nil && len(strings.TrimSpace(string(b))) == 36 {
+			id = strings.TrimSpace(string(b))
+		} else if err := os.WriteFile(filepath.Join(string(pfx), "kong.id"), []byte(id), 0o644); err != nil {
+			return fail(fmt.Errorf("could not write %s: %w", filepath.Join(string(pfx), "kong.id"), err))
+		}
+	}
+	cfg := node.Config{Conf: conf, Prefix: pfx, Version: v, NodeID: id, Hostname: host, Log: log}
 	err = node.Run(ctx, cfg, sigs, func() {
 		if err := pfx.WritePID(os.Getpid()); err != nil {
 			log.Error("write pid file", "err", err)
@@ -264,6 +279,9 @@ func initPlugins(ctx context.Context, conf *kconf.Conf, pfx prefix.Prefix, v fac
 	}
 	if len(errs) > 0 {
 		return initError(pfx, lines, lines.PluginSchemas, "assert", "error loading plugin schemas: "+strings.Join(errs, "; "))
+	}
+	if conf.DBLess() {
+		return nil // the plugins in use come with the declarative configuration
 	}
 	db, err := kongdb.Open(ctx, conf, timeout)
 	if err != nil {

@@ -52,8 +52,61 @@ func Defaults(v facts.Version) map[string]string {
 		"pg_database":   "kong",
 		"pg_schema":     "",
 		"pg_ssl":        "off",
+		// Hybrid mode (kong_defaults.lua).
+		"cluster_listen":                 "0.0.0.0:8005",
+		"cluster_control_plane":          "127.0.0.1:8005",
+		"cluster_data_plane_purge_delay": "1209600",
+		"declarative_config":             "",
 	}
 }
+
+// Check is conf_loader's validation of what kongsim simulates, with Kong's messages; Kong
+// reports the first problem ("Error: <message>"). Roles: a control plane needs admin_listen
+// and cluster_listen and a database; a data plane needs proxy_listen and database = off.
+func Check(c *Conf) error {
+	enum := func(key string, values ...string) error {
+		if v := c.Get(key); !slices.Contains(values, v) {
+			return fmt.Errorf("%s has an invalid value: '%s' (%s)", key, v, strings.Join(values, ", "))
+		}
+		return nil
+	}
+	if err := enum("database", "postgres", "cassandra", "off"); err != nil {
+		return err
+	}
+	if err := enum("role", "data_plane", "control_plane", "traditional"); err != nil {
+		return err
+	}
+	off := func(key string) bool {
+		first, _, _ := strings.Cut(c.Get(key), ",")
+		first = strings.TrimSpace(first)
+		return first == "" || first == "off"
+	}
+	switch c.Get("role") {
+	case "control_plane":
+		switch {
+		case off("admin_listen"):
+			return fmt.Errorf(`admin_listen must be specified when role = "control_plane"`)
+		case off("cluster_listen"):
+			return fmt.Errorf(`cluster_listen must be specified when role = "control_plane"`)
+		case c.Get("database") == "off":
+			return fmt.Errorf(`in-memory storage can not be used when role = "control_plane"`)
+		}
+	case "data_plane":
+		switch {
+		case off("proxy_listen"):
+			return fmt.Errorf(`proxy_listen must be specified when role = "data_plane"`)
+		case c.Get("database") != "off":
+			return fmt.Errorf("only in-memory storage can be used when role = \"data_plane\"\nHint: set database = off in your kong.conf")
+		}
+	}
+	if c.Get("database") == "cassandra" {
+		return fmt.Errorf("kongsim: database = cassandra is not simulated (Kong dropped it in 3.4)")
+	}
+	return nil
+}
+
+// DBLess reports whether the node keeps its configuration in memory (database = off).
+func (c *Conf) DBLess() bool { return c.Get("database") == "off" }
 
 // Conf is a resolved configuration: every key with its final value.
 type Conf struct {

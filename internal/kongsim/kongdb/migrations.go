@@ -75,6 +75,9 @@ func Migrations(ctx context.Context, sub string, opts Options, conf *kconf.Conf,
 		fmt.Fprintf(log.Stderr, "No such command for migrations: %s\n", sub)
 		return 1
 	}
+	if conf.DBLess() {
+		return offline(sub, &migrator{opts: opts, known: known, log: &lg})
+	}
 	db, err := Open(ctx, conf, opts.DBTimeout)
 	if err != nil {
 		return lg.Fail(err)
@@ -460,4 +463,41 @@ func (e eofReader) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return e.r.Read(p)
+}
+
+// offline is "kong migrations" with database = off: Kong's off connector reports every
+// migration it knows as executed and ignores the lock, so each command succeeds doing
+// nothing (kong/db/strategies/off/connector.lua).
+func offline(sub string, m *migrator) int {
+	st := &State{}
+	for _, s := range m.known {
+		st.Executed = append(st.Executed, SubsystemMigrations{Subsystem: s.Name, Namespace: s.Namespace, Migrations: s.Migrations})
+	}
+	switch sub {
+	case "list":
+		code, _ := m.list(context.Background(), st)
+		return code
+	case "status":
+		code, _ := m.status(context.Background(), st)
+		return code
+	case "bootstrap":
+		m.log.Info("Database already bootstrapped")
+	case "up":
+		m.log.Info("Database is already up-to-date")
+	case "finish":
+		m.log.Info("No pending migrations to finish")
+	case "reset":
+		if !m.opts.Yes {
+			if !m.opts.TTY {
+				return m.log.Fail(errors.New(notATTYMessage))
+			}
+			if !m.confirm("Are you sure? This operation is irreversible.") {
+				m.log.Info("cancelled")
+				return 0
+			}
+		}
+		m.log.Info("Resetting database...")
+		m.log.Info("Database successfully reset")
+	}
+	return 0
 }

@@ -48,10 +48,21 @@ func (n *node) router(routes []route) http.Handler {
 
 // adminHandler is the Admin API: GET /, /status and /metrics.
 func (n *node) adminHandler() http.Handler {
-	h := n.router(append([]route{
+	routes := append([]route{
 		{"/", map[string]http.HandlerFunc{http.MethodGet: n.serveRoot}},
 		{"/status", map[string]http.HandlerFunc{http.MethodGet: n.serveStatus}},
-	}, n.metricsRoute()...))
+	}, n.metricsRoute()...)
+	if n.controlPlane() {
+		routes = append(routes, route{"/clustering/data-planes", map[string]http.HandlerFunc{http.MethodGet: n.serveDataPlanes}})
+	}
+	if n.db == nil {
+		// DB-less: writes to the entity collections are refused as Kong's off strategy does.
+		for _, entity := range []string{"services", "routes", "consumers", "plugins", "upstreams", "targets", "certificates", "snis", "ca_certificates", "vaults"} {
+			write := func(w http.ResponseWriter, r *http.Request) { dblessWrite(w, r, entity) }
+			routes = append(routes, route{"/" + entity, map[string]http.HandlerFunc{http.MethodPost: write, http.MethodPut: write, http.MethodPatch: write, http.MethodDelete: write}})
+		}
+	}
+	h := n.router(routes)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if n.currentFaults().AdminHang {
 			// Hang until the client gives up or the node stops at once (fault admin_hang).
@@ -136,7 +147,10 @@ func (n *node) serveRoot(w http.ResponseWriter, r *http.Request) {
 		Configuration: n.configuration(),
 		PIDs:          rootPIDs{Master: os.Getpid(), Workers: []int{os.Getpid()}},
 	}
-	if !n.cfg.Version.Less(v3_6) {
+	switch {
+	case n.cfg.Version.Enterprise:
+		body.Edition = "enterprise" // kongsim reports it for every Enterprise build
+	case !n.cfg.Version.Less(v3_6):
 		body.Edition = "community"
 	}
 	writeJSON(w, r, http.StatusOK, body)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -40,17 +41,17 @@ func errnoText(errno syscall.Errno) string {
 
 // listeners are the bound sockets, by API.
 type listeners struct {
-	admin, status []net.Listener
+	admin, status, cluster []net.Listener
 }
 
 func (l listeners) close() {
-	for _, ln := range append(append([]net.Listener(nil), l.admin...), l.status...) {
+	for _, ln := range slices.Concat(l.admin, l.status, l.cluster) {
 		ln.Close()
 	}
 }
 
 // bindAll binds every address, or none: on the first failure the others are closed.
-func bindAll(admin, status []string) (listeners, error) {
+func bindAll(admin, status, cluster []string) (listeners, error) {
 	var l listeners
 	bind := func(addrs []string, into *[]net.Listener) error {
 		for _, a := range addrs {
@@ -70,6 +71,10 @@ func bindAll(admin, status []string) (listeners, error) {
 		l.close()
 		return listeners{}, err
 	}
+	if err := bind(cluster, &l.cluster); err != nil {
+		l.close()
+		return listeners{}, err
+	}
 	return l, nil
 }
 
@@ -83,7 +88,7 @@ type servers struct {
 // serve starts the Admin and Status API servers on their listeners. Request contexts
 // derive from ctx, so a hard stop ends every handler.
 func (n *node) serve(ctx context.Context, l listeners) *servers {
-	s := &servers{failed: make(chan error, len(l.admin)+len(l.status))}
+	s := &servers{failed: make(chan error, len(l.admin)+len(l.status)+len(l.cluster))}
 	start := func(h http.Handler, lns []net.Listener) {
 		if len(lns) == 0 {
 			return
@@ -106,6 +111,7 @@ func (n *node) serve(ctx context.Context, l listeners) *servers {
 	}
 	start(n.adminHandler(), l.admin)
 	start(n.statusHandler(), l.status)
+	start(n.clusterHandler(), l.cluster)
 	return s
 }
 

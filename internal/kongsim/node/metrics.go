@@ -58,12 +58,13 @@ func (n *node) metrics(ctx context.Context) []byte {
 	snap := n.gen.Snapshot(time.Now())
 	w := n.world.Load()
 	e := newExposition()
-	if n.db != nil {
-		reachable := 0.0
-		if n.probeDB(ctx) == nil {
-			reachable = 1
-		}
-		e.family("kong_datastore_reachable", "gauge", "Datastore reachable from Kong, 0 is unreachable").add("", reachable)
+	reachable := 1.0 // DB-less: the off connector always connects
+	if n.db != nil && n.probeDB(ctx) != nil {
+		reachable = 0
+	}
+	e.family("kong_datastore_reachable", "gauge", "Datastore reachable from Kong, 0 is unreachable").add("", reachable)
+	if n.controlPlane() && n.db != nil {
+		n.dataPlaneMetrics(ctx, e)
 	}
 	e.family("kong_nginx_metric_errors_total", "counter", "Number of nginx-lua-prometheus errors").add("", 0)
 	if n.cfg.Version.Major < 3 {
@@ -110,7 +111,7 @@ func (n *node) currentMetrics(e *exposition, snap traffic.Snapshot, w *world) {
 	}
 	for _, s := range snap.Series {
 		c, ok := w.conf[s.Route]
-		if !ok || s.RequestLatency.Count == 0 {
+		if !ok || s.RequestLatency.Count == 0 || n.controlPlane() { // a control plane proxies nothing
 			continue
 		}
 		consumer := ""
@@ -164,7 +165,7 @@ func (n *node) legacyMetrics(e *exposition, snap traffic.Snapshot, w *world) {
 	}
 	for _, s := range snap.Series {
 		c, ok := w.conf[s.Route]
-		if !ok || s.RequestLatency.Count == 0 {
+		if !ok || s.RequestLatency.Count == 0 || n.controlPlane() {
 			continue
 		}
 		status := e.family("kong_http_status", "counter", "HTTP status codes per service/route in Kong")
@@ -185,7 +186,7 @@ func (n *node) legacyMetrics(e *exposition, snap traffic.Snapshot, w *world) {
 		bw.add("", float64(s.IngressBytes), "service", s.Service, "route", s.Route.Route, "type", "ingress")
 		bw.add("", float64(s.EgressBytes), "service", s.Service, "route", s.Route.Route, "type", "egress")
 	}
-	if w.upstreamHealth {
+	if w.upstreamHealth && !n.controlPlane() {
 		n.targetHealth(e, w)
 	}
 }

@@ -68,6 +68,8 @@ type node struct {
 
 	loadFailing bool // the last entity load failed (used by refresh only, never concurrently)
 
+	hybrid hybridState // a data plane's view of its control plane
+
 	requestBuckets, kongBuckets []float64
 }
 
@@ -81,15 +83,23 @@ func Run(ctx context.Context, cfg Config, sigs <-chan os.Signal, ready func()) e
 	if err := cfg.validate(); err != nil {
 		return err
 	}
-	adminAddrs, err := cfg.Conf.HTTPAddrs("admin_listen")
-	if err != nil {
-		return err
+	var adminAddrs, clusterAddrs []string
+	var err error
+	if cfg.Conf.Get("role") != "data_plane" { // Kong renders no Admin API for a data plane
+		if adminAddrs, err = cfg.Conf.HTTPAddrs("admin_listen"); err != nil {
+			return err
+		}
+	}
+	if cfg.Conf.Get("role") == "control_plane" {
+		if clusterAddrs, err = cfg.Conf.HTTPAddrs("cluster_listen"); err != nil {
+			return err
+		}
 	}
 	statusAddrs, err := cfg.Conf.HTTPAddrs("status_listen")
 	if err != nil {
 		return err
 	}
-	lns, err := bindAll(adminAddrs, statusAddrs)
+	lns, err := bindAll(adminAddrs, statusAddrs, clusterAddrs)
 	if err != nil {
 		return err
 	}
@@ -114,6 +124,9 @@ func Run(ctx context.Context, cfg Config, sigs <-chan os.Signal, ready func()) e
 	})
 	if n.db != nil {
 		background.Go(func() { n.refreshLoop(ctx) })
+	}
+	if n.dataPlane() {
+		background.Go(func() { n.syncLoop(ctx) })
 	}
 	srv := n.serve(ctx, lns)
 	if ready != nil {

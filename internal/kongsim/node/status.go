@@ -16,6 +16,7 @@ import (
 
 var (
 	v3_3 = facts.MustParseVersion("3.3.0")
+	v3_4 = facts.MustParseVersion("3.4.0")
 	v3_9 = facts.MustParseVersion("3.9.0")
 )
 
@@ -153,7 +154,12 @@ func (n *node) serveStatus(w http.ResponseWriter, r *http.Request) {
 		body.Memory.LuaSharedDicts[d.name] = statusDicts{format(d.allocated), format(d.capacity)}
 	}
 	if n.db == nil {
-		body.ConfigurationHash = "00000000000000000000000000000000"
+		// DB-less or a data plane: the configuration's hash; from 3.4 no database entry
+		// (kong/api/routes/health.lua), before it the off connector's "reachable".
+		body.ConfigurationHash = n.configurationHash()
+		if n.cfg.Version.Less(v3_4) {
+			body.Database = &statusDatabase{Reachable: true}
+		}
 	} else {
 		err := n.probeDB(r.Context())
 		if err != nil {
@@ -215,6 +221,12 @@ func (n *node) serveReady(rd *readiness) http.HandlerFunc {
 			writeJSON(w, r, http.StatusServiceUnavailable, message(msgDraining))
 		case n.db != nil && n.probeDB(r.Context()) != nil:
 			writeJSON(w, r, http.StatusServiceUnavailable, message(msgNoDB))
+		case n.db == nil:
+			if ok, why := n.configReady(); !ok {
+				writeJSON(w, r, http.StatusServiceUnavailable, message(why))
+				return
+			}
+			writeJSON(w, r, http.StatusOK, message(msgReady))
 		default:
 			writeJSON(w, r, http.StatusOK, message(msgReady))
 		}
