@@ -88,6 +88,8 @@ type worldOpts struct {
 	autoRollback bool
 	watch        time.Duration
 	interval     time.Duration
+	version      string            // Kong X; default 3.4.2
+	kongConf     map[string]string // kong.conf settings of every node
 }
 
 func newWorld(t testing.TB, o worldOpts) *world {
@@ -105,7 +107,7 @@ func newWorld(t testing.TB, o worldOpts) *world {
 	w.slack = slackfake.New(slackfake.Options{Token: "xoxb-test", Channels: []string{channel},
 		Groups: map[string][]string{"S0CHANGEMGR": {"U0APPROVER", "U0APPROVE2"}}, Fault: o.fault, AppToken: o.appToken})
 	t.Cleanup(w.slack.Close)
-	w.c = kongtest.New(t, kongtest.Options{Nodes: o.nodes, PG: sharedPG})
+	w.c = kongtest.New(t, kongtest.Options{Nodes: o.nodes, PG: sharedPG, Version: o.version, Conf: o.kongConf})
 	promURL := sharedProm.URL()
 	if o.promWatch {
 		promURL = w.c.StartPrometheus(t).URL()

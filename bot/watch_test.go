@@ -97,3 +97,43 @@ func TestWatchAutoRollback(t *testing.T) {
 		t.Errorf("alert (found %v): %s", ok, alert.BlocksJSON)
 	}
 }
+
+// TestBlindWatchAfter28 upgrades 2.8.5 to 3.4.2 with auto_rollback on. Kong keeps 2.8's
+// prometheus plugin config, so 3.4.2 exports no request or latency family: the preflight
+// warns, naming the flags; the watch cannot see its metrics and says which flag is missing;
+// and blindness alone does not roll back: the run waits for a person, with the Roll back
+// button on the alert.
+func TestBlindWatchAfter28(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOpts{nodes: 2, promWatch: true, autoRollback: true, version: "2.8.5", watch: 20 * time.Second, interval: 2 * time.Second})
+	w.c.Set([]string{"traffic.rps=500"})
+	w.command("U0OPERATOR", channel, "start test 3.4.2")
+	approve := w.waitButton("approve")
+	preflight, ok := w.reply("run/1/step/1/")
+	if !ok || !strings.Contains(preflight.BlocksJSON, "watch on 3.4.2") || !strings.Contains(preflight.BlocksJSON, "status_code_metrics") {
+		t.Errorf("the preflight reply does not warn about the 3.x metrics flags: %s", preflight.BlocksJSON)
+	}
+	w.click("U0APPROVER", "approve", approve, "")
+	var alert slackfake.Message
+	w.waitFor("the alert", func() bool {
+		var ok bool
+		alert, ok = w.reply("run/1/alert/")
+		return ok
+	})
+	if !strings.Contains(alert.BlocksJSON, "cannot see") || !strings.Contains(alert.BlocksJSON, "status_code_metrics") {
+		t.Errorf("the alert does not say the watch is blind and which flag is missing: %s", alert.BlocksJSON)
+	}
+	if buttonValue(alert.Blocks, "rollback") == "" {
+		t.Errorf("a blind watch's alert offers no Roll back button: %s", alert.BlocksJSON)
+	}
+	run := w.waitRun(1, storage.StateNeedsAttention)
+	if !strings.Contains(run.Reason, "does not roll back by itself") {
+		t.Errorf("reason %q", run.Reason)
+	}
+	for _, e := range w.audit(1) {
+		if e.Action == "rollback" {
+			t.Errorf("a blind watch started a rollback: %+v", e)
+		}
+	}
+	w.c.WantVersions("3.4.2")
+}

@@ -93,6 +93,11 @@ type Cluster struct {
 	Commands             Commands   `yaml:"commands"`
 	Prometheus           Prometheus `yaml:"prometheus"`
 	Watch                Watch      `yaml:"watch"`
+
+	// ControlPlane is not configured: the engine sets it on the copy it hands the watch
+	// when the nodes report role = control_plane (they proxy nothing; the watch reads the
+	// data planes' compatibility instead of request metrics).
+	ControlPlane bool `yaml:"-"`
 }
 
 // Database is Kong's own PostgreSQL database.

@@ -7,6 +7,7 @@
 package kong
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -25,6 +26,52 @@ type NodeInfo struct {
 	// Ready is GET /status/ready = 200 on the Status API when the node has one and its
 	// version serves it (3.3+); otherwise it equals DBReachable.
 	Ready bool
+	// Plugins is the node's plugins setting as it reads it (GET / configuration.plugins,
+	// e.g. ["bundled"] or ["key-auth", "prometheus"]); nil when the node did not say.
+	Plugins  []string
+	Edition  string // GET / "edition": "community", "enterprise", or "" (before 3.6)
+	Role     string // configuration.role: traditional, control_plane, data_plane
+	Database string // configuration.database: postgres, off
+}
+
+// ErrNoDatabase marks a node that keeps no database of its own to migrate: a data plane,
+// or a DB-less node.
+var ErrNoDatabase = errors.New("the node keeps no database")
+
+// Enterprise reports whether the node runs Kong Enterprise: a four-part version
+// (3.4.3.12) or edition "enterprise".
+func (n NodeInfo) Enterprise() bool {
+	return n.Edition == "enterprise" || strings.Count(n.Version, ".") >= 3 || strings.Contains(n.Version, "enterprise")
+}
+
+// PluginsSetting is the plugins setting normalised as Kong's conf_loader reads it: "off" as
+// the first item loads nothing, "off" elsewhere is skipped, repeats are dropped; sorted,
+// "bundled" first. An empty setting (the node did not say) reads as ["bundled"], Kong's
+// default.
+func PluginsSetting(items []string) []string {
+	if len(items) == 0 {
+		return []string{"bundled"}
+	}
+	var clean []string
+	for _, it := range items {
+		if it = strings.TrimSpace(it); it != "" {
+			clean = append(clean, it)
+		}
+	}
+	if len(clean) == 0 || clean[0] == "off" {
+		return []string{"off"}
+	}
+	set := map[string]bool{}
+	for _, it := range clean {
+		if it != "off" {
+			set[it] = true
+		}
+	}
+	out := slices.Sorted(maps.Keys(set))
+	if i := slices.Index(out, "bundled"); i > 0 {
+		out = append([]string{"bundled"}, slices.Delete(out, i, i+1)...)
+	}
+	return out
 }
 
 // SubsystemState is one schema_meta row.
@@ -57,6 +104,33 @@ func (s SchemaState) Pending() []string {
 	for _, r := range s.Subsystems {
 		for _, m := range r.Pending {
 			out = append(out, r.Subsystem+":"+m)
+		}
+	}
+	return out
+}
+
+// PendingOf returns the pending migrations of the known subsystems ("subsystem:name"), in
+// known's order: Kong ignores rows and names of plugins a node does not load.
+func (s SchemaState) PendingOf(known []catalog.Subsystem) []string {
+	var out []string
+	for _, sub := range known {
+		row, _ := s.Subsystem(sub.Name)
+		for _, m := range sub.Migrations {
+			if slices.Contains(row.Pending, m.Name) {
+				out = append(out, sub.Name+":"+m.Name)
+			}
+		}
+	}
+	return out
+}
+
+// Rowless returns the known subsystems that have no schema_meta row yet: plugins new to
+// the database (Kong's docs ask for -f when a plugin is added to an existing database).
+func (s SchemaState) Rowless(known []catalog.Subsystem) []string {
+	var out []string
+	for _, sub := range known {
+		if _, ok := s.Subsystem(sub.Name); !ok {
+			out = append(out, sub.Name)
 		}
 	}
 	return out

@@ -121,7 +121,8 @@ func TestCheckSeriesNoKong(t *testing.T) {
 	w := &Watcher{Clock: &fakeClock{now: t0}, Connect: func(string) (Querier, error) { return prom, nil }}
 	c := testCluster(time.Minute, 30*time.Second)
 	c.Prometheus.URL = "http://admin:s3cret@prom:9090"
-	problems, err := w.CheckSeries(t.Context(), c, "3.4.2")
+	rep, err := w.CheckSeries(t.Context(), c, "3.4.2")
+	problems := rep.Problems
 	if err != nil || len(problems) != 1 || !strings.Contains(problems[0], `no Kong series match {cluster="test"} in Prometheus http://admin:xxxxx@prom:9090`) {
 		t.Errorf("CheckSeries: %v %q", err, problems)
 	}
@@ -132,7 +133,8 @@ func TestCheckSeriesNoKong(t *testing.T) {
 			{Metric: model.Metric{model.MetricNameLabel: "kong_http_status"}, Value: 3},
 			{Metric: model.Metric{model.MetricNameLabel: "kong_upstream_target_health"}, Value: 3}}, nil
 	}
-	problems, err = w.CheckSeries(t.Context(), c, "2.8.5")
+	rep, err = w.CheckSeries(t.Context(), c, "2.8.5")
+	problems = rep.Problems
 	if err != nil || len(problems) != 1 || !strings.Contains(problems[0], "kong_latency_bucket has no series") || strings.Contains(problems[0], "_metrics") {
 		t.Errorf("CheckSeries on 2.8: %v %q", err, problems)
 	}

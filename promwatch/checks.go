@@ -27,6 +27,9 @@ type Check struct {
 	Families []string
 	// Custom is true for the cluster's own watch.checks.
 	Custom bool
+	// NoData says what to look at when the query returns no series: the family missing
+	// for the selector, and the prometheus plugin flag that turns it on.
+	NoData string
 }
 
 // Names of the built-in checks.
@@ -36,6 +39,7 @@ const (
 	CheckTraffic          = "traffic (req/s)"
 	CheckDatastore        = "datastore reachable"
 	CheckUnhealthyTargets = "unhealthy targets"
+	CheckDataPlanes       = "data planes compatible"
 )
 
 // Thresholds of the built-in checks. The 5xx ratio has an absolute limit only: a ratio to
@@ -146,6 +150,26 @@ func DefaultChecks(version, baseline, selector string, window time.Duration) ([]
 // taken on baseline ("": the same version): its watch.checks rendered with its selector, or
 // the built-in DefaultChecks when it names none.
 func Checks(c *config.Cluster, version, baseline string, window time.Duration) ([]Check, error) {
+	checks, err := checksFor(c, version, baseline, window)
+	if err != nil {
+		return nil, err
+	}
+	v3 := true
+	if v, err := catalog.ParseVersion(version); err == nil {
+		v3 = v.Major >= 3
+	}
+	for i := range checks {
+		if fams := checks[i].Families; len(fams) > 0 {
+			checks[i].NoData = missingFamily(fams[0], matchers(c.Prometheus.Selector), []string{fmt.Sprintf("%q", checks[i].Name)}, v3)
+		}
+	}
+	return checks, nil
+}
+
+func checksFor(c *config.Cluster, version, baseline string, window time.Duration) ([]Check, error) {
+	if len(c.Watch.Checks) == 0 && c.ControlPlane {
+		return ControlPlaneChecks(c.Prometheus.Selector), nil
+	}
 	if len(c.Watch.Checks) == 0 {
 		return DefaultChecks(version, baseline, c.Prometheus.Selector, window)
 	}
@@ -161,6 +185,27 @@ func Checks(c *config.Cluster, version, baseline string, window time.Duration) (
 			Families: kongFamilies(q), Custom: true})
 	}
 	return out, nil
+}
+
+// ControlPlaneChecks are the built-in checks of hybrid control planes, which proxy no
+// traffic: every node reaches the database, and every data plane is still one the control
+// planes accept (kong_data_plane_version_compatible; a cluster without data planes reads 1).
+func ControlPlaneChecks(selector string) []Check {
+	sel := func(name string, extra ...string) string { return name + matchers(selector, extra...) }
+	return []Check{
+		{
+			Name:     CheckDatastore,
+			Query:    fmt.Sprintf(`min(%s)`, sel("kong_datastore_reachable")),
+			Min:      ptr(float64(DefaultDatastoreMin)),
+			Families: []string{"kong_datastore_reachable"},
+		},
+		{
+			Name:     CheckDataPlanes,
+			Query:    fmt.Sprintf(`min(%s) or on() (0 * min(%s) + 1)`, sel("kong_data_plane_version_compatible"), sel("kong_datastore_reachable")),
+			Min:      ptr(1.0),
+			Families: []string{"kong_data_plane_version_compatible"},
+		},
+	}
 }
 
 // RateWindow is the range of the built-in checks' rate(): four scrapes (so that a rate

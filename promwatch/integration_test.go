@@ -265,7 +265,8 @@ func TestWatchKongUpgrade(t *testing.T) {
 		t.Fatal(err) // Prometheus has scraped every 3.4.2 node
 	}
 	cancel()
-	problems, err := e.watcher.CheckSeries(ctx, e.cluster, "3.4.2")
+	rep, err := e.watcher.CheckSeries(ctx, e.cluster, "3.4.2")
+	problems := rep.Problems
 	if err != nil || len(problems) != 0 {
 		t.Fatalf("CheckSeries: %v %q", err, problems)
 	}
@@ -377,8 +378,8 @@ func TestWatchFrom28(t *testing.T) {
 	e := newEnv(t, envOpts{name: "legacy", version: "2.8.5"})
 	e.waitRate("kong_http_status")
 	ctx := t.Context()
-	if problems, err := e.watcher.CheckSeries(ctx, e.cluster, "2.8.5"); err != nil || len(problems) != 0 {
-		t.Fatalf("CheckSeries: %v %q", err, problems)
+	if rep, err := e.watcher.CheckSeries(ctx, e.cluster, "2.8.5"); err != nil || len(rep.Problems) != 0 {
+		t.Fatalf("CheckSeries: %v %q", err, rep.Problems)
 	}
 	base, err := e.watcher.Baseline(ctx, e.cluster, "2.8.5")
 	if err != nil {
@@ -397,7 +398,8 @@ func TestWatchFrom28(t *testing.T) {
 		t.Fatal(err) // Prometheus has scraped every 3.4.2 node
 	}
 	cancel()
-	problems, err := e.watcher.CheckSeries(ctx, e.cluster, "3.4.2")
+	rep, err := e.watcher.CheckSeries(ctx, e.cluster, "3.4.2")
+	problems := rep.Problems
 	if err != nil || !strings.Contains(strings.Join(problems, "\n"), "status_code_metrics") {
 		t.Errorf("CheckSeries on 3.4.2 with 2.8's plugin config: %v %q, want the missing flag named", err, problems)
 	}
@@ -480,7 +482,8 @@ func TestCheckSeriesFlagsOff(t *testing.T) {
 		t.Fatal(err) // Prometheus has scraped every 3.4.2 node
 	}
 	cancel()
-	problems, err := e.watcher.CheckSeries(ctx, e.cluster, "3.4.2")
+	rep, err := e.watcher.CheckSeries(ctx, e.cluster, "3.4.2")
+	problems := rep.Problems
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -506,7 +509,8 @@ func TestCheckSeriesFlagsOff(t *testing.T) {
 		{Name: "memory", Query: `max(kong_memory_lua_shared_dict_bytes{ {{.Selector}} })`, Max: ptr(1e9)},
 		{Name: "nothing", Query: `sum(no_such_metric{ {{.Selector}} })`, Max: ptr(1.0)},
 	}
-	problems, err = e.watcher.CheckSeries(ctx, e.cluster, "3.4.2")
+	rep, err = e.watcher.CheckSeries(ctx, e.cluster, "3.4.2")
+	problems = rep.Problems
 	if err != nil {
 		t.Fatal(err)
 	}

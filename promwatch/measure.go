@@ -71,6 +71,8 @@ func Measure(ch Check, out Outcome, baseline, prev float64) Measurement {
 	switch {
 	case err != nil:
 		return inconclusive(false, "%v", err)
+	case n == 0 && ch.NoData != "":
+		return inconclusive(true, "no data: %s", ch.NoData)
 	case n == 0:
 		return inconclusive(true, "no data: the query returned no series")
 	case n > 1:

@@ -10,6 +10,7 @@ import (
 
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/kong/catalog"
+	"github.com/drawbridge/drawbridge/upgrade"
 )
 
 // CheckSeries implements upgrade.SeriesChecker: before the gate, on X, it asks Prometheus
@@ -18,16 +19,17 @@ import (
 // 3.x family (status_code_metrics, latency_metrics, bandwidth_metrics,
 // upstream_health_metrics). A custom check whose query returns no series is named too. The
 // error is non-nil only when Prometheus cannot be asked.
-func (w *Watcher) CheckSeries(ctx context.Context, c *config.Cluster, version string) ([]string, error) {
+func (w *Watcher) CheckSeries(ctx context.Context, c *config.Cluster, version string) (upgrade.SeriesReport, error) {
+	var rep upgrade.SeriesReport
 	q, err := w.querier(c)
 	if err != nil {
-		return nil, err
+		return rep, err
 	}
 	now := w.clock().Now()
 	window, _ := w.window(ctx, q, c, now)
 	checks, err := Checks(c, version, version, window)
 	if err != nil {
-		return nil, fmt.Errorf("cluster %q: %w", c.Name, err)
+		return rep, fmt.Errorf("cluster %q: %w", c.Name, err)
 	}
 	v3 := true
 	if v, err := catalog.ParseVersion(version); err == nil {
@@ -50,7 +52,7 @@ func (w *Watcher) CheckSeries(ctx context.Context, c *config.Cluster, version st
 		expr := fmt.Sprintf(`count by (__name__) (%s)`, matchers(c.Prometheus.Selector, `__name__=~"`+strings.Join(names, "|")+`"`))
 		out := w.query(ctx, q, expr, now, 0)
 		if out.Err != nil {
-			return nil, fmt.Errorf("series of cluster %q: prometheus %s: %s", c.Name, redact(c.Prometheus.URL), DescribeError(out.Err))
+			return rep, fmt.Errorf("series of cluster %q: prometheus %s: %s", c.Name, redact(c.Prometheus.URL), DescribeError(out.Err))
 		}
 		present := map[string]bool{}
 		if vec, ok := out.Value.(model.Vector); ok {
@@ -62,7 +64,16 @@ func (w *Watcher) CheckSeries(ctx context.Context, c *config.Cluster, version st
 			problems = append(problems, fmt.Sprintf("no Kong series match %s in Prometheus %s: is it scraping the cluster's nodes (their Status API /metrics) with these labels, and is the prometheus plugin enabled?", sel, redact(c.Prometheus.URL)))
 		} else {
 			for _, f := range fams {
-				if !present[f] {
+				switch {
+				case present[f]:
+				case f == "kong_upstream_target_health":
+					// The family exists only with upstream targets and the flag on; the
+					// check reads 0 without it.
+					rep.NotApplicable = append(rep.NotApplicable, fmt.Sprintf("%s (no %s: the cluster has no upstream targets%s)",
+						strings.Join(users[f], ", "), f, map[bool]string{true: ", or upstream_health_metrics is off", false: ""}[v3]))
+				case f == "kong_data_plane_version_compatible":
+					rep.NotApplicable = append(rep.NotApplicable, fmt.Sprintf("%s (no data plane has connected to the control planes)", strings.Join(users[f], ", ")))
+				default:
 					problems = append(problems, missingFamily(f, sel, users[f], v3))
 				}
 			}
@@ -75,7 +86,7 @@ func (w *Watcher) CheckSeries(ctx context.Context, c *config.Cluster, version st
 		out := w.query(ctx, q, ch.Query, now, 0)
 		switch {
 		case out.Err != nil && unreachable(out.Err):
-			return nil, fmt.Errorf("series of cluster %q: prometheus %s: %s", c.Name, redact(c.Prometheus.URL), DescribeError(out.Err))
+			return rep, fmt.Errorf("series of cluster %q: prometheus %s: %s", c.Name, redact(c.Prometheus.URL), DescribeError(out.Err))
 		case out.Err != nil:
 			problems = append(problems, fmt.Sprintf("check %q: %s", ch.Name, DescribeError(out.Err)))
 		default:
@@ -86,7 +97,8 @@ func (w *Watcher) CheckSeries(ctx context.Context, c *config.Cluster, version st
 			}
 		}
 	}
-	return problems, nil
+	rep.Problems = problems
+	return rep, nil
 }
 
 // missingFamily says that a family has no series, who needs it, and what turns it on.

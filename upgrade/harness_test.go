@@ -74,6 +74,7 @@ type clusterOpts struct {
 	unverified   bool
 	watch        time.Duration // default 1s
 	parallelism  int           // default 10
+	kongConf     map[string]string
 }
 
 func newCluster(t testing.TB, o clusterOpts) *cluster {
@@ -83,7 +84,7 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 	if pg == nil {
 		pg = sharedPG
 	}
-	kc := kongtest.New(t, kongtest.Options{Nodes: o.nodes, Version: o.version, PG: pg})
+	kc := kongtest.New(t, kongtest.Options{Nodes: o.nodes, Version: o.version, PG: pg, Conf: o.kongConf})
 	path, cfg := kc.WriteConfig(kongtest.ConfigOptions{PrometheusURL: sharedProm.URL(), AutoRollback: o.autoRollback,
 		Unverified: o.unverified, Watch: o.watch, Parallelism: o.parallelism})
 	return &cluster{Cluster: kc, t: t, cfgPath: path, cfg: cfg}

@@ -23,6 +23,10 @@ const (
 	detailWatchStart  = "watch.started"
 	detailWarning     = "warning"
 	detailBaseline    = "baseline" // JSON Baseline taken before the gate
+	// The nodes' plugins setting at preflight, comma-joined (kong.PluginsSetting):
+	// schema_meta is judged by the plugins they load.
+	detailPlugins      = "kong.plugins"
+	detailControlPlane = "kong.control_plane" // "true": the nodes are hybrid control planes
 )
 
 // action is what decide tells the loop to do next.
@@ -510,6 +514,12 @@ func (e *Engine) onFailure(ctx context.Context, run storage.Run, d stepDef, err,
 	default:
 		c, cerr := e.cluster(run.Cluster)
 		reason := fmt.Sprintf("%s failed: %v", d.title, err)
+		var breach *BreachError
+		if blind := errors.As(err, &breach) && breach.Blind || d.id == StepWatch && e.stepDetail(ctx, run.ID, StepWatch, "blind") == "true"; blind {
+			// Not seeing the metrics is no evidence the new version is bad: a person decides.
+			e.attention(ctx, run.ID, reason+" (drawbridge cannot see the metrics, so it does not roll back by itself: Roll back or Resume)")
+			return
+		}
 		if cerr == nil && c.Watch.AutoRollback {
 			e.requestRollback(ctx, run.ID, "drawbridge", "auto_rollback: "+reason)
 			return
@@ -552,4 +562,18 @@ func (e *Engine) setState(ctx context.Context, id storage.RunID, st storage.RunS
 // auditEvent is the record of a change, stored in the change's own transaction.
 func auditEvent(actor, action, detail string) storage.AuditEvent {
 	return storage.AuditEvent{Actor: actorName(actor), Action: action, Detail: detail}
+}
+
+// stepDetail reads one detail of a run's step record ("" when absent).
+func (e *Engine) stepDetail(ctx context.Context, id storage.RunID, step StepID, key string) string {
+	recs, err := e.opts.Store.Steps(ctx, id)
+	if err != nil {
+		return ""
+	}
+	for _, r := range recs {
+		if r.Index == int(step) {
+			return r.Details[key]
+		}
+	}
+	return ""
 }

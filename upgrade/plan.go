@@ -2,6 +2,7 @@ package upgrade
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -48,15 +49,21 @@ type PlanStep struct {
 
 // Plan is a dry run: what a run would check, do and leave pending, changing nothing.
 type Plan struct {
-	Cluster           string
-	From, To          string
-	Path              catalog.Path
-	Checks            []Check
-	Steps             []PlanStep
-	Migrations        []catalog.Migration // what "migrations up" runs
-	PendingAfterUp    []catalog.Migration // those with a teardown: "finish" completes them
-	NewPlugins        []string            // subsystems appearing for the first time: needs -f
-	Force             bool
+	Cluster        string
+	From, To       string
+	Path           catalog.Path
+	Checks         []Check
+	Steps          []PlanStep
+	Migrations     []catalog.Migration // what "migrations up" runs
+	PendingAfterUp []catalog.Migration // those with a teardown: "finish" completes them
+	NewPlugins     []string            // subsystems new to the database: up runs with -f
+	Force          bool
+	// Plugins is the nodes' plugins setting: schema_meta is judged by the plugins they
+	// load (nil: not known, every bundled plugin).
+	Plugins []string
+	// ControlPlane: the nodes are hybrid control planes; their data planes follow
+	// separately.
+	ControlPlane      bool
 	Breaking          []Breaking
 	PredictedDowntime time.Duration // 0: no history
 	Baseline          *Baseline     // the watch's checks now, when a Baseliner is set
@@ -99,13 +106,14 @@ func (e *Engine) preflight(ctx context.Context, c *config.Cluster, y catalog.Ver
 			add(Check{Name: "no other run", OK: true, Detail: "no run in progress on " + c.Name})
 		}
 	}
-	x, nodes := e.checkNodes(ctx, c)
+	view, nodes := e.checkNodes(ctx, c)
 	add(nodes)
+	x := view.X
 	if x.IsZero() {
 		p.finish(e)
 		return p
 	}
-	p.From = x.String()
+	p.From, p.Plugins, p.ControlPlane = x.String(), view.Plugins, view.ControlPlane
 	path, err := catalog.Default().Path(x, y)
 	switch {
 	case err != nil:
@@ -120,10 +128,14 @@ func (e *Engine) preflight(ctx context.Context, c *config.Cluster, y catalog.Ver
 		p.Path = path
 		add(Check{Name: "version path", Detail: fmt.Sprintf("%s → %s is not a path Kong guarantees; upgrade in guaranteed hops: %s (or set allow_unverified_paths: true)", x, y, path.HopsString())})
 	}
-	add(e.checkDatabase(ctx, c, x))
+	add(e.checkDatabase(ctx, c, x, view.Plugins))
 	add(e.checkMetrics(ctx, c))
+	wc := watchCluster(c, view.ControlPlane)
 	if e.opts.Series != nil {
-		add(e.checkSeries(ctx, c, x))
+		add(e.checkSeries(ctx, wc, x))
+	}
+	if x.Major < 3 && y.Major >= 3 && !view.ControlPlane {
+		add(Check{Name: "watch on " + y.String(), OK: true, Warning: true, Detail: fmt.Sprintf("Kong %s exports request, latency and bandwidth metrics only when the prometheus plugin's status_code_metrics, latency_metrics and bandwidth_metrics are on (upstream_health_metrics for target health); %s's plugin config has no such fields and no migration adds them, so the watch on %s would see nothing: turn them on after the migrations (PATCH the plugin) or the watch will alert that it cannot see the metrics", y, x, y)})
 	}
 	add(e.checkBackupTarget(ctx, c))
 	if run.ScheduledFor.IsZero() {
@@ -135,8 +147,11 @@ func (e *Engine) preflight(ctx context.Context, c *config.Cluster, y catalog.Ver
 	if err == nil {
 		e.evaluate(ctx, &p, c, x, y)
 	}
+	if view.ControlPlane {
+		add(Check{Name: "hybrid mode", OK: true, Warning: true, Detail: controlPlaneWarning(y)})
+	}
 	if e.opts.Baseliner != nil {
-		if b, err := e.opts.Baseliner.Baseline(ctx, c, x.String(), e.earlierRuns(ctx, c.Name, 0)...); err == nil {
+		if b, err := e.opts.Baseliner.Baseline(ctx, wc, x.String(), e.earlierRuns(ctx, c.Name, 0)...); err == nil {
 			p.Baseline = &b
 		}
 	}
@@ -170,25 +185,84 @@ func (p *Plan) finish(e *Engine) {
 	}
 }
 
-// checkNodes asks every node its version; they must all answer the same version X.
-func (e *Engine) checkNodes(ctx context.Context, c *config.Cluster) (catalog.Version, Check) {
+// nodesView is what the nodes say about the cluster: the version they run, the plugins
+// they load (their plugins setting, as kong.PluginsSetting normalises it), and whether they
+// are hybrid control planes.
+type nodesView struct {
+	X            catalog.Version
+	Plugins      []string
+	ControlPlane bool
+}
+
+// PluginsText is how people read a plugins setting: "every bundled plugin", "key-auth,
+// prometheus, rate-limiting", "none (plugins = off)".
+func PluginsText(setting []string) string {
+	switch {
+	case len(setting) == 0 || slices.Equal(setting, []string{"bundled"}):
+		return "every bundled plugin"
+	case slices.Equal(setting, []string{"off"}):
+		return "no plugin (plugins = off)"
+	case setting[0] == "bundled":
+		return "every bundled plugin and " + strings.Join(setting[1:], ", ")
+	}
+	return strings.Join(setting, ", ")
+}
+
+// checkNodes asks every node what it runs. They must all answer the same Kong OSS version X
+// with the database reachable, load the same plugins, and share Kong's database: DB-less
+// nodes, data planes and Kong Enterprise are refused with a sentence saying why.
+func (e *Engine) checkNodes(ctx context.Context, c *config.Cluster) (nodesView, Check) {
 	infos, errs := e.allInfo(ctx, c.Nodes)
 	ch := Check{Name: "nodes answer"}
-	var bad []string
+	var view nodesView
+	var bad, notHere []string
 	versions := map[string][]string{}
+	settings := map[string][]string{}
+	roles := map[string][]string{}
 	for i, n := range c.Nodes {
+		info := infos[i]
 		switch {
+		case errors.Is(errs[i], kong.ErrNoDatabase), errs[i] == nil && info.Role == "data_plane":
+			notHere = append(notHere, fmt.Sprintf("%s is a data plane: it keeps no database to migrate; data planes are upgraded by replacing them, after their control planes", n.Name))
+		case errs[i] == nil && info.Database == "off":
+			notHere = append(notHere, fmt.Sprintf("%s is DB-less (database = off): it keeps no database to migrate; DB-less nodes are upgraded by replacing them with the new version and the same declarative configuration", n.Name))
+		case errs[i] == nil && info.Enterprise():
+			edition := ""
+			if info.Edition != "" {
+				edition = ", edition " + info.Edition
+			}
+			notHere = append(notHere, fmt.Sprintf("%s runs Kong Enterprise %s%s: drawbridge upgrades Kong OSS only (Enterprise has migrations and upgrade paths of its own)", n.Name, info.Version, edition))
 		case errs[i] != nil:
 			bad = append(bad, fmt.Sprintf("%s: %v", n.Name, errs[i]))
-		case !infos[i].DBReachable:
+		case !info.DBReachable:
 			bad = append(bad, fmt.Sprintf("%s: database not reachable from the node", n.Name))
 		default:
-			versions[infos[i].Version] = append(versions[infos[i].Version], n.Name)
+			versions[info.Version] = append(versions[info.Version], n.Name)
+			set := strings.Join(kong.PluginsSetting(info.Plugins), ",")
+			settings[set] = append(settings[set], n.Name)
+			role := cmpOr(info.Role, "traditional")
+			roles[role] = append(roles[role], n.Name)
 		}
+	}
+	if len(notHere) > 0 {
+		ch.Detail = strings.Join(append(notHere, bad...), "; ")
+		return view, ch
 	}
 	if len(bad) > 0 {
 		ch.Detail = strings.Join(bad, "; ")
-		return catalog.Version{}, ch
+		return view, ch
+	}
+	groups := func(m map[string][]string, one, many string, text func(string) string) string {
+		var parts []string
+		for v, ns := range m {
+			verb := one
+			if len(ns) > 1 {
+				verb = many
+			}
+			parts = append(parts, strings.Join(ns, ", ")+" "+verb+" "+text(v))
+		}
+		slices.Sort(parts)
+		return strings.Join(parts, "; ")
 	}
 	if len(versions) != 1 {
 		var parts []string
@@ -197,19 +271,56 @@ func (e *Engine) checkNodes(ctx context.Context, c *config.Cluster) (catalog.Ver
 		}
 		slices.Sort(parts)
 		ch.Detail = "nodes answer different versions: " + strings.Join(parts, "; ")
-		return catalog.Version{}, ch
+		return view, ch
 	}
-	var x string
+	if len(settings) != 1 {
+		ch.Detail = "nodes load different plugins (plugins in kong.conf): " + groups(settings, "loads", "load", func(v string) string { return PluginsText(strings.Split(v, ",")) }) +
+			"; Kong creates and checks migrations for the loaded plugins only, so the nodes disagree about what the database needs"
+		return view, ch
+	}
+	if len(roles) != 1 {
+		ch.Detail = "nodes have different roles: " + groups(roles, "is", "are", func(v string) string { return v })
+		return view, ch
+	}
+	var x, set, role string
 	for v := range versions {
 		x = v
+	}
+	for s := range settings {
+		set = s
+	}
+	for r := range roles {
+		role = r
 	}
 	xv, err := catalog.ParseVersion(x)
 	if err != nil {
 		ch.Detail = fmt.Sprintf("nodes answer version %q: %v", x, err)
-		return catalog.Version{}, ch
+		return view, ch
 	}
-	ch.OK, ch.Detail = true, fmt.Sprintf("all %d nodes answer %s with the database reachable", len(c.Nodes), xv)
-	return xv, ch
+	view = nodesView{X: xv, Plugins: strings.Split(set, ","), ControlPlane: role == "control_plane"}
+	ch.OK, ch.Detail = true, fmt.Sprintf("all %d nodes answer %s with the database reachable; they load %s", len(c.Nodes), xv, PluginsText(view.Plugins))
+	if view.ControlPlane {
+		ch.Detail += "; they are hybrid control planes"
+	}
+	return view, ch
+}
+
+// watchCluster is the cluster as the watch sees it: control planes proxy nothing, so their
+// watch reads the data planes' compatibility instead of request metrics.
+func watchCluster(c *config.Cluster, controlPlane bool) *config.Cluster {
+	if !controlPlane {
+		return c
+	}
+	cp := *c
+	cp.ControlPlane = true
+	return &cp
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // allInfo asks every node at once.
@@ -224,7 +335,13 @@ func (e *Engine) allInfo(ctx context.Context, nodes []config.Node) ([]kong.NodeI
 	return infos, errs
 }
 
-func (e *Engine) checkDatabase(ctx context.Context, c *config.Cluster, x catalog.Version) Check {
+// controlPlaneWarning is what people must know before upgrading hybrid control planes to y.
+func controlPlaneWarning(y catalog.Version) string {
+	return fmt.Sprintf("the nodes are control planes: their data planes are not upgraded by this run and keep serving with their last configuration while the control planes are down; afterwards a control plane on %s accepts data planes of %d.x up to %s (Kong refuses a data plane whose major differs or whose minor is newer), so upgrade the data planes next, by replacing them; the watch includes kong_data_plane_version_compatible",
+		y, y.Major, y.Line())
+}
+
+func (e *Engine) checkDatabase(ctx context.Context, c *config.Cluster, x catalog.Version, plugins []string) Check {
 	ch := Check{Name: "database"}
 	db, err := e.opts.OpenDB(ctx, c)
 	if err != nil {
@@ -241,15 +358,16 @@ func (e *Engine) checkDatabase(ctx context.Context, c *config.Cluster, x catalog
 		ch.Detail = err.Error()
 		return ch
 	}
+	known := catalog.Default().KnownFor(x, plugins)
 	switch {
 	case st.NeedsBootstrap:
 		ch.Detail = "the database is not bootstrapped (no schema_meta)"
-	case len(st.Pending()) > 0:
-		ch.Detail = "pending migrations from an earlier upgrade: " + strings.Join(st.Pending(), ", ") + "; run 'kong migrations finish' first"
-	case len(st.New(catalog.Default().Known(x))) > 0:
-		ch.Detail = fmt.Sprintf("the database lacks migrations %s ships: %s", x, MigrationNames(st.New(catalog.Default().Known(x))))
+	case len(st.PendingOf(known)) > 0:
+		ch.Detail = "pending migrations from an earlier upgrade: " + strings.Join(st.PendingOf(known), ", ") + "; run 'kong migrations finish' first"
+	case len(st.New(known)) > 0:
+		ch.Detail = fmt.Sprintf("the database lacks migrations %s ships for %s: %s", x, PluginsText(plugins), MigrationNames(st.New(known)))
 	default:
-		ch.OK, ch.Detail = true, "reachable, schema up to date for "+x.String()+", nothing pending"
+		ch.OK, ch.Detail = true, fmt.Sprintf("reachable, schema up to date for %s and %s, nothing pending", x, PluginsText(plugins))
 	}
 	return ch
 }
@@ -281,14 +399,17 @@ func (e *Engine) checkMetrics(ctx context.Context, c *config.Cluster) Check {
 // latency metrics off by default).
 func (e *Engine) checkSeries(ctx context.Context, c *config.Cluster, x catalog.Version) Check {
 	ch := Check{Name: "watch metrics"}
-	problems, err := e.opts.Series.CheckSeries(ctx, c, x.String())
+	rep, err := e.opts.Series.CheckSeries(ctx, c, x.String())
 	switch {
 	case err != nil:
 		ch.Detail = err.Error()
-	case len(problems) > 0:
-		ch.Detail = strings.Join(problems, "; ")
+	case len(rep.Problems) > 0:
+		ch.Detail = strings.Join(rep.Problems, "; ")
 	default:
 		ch.OK, ch.Detail = true, "every series the watch's checks need is there"
+	}
+	if len(rep.NotApplicable) > 0 {
+		ch.Detail += "; not applicable: " + strings.Join(rep.NotApplicable, "; ")
 	}
 	return ch
 }
@@ -351,23 +472,18 @@ func bytesString(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// evaluate fills in the migrations, what stays pending, new plugins (-f), breaking
-// changes and the downtime to expect from earlier runs.
+// evaluate fills in the migrations (of the plugins the nodes load), what stays pending,
+// the subsystems new to the database (-f), breaking changes and the downtime to expect from
+// earlier runs.
 func (e *Engine) evaluate(ctx context.Context, p *Plan, c *config.Cluster, x, y catalog.Version) {
 	cat := catalog.Default()
-	p.Migrations = cat.Between(x, y)
-	known := map[string]bool{}
-	for _, s := range cat.Known(x) {
-		known[s.Name] = true
-	}
+	p.Migrations = cat.BetweenFor(x, y, p.Plugins)
 	for _, m := range p.Migrations {
 		if m.Teardown {
 			p.PendingAfterUp = append(p.PendingAfterUp, m)
 		}
-		if !known[m.Subsystem] && !slices.Contains(p.NewPlugins, m.Subsystem) {
-			p.NewPlugins = append(p.NewPlugins, m.Subsystem)
-		}
 	}
+	p.NewPlugins = e.newToDatabase(ctx, c, x, y, p.Plugins)
 	p.Force = len(p.NewPlugins) > 0
 	br := cat.BreakingBetween(x, y)
 	for _, line := range slices.SortedFunc(maps.Keys(br), func(a, b string) int {
@@ -376,6 +492,30 @@ func (e *Engine) evaluate(ctx context.Context, p *Plan, c *config.Cluster, x, y 
 		p.Breaking = append(p.Breaking, Breaking{Line: line, Link: catalog.ChangelogURL(line), Changes: br[line]})
 	}
 	p.PredictedDowntime = e.predictDowntime(ctx, c.Name)
+}
+
+// newToDatabase are the subsystems Y brings for the loaded plugins that have no schema_meta
+// row yet: a plugin new to the database, for which Kong's docs ask "migrations up -f". When
+// the database cannot be read, the subsystems X does not know stand in.
+func (e *Engine) newToDatabase(ctx context.Context, c *config.Cluster, x, y catalog.Version, plugins []string) []string {
+	known := catalog.Default().KnownFor(y, plugins)
+	if db, err := e.opts.OpenDB(ctx, c); err == nil {
+		defer db.Close()
+		if st, err := db.Schema(ctx); err == nil && !st.NeedsBootstrap {
+			return st.Rowless(known)
+		}
+	}
+	had := map[string]bool{}
+	for _, s := range catalog.Default().KnownFor(x, plugins) {
+		had[s.Name] = true
+	}
+	var out []string
+	for _, s := range known {
+		if !had[s.Name] {
+			out = append(out, s.Name)
+		}
+	}
+	return out
 }
 
 // predictDowntime averages the measured downtime of the cluster's last five successful

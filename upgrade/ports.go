@@ -103,7 +103,15 @@ type Interval struct {
 // (3.x ships status and latency metrics off by default) and which plugin flag turns on what
 // is missing.
 type SeriesChecker interface {
-	CheckSeries(ctx context.Context, c *config.Cluster, version string) (problems []string, err error)
+	CheckSeries(ctx context.Context, c *config.Cluster, version string) (SeriesReport, error)
+}
+
+// SeriesReport is what CheckSeries found: series the watch needs and cannot find (with what
+// turns them on), and checks that cannot apply to this cluster (upstream health without
+// upstream targets or with its flag off, data planes on a control plane that has none).
+type SeriesReport struct {
+	Problems      []string
+	NotApplicable []string
 }
 
 // Baseline is every check's value before the upgrade.

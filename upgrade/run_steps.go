@@ -104,6 +104,23 @@ func (s *stepCtx) force() bool {
 	return s.run.Force || s.run.Details[detailForce] == "true"
 }
 
+// plugins is the nodes' plugins setting recorded at preflight (nil: not recorded, every
+// bundled plugin).
+func (s *stepCtx) plugins() []string {
+	if raw := s.run.Details[detailPlugins]; raw != "" {
+		return strings.Split(raw, ",")
+	}
+	return nil
+}
+
+// controlPlane reports whether the nodes were hybrid control planes at preflight.
+func (s *stepCtx) controlPlane() bool { return s.run.Details[detailControlPlane] == "true" }
+
+// known is what version v creates and checks in schema_meta for the plugins the nodes load.
+func (s *stepCtx) known(v catalog.Version) []catalog.Subsystem {
+	return catalog.Default().KnownFor(v, s.plugins())
+}
+
 func (s *stepCtx) data(version string) config.CommandData {
 	return config.CommandData{Cluster: s.c.Name, Run: s.run.ID.String(), From: s.run.From, To: s.run.To, Version: version, Force: s.force()}
 }
@@ -137,6 +154,9 @@ func (s *stepCtx) commandsPerNode(ctx context.Context, action string, argv confi
 	var jobs []nodecmd.Job
 	for _, n := range nodes {
 		d := s.data(version)
+		if action == "migrations_finish" {
+			d.Force = s.run.Force // finish runs plain unless a person asked for -f
+		}
 		d.Node = config.NodeDataOf(n)
 		args, err := argv.Render(d)
 		if err != nil {
@@ -243,8 +263,19 @@ func (s *stepCtx) preflight(ctx context.Context) stepResult {
 	}
 	res := stepResult{runDetails: map[string]string{}}
 	res.runDetails["from"] = p.From
+	res.runDetails[detailPlugins] = strings.Join(p.Plugins, ",")
+	if p.ControlPlane {
+		res.runDetails[detailControlPlane] = "true"
+	}
+	var warnings []string
 	if !p.Path.Guaranteed {
-		res.runDetails[detailWarning] = fmt.Sprintf("%s → %s is not a path Kong guarantees (guaranteed hops: %s)", p.From, p.To, p.Path.HopsString())
+		warnings = append(warnings, fmt.Sprintf("%s → %s is not a path Kong guarantees (guaranteed hops: %s)", p.From, p.To, p.Path.HopsString()))
+	}
+	if p.ControlPlane {
+		warnings = append(warnings, controlPlaneWarning(y))
+	}
+	if len(warnings) > 0 {
+		res.runDetails[detailWarning] = strings.Join(warnings, "; ")
 	}
 	if p.Force {
 		res.runDetails[detailForce] = "true"
@@ -332,7 +363,7 @@ func (s *stepCtx) evaluate(ctx context.Context) stepResult {
 	if err != nil {
 		return stepResult{err: err}
 	}
-	var p Plan
+	p := Plan{Plugins: s.plugins()}
 	s.e.evaluate(ctx, &p, s.c, x, y)
 	s.details["migrations"] = strconv.Itoa(len(p.Migrations))
 	s.details["pending_after_up"] = MigrationNames(p.PendingAfterUp)
@@ -362,7 +393,7 @@ func (s *stepCtx) evaluate(ctx context.Context) stepResult {
 		res.runDetails[detailForce] = "true"
 	}
 	if s.e.opts.Baseliner != nil {
-		b, err := s.e.opts.Baseliner.Baseline(ctx, s.c, s.run.From, s.e.earlierRuns(ctx, s.c.Name, s.run.ID)...)
+		b, err := s.e.opts.Baseliner.Baseline(ctx, watchCluster(s.c, s.controlPlane()), s.run.From, s.e.earlierRuns(ctx, s.c.Name, s.run.ID)...)
 		if err != nil {
 			return s.fail("take the watch's baseline: %w", err)
 		}
@@ -457,12 +488,15 @@ func (s *stepCtx) gate(ctx context.Context) stepResult {
 	// downtime relies on is checked again now: the nodes still run X, and Kong's
 	// configuration is still the one frozen and backed up. (The window and blackouts were
 	// checked by decide just before.)
-	x, nodes := s.e.checkNodes(ctx, s.c)
+	view, nodes := s.e.checkNodes(ctx, s.c)
 	if !nodes.OK {
 		return s.fail("the nodes are not as they were when the run was prepared: %s", nodes.Detail)
 	}
-	if x.String() != s.run.From {
+	if x := view.X; x.String() != s.run.From {
 		return s.fail("the nodes answer %s now, not %s as when the run was prepared", x, s.run.From)
+	}
+	if was := s.plugins(); was != nil && !slices.Equal(view.Plugins, was) {
+		return s.fail("the nodes load %s now, not %s as when the run was prepared", PluginsText(view.Plugins), PluginsText(was))
 	}
 	fmt.Fprintf(&s.tail, "%s\n", nodes.Detail)
 	db, err := s.openDB(ctx)
@@ -574,12 +608,13 @@ func (s *stepCtx) upDone(ctx context.Context, db Database) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("read schema_meta: %w", err)
 	}
-	missing := st.New(catalog.Default().Known(y))
+	known := s.known(y)
+	missing := st.New(known)
 	if len(missing) > 0 {
 		fmt.Fprintf(&s.tail, "schema_meta: not yet run: %s\n", MigrationNames(missing))
 		return false, nil
 	}
-	if p := st.Pending(); len(p) > 0 {
+	if p := st.PendingOf(known); len(p) > 0 {
 		fmt.Fprintf(&s.tail, "schema_meta: pending for finish: %s\n", strings.Join(p, ", "))
 	}
 	return true, nil
@@ -616,7 +651,11 @@ func (s *stepCtx) finishDone(ctx context.Context, db Database) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("read schema_meta: %w", err)
 	}
-	return len(st.Pending()) == 0, nil
+	_, y, err := s.versions()
+	if err != nil {
+		return false, err
+	}
+	return len(st.PendingOf(s.known(y))) == 0, nil
 }
 
 // startNodes starts the nodes that do not yet answer version and waits until every node
@@ -704,7 +743,7 @@ func (s *stepCtx) watch(ctx context.Context) stepResult {
 		}
 	}
 	err := s.e.opts.Watcher.Watch(ctx, WatchRequest{
-		Run: s.run, Cluster: s.c, From: s.run.From, Version: s.run.To, Started: started, Baseline: s.baseline(),
+		Run: s.run, Cluster: watchCluster(s.c, s.controlPlane()), From: s.run.From, Version: s.run.To, Started: started, Baseline: s.baseline(),
 		Report: func(r WatchReport) {
 			s.e.opts.Sink.Emit(Event{Kind: EventWatch, Run: s.run, Report: &r})
 		},
@@ -720,7 +759,10 @@ func (s *stepCtx) watch(ctx context.Context) stepResult {
 	var breach *BreachError
 	if errors.As(err, &breach) {
 		s.breached = true
-		s.e.opts.Sink.Emit(Event{Kind: EventAlert, Run: s.run, Breach: breach, Auto: s.c.Watch.AutoRollback, Message: breach.Error()})
+		if breach.Blind {
+			s.details["blind"] = "true" // not rolled back by itself: a person decides
+		}
+		s.e.opts.Sink.Emit(Event{Kind: EventAlert, Run: s.run, Breach: breach, Auto: s.c.Watch.AutoRollback && !breach.Blind, Message: breach.Error()})
 	}
 	if err != nil {
 		return stepResult{err: err}
@@ -797,8 +839,8 @@ func (s *stepCtx) rollbackRestore(ctx context.Context) stepResult {
 	if err != nil {
 		return stepResult{err: err}
 	}
-	if n := st.New(catalog.Default().Known(x)); len(n) > 0 || len(st.Pending()) > 0 {
-		return s.fail("after the restore, schema_meta is not %s's: new %s, pending %s", x, MigrationNames(n), strings.Join(st.Pending(), ", "))
+	if n, p := st.New(s.known(x)), st.PendingOf(s.known(x)); len(n) > 0 || len(p) > 0 {
+		return s.fail("after the restore, schema_meta is not %s's: new %s, pending %s", x, MigrationNames(n), strings.Join(p, ", "))
 	}
 	return stepResult{}
 }

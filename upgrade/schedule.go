@@ -50,10 +50,11 @@ func (e *Engine) Schedule(ctx context.Context, req ScheduleRequest) (storage.Run
 	} else if ok {
 		return storage.Run{}, storage.Schedule{}, fmt.Errorf("%s already has run %s (%s)", c.Name, active.ID, humanState(active.State))
 	}
-	x, nodes := e.checkNodes(ctx, c)
+	view, nodes := e.checkNodes(ctx, c)
 	if !nodes.OK {
 		return storage.Run{}, storage.Schedule{}, fmt.Errorf("cannot tell which version %s runs: %s", c.Name, nodes.Detail)
 	}
+	x := view.X
 	path, err := catalog.Default().Path(x, y)
 	if err != nil {
 		return storage.Run{}, storage.Schedule{}, err

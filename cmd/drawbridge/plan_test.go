@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -43,4 +44,78 @@ func TestPlanCommand(t *testing.T) {
 		})
 	}
 	c.WantVersions("3.4.2")
+}
+
+// TestPlanOnClustersPeopleRun: "drawbridge plan" on kongsim clusters that differ from the
+// default the way production clusters do: judged by the plugins the nodes load, refused
+// with a sentence for what drawbridge does not upgrade, and warned about hybrid mode.
+func TestPlanOnClustersPeopleRun(t *testing.T) {
+	pg := testsvc.StartPostgres(t)
+	cpPort := testsvc.FreePort(t)
+	list := map[string]string{"plugins": "key-auth,rate-limiting,prometheus"}
+	cases := []struct {
+		name     string
+		opts     kongtest.Options
+		prepare  func(c *kongtest.Cluster)
+		to       string
+		code     int
+		contains []string
+	}{
+		{name: "an explicit plugins list on 3.4.2", opts: kongtest.Options{Conf: list}, to: "3.5.0", code: 0,
+			contains: []string{"they load key-auth, prometheus, rate-limiting",
+				"schema up to date for 3.4.2 and key-auth, prometheus, rate-limiting", "up runs 1: core:021_340_to_350", "the run could go ahead"}},
+		{name: "an explicit list to 3.6.1: only the loaded plugins' migrations", opts: kongtest.Options{Conf: list, Version: "3.5.0"}, to: "3.6.1", code: 0,
+			contains: []string{"core:022_350_to_360, rate-limiting:006_350_to_360"}},
+		{name: "pending migrations from an earlier upgrade", opts: kongtest.Options{Version: "2.8.5", NoStart: true},
+			prepare: func(c *kongtest.Cluster) {
+				for _, n := range c.Nodes {
+					c.Run("install", "-p", n.Prefix, "--version", "3.4.2")
+				}
+				c.Run("kong", "migrations", "up", "-c", c.Nodes[0].Conf) // and nobody ran finish
+				for _, n := range c.Nodes {
+					c.Run("kong", "start", "-c", n.Conf)
+				}
+			}, to: "3.5.0", code: exitRefused,
+			contains: []string{"pending migrations from an earlier upgrade: core:016_280_to_300, http-log:001_280_to_300, post-function:001_280_to_300, pre-function:001_280_to_300; run 'kong migrations finish' first"}},
+		{name: "nodes that load different plugins",
+			opts: kongtest.Options{NodeConf: map[int]map[string]string{1: {"plugins": "acl,key-auth,rate-limiting,prometheus"}}}, to: "3.5.0", code: exitRefused,
+			contains: []string{"nodes load different plugins (plugins in kong.conf): kong-1 loads every bundled plugin; kong-2 loads acl, key-auth, prometheus, rate-limiting"}},
+		{name: "Kong Enterprise", opts: kongtest.Options{Version: "3.4.3.12"}, to: "3.5.0", code: exitRefused,
+			contains: []string{"kong-1 runs Kong Enterprise 3.4.3.12, edition enterprise: drawbridge upgrades Kong OSS only"}},
+		{name: "a DB-less node", opts: kongtest.Options{NodeConf: map[int]map[string]string{1: {"database": "off"}}}, to: "3.5.0", code: exitRefused,
+			contains: []string{"kong-2 is DB-less (database = off): it keeps no database to migrate"}},
+		{name: "a data plane among the nodes", opts: kongtest.Options{NodeConf: map[int]map[string]string{
+			0: {"role": "control_plane", "cluster_listen": fmt.Sprintf("127.0.0.1:%d", cpPort)},
+			1: {"role": "data_plane", "database": "off", "proxy_listen": "127.0.0.1:18000", "cluster_control_plane": fmt.Sprintf("127.0.0.1:%d", cpPort)}}},
+			to: "3.5.0", code: exitRefused, contains: []string{"kong-2 is a data plane: it keeps no database to migrate"}},
+		{name: "hybrid control planes", opts: kongtest.Options{Nodes: 1, NodeConf: map[int]map[string]string{
+			0: {"role": "control_plane", "cluster_listen": fmt.Sprintf("127.0.0.1:%d", testsvc.FreePort(t))}}},
+			to: "3.5.0", code: 0, contains: []string{"they are hybrid control planes", "warning  hybrid mode: the nodes are control planes",
+				"a control plane on 3.5.0 accepts data planes of 3.x up to 3.5"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if tc.opts.Nodes == 0 {
+				tc.opts.Nodes = 2
+			}
+			tc.opts.PG = pg
+			c := kongtest.New(t, tc.opts)
+			if tc.prepare != nil {
+				tc.prepare(c)
+			}
+			prom := c.StartPrometheus(t)
+			path, _ := c.WriteConfig(kongtest.ConfigOptions{PrometheusURL: prom.URL()})
+			var out bytes.Buffer
+			code := run(t.Context(), []string{"plan", "--config", path, "test", tc.to}, &out, &out)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d:\n%s", code, tc.code, out.String())
+			}
+			for _, s := range tc.contains {
+				if !strings.Contains(out.String(), s) {
+					t.Errorf("output lacks %q:\n%s", s, out.String())
+				}
+			}
+		})
+	}
 }

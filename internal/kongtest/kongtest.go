@@ -9,10 +9,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -65,6 +67,12 @@ type Options struct {
 	PG      *testsvc.Postgres
 	// Seed sizes; zero: 10 services with 2 routes each, 20 consumers.
 	Services, Routes, Consumers int
+	// Conf is kong.conf settings appended to every node's file before anything runs
+	// (plugins, role, database, …); NodeConf, settings for node i only.
+	Conf     map[string]string
+	NodeConf map[int]map[string]string
+	// NoStart lays out, bootstraps and seeds, but starts no node.
+	NoStart bool
 }
 
 // Node is one node of the cluster.
@@ -104,12 +112,37 @@ func New(t testing.TB, o Options) *Cluster {
 	}
 	c.Nodes = cj.Nodes
 	t.Cleanup(c.KillNodes)
+	for i := range c.Nodes {
+		c.AppendConf(i, o.Conf)
+		c.AppendConf(i, o.NodeConf[i])
+	}
 	c.Run("kong", "migrations", "bootstrap", "-c", c.Nodes[0].Conf)
 	c.Run("seed", "-c", c.Nodes[0].Conf, "--services", fmt.Sprint(o.Services), "--routes", fmt.Sprint(o.Routes), "--consumers", fmt.Sprint(o.Consumers))
+	if o.NoStart {
+		return c
+	}
 	for _, n := range c.Nodes {
 		c.Run("kong", "start", "-c", n.Conf)
 	}
 	return c
+}
+
+// AppendConf appends settings to node i's kong.conf (later lines win, as in Kong).
+func (c *Cluster) AppendConf(i int, settings map[string]string) {
+	c.t.Helper()
+	if len(settings) == 0 {
+		return
+	}
+	f, err := os.OpenFile(c.Nodes[i].Conf, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer f.Close()
+	for _, k := range slices.Sorted(maps.Keys(settings)) {
+		if _, err := fmt.Fprintf(f, "%s = %s\n", k, settings[k]); err != nil {
+			c.t.Fatal(err)
+		}
+	}
 }
 
 // Run runs kongsim and returns its output; a failure fails the test.
@@ -265,7 +298,7 @@ clusters:
       install: ["{{.Kongsim}}", install, -p, "{{"{{"}}.Node.Vars.prefix{{"}}"}}", --version, "{{"{{"}}.Version{{"}}"}}"]
       start: ["{{.Kongsim}}", kong, start, -c, "{{"{{"}}.Node.Vars.conf{{"}}"}}"]
       migrations_up: ["{{.Kongsim}}", kong, migrations, up, -c, "{{"{{"}}.Node.Vars.conf{{"}}"}}", "{{"{{"}}if .Force{{"}}"}}-f{{"{{"}}end{{"}}"}}"]
-      migrations_finish: ["{{.Kongsim}}", kong, migrations, finish, -c, "{{"{{"}}.Node.Vars.conf{{"}}"}}"]
+      migrations_finish: ["{{.Kongsim}}", kong, migrations, finish, -c, "{{"{{"}}.Node.Vars.conf{{"}}"}}", "{{"{{"}}if .Force{{"}}"}}-f{{"{{"}}end{{"}}"}}"]
       decommission: ["{{.Kongsim}}", show, -p, "{{"{{"}}.Node.Vars.prefix{{"}}"}}"]
     prometheus:
       url: {{.Prom}}

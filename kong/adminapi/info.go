@@ -2,8 +2,11 @@ package adminapi
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -42,17 +45,35 @@ func (c *Client) Report(ctx context.Context, n config.Node) (Report, error) {
 	name := nodeName(n)
 
 	var root struct {
-		Version *string `json:"version"`
-		NodeID  string  `json:"node_id"`
+		Version       *string `json:"version"`
+		NodeID        string  `json:"node_id"`
+		Edition       string  `json:"edition"`
+		Configuration struct {
+			Plugins       json.RawMessage `json:"plugins"`
+			LoadedPlugins map[string]bool `json:"loaded_plugins"`
+			Role          string          `json:"role"`
+			Database      string          `json:"database"`
+		} `json:"configuration"`
 	}
 	a, err := c.getJSON(ctx, name, n.AdminURL, "/", &root)
 	if err != nil {
+		if errors.Is(err, ErrRefused) && n.StatusURL != "" {
+			if dp := c.withoutDatabase(ctx, name, n.StatusURL); dp != nil {
+				return r, dp
+			}
+		}
 		return r, err
 	}
 	if root.Version == nil || *root.Version == "" {
 		return r, a.unexpected("no \"version\" in the body: " + snippet(a.body))
 	}
-	r.Version, r.NodeID = *root.Version, root.NodeID
+	r.Version, r.NodeID, r.Edition = *root.Version, root.NodeID, root.Edition
+	r.Role, r.Database = root.Configuration.Role, root.Configuration.Database
+	r.Plugins = pluginsSetting(root.Configuration.Plugins, root.Configuration.LoadedPlugins)
+	if r.Database == "off" || r.Role == "data_plane" {
+		// A DB-less node (or a data plane) has no database for drawbridge to migrate.
+		return r, nil
+	}
 	statusAPI, err := servesReady(r.Version)
 	if err != nil {
 		return r, a.unexpected(err.Error())
@@ -132,4 +153,43 @@ func majorMinor(version string) (int, int, error) {
 		return 0, 0, fmt.Errorf("version %q is not a Kong version", version)
 	}
 	return major, minor, nil
+}
+
+// pluginsSetting reads configuration.plugins (an array, or a comma-separated string), and
+// falls back to the loaded_plugins set when the node did not give the setting.
+func pluginsSetting(raw json.RawMessage, loaded map[string]bool) []string {
+	var list []string
+	if len(raw) > 0 && json.Unmarshal(raw, &list) == nil && len(list) > 0 {
+		return list
+	}
+	var one string
+	if len(raw) > 0 && json.Unmarshal(raw, &one) == nil && one != "" {
+		return strings.Split(one, ",")
+	}
+	if loaded != nil {
+		if len(loaded) == 0 {
+			return []string{"off"}
+		}
+		for name := range loaded {
+			list = append(list, name)
+		}
+		slices.Sort(list)
+		return list
+	}
+	return nil
+}
+
+// withoutDatabase explains a node whose Admin API refuses connections but whose Status
+// API answers as a data plane or DB-less node does (a configuration hash, no database), or
+// returns nil.
+func (c *Client) withoutDatabase(ctx context.Context, name, statusURL string) error {
+	var status struct {
+		ConfigurationHash string          `json:"configuration_hash"`
+		Database          json.RawMessage `json:"database"`
+	}
+	a, err := c.getJSON(ctx, name, statusURL, "/status", &status)
+	if err != nil || status.ConfigurationHash == "" || len(status.Database) > 0 {
+		return nil
+	}
+	return &RequestError{Node: name, URL: a.url, Status: a.status, Err: fmt.Errorf("%w: its Admin API does not answer and its Status API reports a configuration hash (%s) and no database, as a data plane does", kong.ErrNoDatabase, status.ConfigurationHash)}
 }

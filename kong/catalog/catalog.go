@@ -266,6 +266,44 @@ func (c *Catalog) Known(v Version) []Subsystem {
 	return out
 }
 
+// KnownFor is Known for a node whose plugins setting is setting (normalised as
+// kong.PluginsSetting does): Kong creates and checks migrations only for the plugins a node
+// loads (kong/db/migrations/state.lua). ["bundled", …] loads every bundled plugin (and
+// custom ones, which the catalog does not know); an explicit list only those named; ["off"]
+// core only. An empty setting is Kong's default, bundled.
+func (c *Catalog) KnownFor(v Version, setting []string) []Subsystem {
+	all := c.Known(v)
+	if len(setting) == 0 || slices.Contains(setting, "bundled") {
+		return all
+	}
+	var out []Subsystem
+	for _, s := range all {
+		if s.Name == "core" || slices.Contains(setting, s.Name) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// BetweenFor is Between for a node whose plugins setting is setting (see KnownFor).
+func (c *Catalog) BetweenFor(from, to Version, setting []string) []Migration {
+	had := map[[2]string]bool{}
+	for _, s := range c.KnownFor(from, setting) {
+		for _, m := range s.Migrations {
+			had[[2]string{s.Name, m.Name}] = true
+		}
+	}
+	var out []Migration
+	for _, s := range c.KnownFor(to, setting) {
+		for _, m := range s.Migrations {
+			if !had[[2]string{s.Name, m.Name}] {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
 // Between returns the migrations that version to ships and version from does not, in
 // Kong's order: what "kong migrations up" runs on an in-place upgrade from → to.
 func (c *Catalog) Between(from, to Version) []Migration {
