@@ -10,7 +10,11 @@ import (
 // involved: each element is one argument, rendered with text/template over CommandData.
 // An element that renders empty is dropped.
 type Commands struct {
-	Stage            Argv `yaml:"stage"`             // per node, before the gate: prepare Y while X serves
+	Stage Argv `yaml:"stage"` // per node, before the gate: prepare Y while X serves
+	// Check runs per node after stage, before the gate, with .Version = Y: a test that Y will
+	// start on the node (its custom plugins are there, kong check of its configuration…).
+	// It failing ends the run before any downtime.
+	Check            Argv `yaml:"check"`
 	Stop             Argv `yaml:"stop"`              // per node: stop Kong
 	Install          Argv `yaml:"install"`           // per node: put .Version on the node (Y, or X in a rollback)
 	MigrationsUp     Argv `yaml:"migrations_up"`     // once: kong migrations up
@@ -103,6 +107,7 @@ type commandSpec struct {
 func (c *Commands) specs() []commandSpec {
 	return []commandSpec{
 		{"stage", c.Stage, false, true},
+		{"check", c.Check, false, true},
 		{"stop", c.Stop, true, true},
 		{"install", c.Install, false, true},
 		{"migrations_up", c.MigrationsUp, true, false},

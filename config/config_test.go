@@ -373,7 +373,7 @@ func TestExampleValidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(argv, " "); got != "ssh 10.1.0.11 sudo kong migrations up -y" {
+	if got := strings.Join(argv, " "); got != "ssh 10.1.0.11 sudo kong migrations up --db-timeout 600" {
 		t.Errorf("migrations_up without force renders %q (the empty -f element must be dropped)", got)
 	}
 	q, err := c.Watch.Checks[2].Render(QueryData{Selector: c.Prometheus.Selector})

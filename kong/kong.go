@@ -32,6 +32,9 @@ type NodeInfo struct {
 	Edition  string // GET / "edition": "community", "enterprise", or "" (before 3.6)
 	Role     string // configuration.role: traditional, control_plane, data_plane
 	Database string // configuration.database: postgres, off
+	// Where the node's Kong keeps its tables (configuration.pg_database, pg_schema,
+	// pg_user); pg_schema "" is the user's default search_path.
+	PGDatabase, PGSchema, PGUser string
 }
 
 // ErrNoDatabase marks a node that keeps no database of its own to migrate: a data plane,
@@ -72,6 +75,26 @@ func PluginsSetting(items []string) []string {
 		out = append([]string{"bundled"}, slices.Delete(out, i, i+1)...)
 	}
 	return out
+}
+
+// Lock is Kong's migrations lock: the "migrations" row of the locks table, which every
+// "kong migrations" command that changes the database takes (kong/db/init.lua
+// cluster_mutex). Held is false when there is no row or its ttl has passed.
+type Lock struct {
+	Held    bool
+	Owner   string    // the node id of the command holding it
+	Expires time.Time // its ttl: Kong's next lock taker deletes it after that
+}
+
+// Access is what Kong's database user may do where Kong's tables live.
+type Access struct {
+	User     string
+	Database string // current_database() of drawbridge's connection
+	Schema   string // current_schema(): where drawbridge reads Kong's tables
+	Create   bool   // CREATE on the schema
+	// Problems say what the user lacks for "kong migrations" to work, each with the SQL
+	// that grants it; none when it may migrate.
+	Problems []string
 }
 
 // SubsystemState is one schema_meta row.

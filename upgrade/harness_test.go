@@ -75,6 +75,10 @@ type clusterOpts struct {
 	watch        time.Duration // default 1s
 	parallelism  int           // default 10
 	kongConf     map[string]string
+	// prepare runs after the database is bootstrapped and seeded, before any node starts;
+	// it starts the nodes itself.
+	prepare func(kc *kongtest.Cluster)
+	check   string // commands.check as YAML, e.g. [kongsim, plugins, …]
 }
 
 func newCluster(t testing.TB, o clusterOpts) *cluster {
@@ -84,9 +88,12 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 	if pg == nil {
 		pg = sharedPG
 	}
-	kc := kongtest.New(t, kongtest.Options{Nodes: o.nodes, Version: o.version, PG: pg, Conf: o.kongConf})
+	kc := kongtest.New(t, kongtest.Options{Nodes: o.nodes, Version: o.version, PG: pg, Conf: o.kongConf, NoStart: o.prepare != nil})
+	if o.prepare != nil {
+		o.prepare(kc)
+	}
 	path, cfg := kc.WriteConfig(kongtest.ConfigOptions{PrometheusURL: sharedProm.URL(), AutoRollback: o.autoRollback,
-		Unverified: o.unverified, Watch: o.watch, Parallelism: o.parallelism})
+		Unverified: o.unverified, Watch: o.watch, Parallelism: o.parallelism, Check: o.check})
 	return &cluster{Cluster: kc, t: t, cfgPath: path, cfg: cfg}
 }
 

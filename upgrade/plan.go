@@ -129,6 +129,9 @@ func (e *Engine) preflight(ctx context.Context, c *config.Cluster, y catalog.Ver
 		add(Check{Name: "version path", Detail: fmt.Sprintf("%s → %s is not a path Kong guarantees; upgrade in guaranteed hops: %s (or set allow_unverified_paths: true)", x, y, path.HopsString())})
 	}
 	add(e.checkDatabase(ctx, c, x, view.Plugins))
+	if view.PGUser != "" || view.PGDatabase != "" {
+		add(e.checkAccess(ctx, c, view))
+	}
 	add(e.checkMetrics(ctx, c))
 	wc := watchCluster(c, view.ControlPlane)
 	if e.opts.Series != nil {
@@ -149,6 +152,9 @@ func (e *Engine) preflight(ctx context.Context, c *config.Cluster, y catalog.Ver
 	}
 	if view.ControlPlane {
 		add(Check{Name: "hybrid mode", OK: true, Warning: true, Detail: controlPlaneWarning(y)})
+	}
+	if ch, ok := migrationsTimeout(c, y); ok {
+		add(ch)
 	}
 	if e.opts.Baseliner != nil {
 		if b, err := e.opts.Baseliner.Baseline(ctx, wc, x.String(), e.earlierRuns(ctx, c.Name, 0)...); err == nil {
@@ -192,6 +198,8 @@ type nodesView struct {
 	X            catalog.Version
 	Plugins      []string
 	ControlPlane bool
+	// Where the nodes keep Kong's tables (pg_database, pg_schema, pg_user), when they say.
+	PGDatabase, PGSchema, PGUser string
 }
 
 // PluginsText is how people read a plugins setting: "every bundled plugin", "key-auth,
@@ -219,6 +227,7 @@ func (e *Engine) checkNodes(ctx context.Context, c *config.Cluster) (nodesView, 
 	versions := map[string][]string{}
 	settings := map[string][]string{}
 	roles := map[string][]string{}
+	targets := map[string][]string{}
 	for i, n := range c.Nodes {
 		info := infos[i]
 		switch {
@@ -242,6 +251,8 @@ func (e *Engine) checkNodes(ctx context.Context, c *config.Cluster) (nodesView, 
 			settings[set] = append(settings[set], n.Name)
 			role := cmpOr(info.Role, "traditional")
 			roles[role] = append(roles[role], n.Name)
+			target := info.PGDatabase + "\x00" + info.PGSchema + "\x00" + info.PGUser
+			targets[target] = append(targets[target], n.Name)
 		}
 	}
 	if len(notHere) > 0 {
@@ -282,6 +293,13 @@ func (e *Engine) checkNodes(ctx context.Context, c *config.Cluster) (nodesView, 
 		ch.Detail = "nodes have different roles: " + groups(roles, "is", "are", func(v string) string { return v })
 		return view, ch
 	}
+	if len(targets) != 1 {
+		ch.Detail = "nodes keep Kong's tables in different places (pg_database, pg_schema, pg_user): " + groups(targets, "uses", "use", func(v string) string {
+			p := strings.Split(v, "\x00")
+			return fmt.Sprintf("database %s, schema %s, user %s", cmpOr(p[0], "?"), cmpOr(p[1], "(default)"), cmpOr(p[2], "?"))
+		})
+		return view, ch
+	}
 	var x, set, role string
 	for v := range versions {
 		x = v
@@ -298,11 +316,37 @@ func (e *Engine) checkNodes(ctx context.Context, c *config.Cluster) (nodesView, 
 		return view, ch
 	}
 	view = nodesView{X: xv, Plugins: strings.Split(set, ","), ControlPlane: role == "control_plane"}
+	for t := range targets {
+		p := strings.Split(t, "\x00")
+		view.PGDatabase, view.PGSchema, view.PGUser = p[0], p[1], p[2]
+	}
 	ch.OK, ch.Detail = true, fmt.Sprintf("all %d nodes answer %s with the database reachable; they load %s", len(c.Nodes), xv, PluginsText(view.Plugins))
 	if view.ControlPlane {
 		ch.Detail += "; they are hybrid control planes"
 	}
 	return view, ch
+}
+
+// migrationsTimeout warns when Y is 3.7 or later and the migrations commands do not pass
+// --db-timeout: through 3.6 it defaulted to 60 s; from 3.7 (Kong PR #12761) Kong applies
+// pg_timeout, 5 s by default, to every migration statement, and a long migration fails.
+func migrationsTimeout(c *config.Cluster, y catalog.Version) (Check, bool) {
+	if y.Less(catalog.MustParseVersion("3.7.0")) {
+		return Check{}, false
+	}
+	var missing []string
+	for name, argv := range map[string]config.Argv{"migrations_up": c.Commands.MigrationsUp, "migrations_finish": c.Commands.MigrationsFinish} {
+		if len(argv) > 0 && !slices.ContainsFunc(argv, func(a string) bool { return strings.Contains(a, "--db-timeout") }) {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 0 {
+		return Check{}, false
+	}
+	slices.Sort(missing)
+	return Check{Name: "migrations timeout", OK: true, Warning: true, Detail: fmt.Sprintf(
+		"%s do not pass --db-timeout: from 3.7 Kong then applies pg_timeout (5 s by default) to every migration statement, so a migration that takes longer on a large table fails; add --db-timeout 600 (seconds) to them",
+		strings.Join(missing, " and "))}, true
 }
 
 // watchCluster is the cluster as the watch sees it: control planes proxy nothing, so their
@@ -368,6 +412,34 @@ func (e *Engine) checkDatabase(ctx context.Context, c *config.Cluster, x catalog
 		ch.Detail = fmt.Sprintf("the database lacks migrations %s ships for %s: %s", x, PluginsText(plugins), MigrationNames(st.New(known)))
 	default:
 		ch.OK, ch.Detail = true, fmt.Sprintf("reachable, schema up to date for %s and %s, nothing pending", x, PluginsText(plugins))
+	}
+	return ch
+}
+
+// checkAccess: drawbridge reads the database and schema the nodes use, and their pg_user may
+// run the migrations (create in Kong's schema, alter Kong's tables).
+func (e *Engine) checkAccess(ctx context.Context, c *config.Cluster, view nodesView) Check {
+	ch := Check{Name: "database user"}
+	db, err := e.opts.OpenDB(ctx, c)
+	if err != nil {
+		ch.Detail = err.Error()
+		return ch
+	}
+	defer db.Close()
+	a, err := db.Access(ctx, cmpOr(view.PGUser, "kong"))
+	if err != nil {
+		ch.Detail = err.Error()
+		return ch
+	}
+	switch {
+	case view.PGDatabase != "" && view.PGDatabase != a.Database:
+		ch.Detail = fmt.Sprintf("the nodes use database %s (pg_database), drawbridge's DSN database %s: drawbridge would back up and check another database than the one Kong migrates", view.PGDatabase, a.Database)
+	case view.PGSchema != "" && view.PGSchema != a.Schema:
+		ch.Detail = fmt.Sprintf("the nodes keep Kong's tables in schema %s (pg_schema), drawbridge reads schema %s: add search_path=%s to the database DSN", view.PGSchema, a.Schema, view.PGSchema)
+	case len(a.Problems) > 0:
+		ch.Detail = "the nodes' pg_user cannot run the migrations: " + strings.Join(a.Problems, "; ")
+	default:
+		ch.OK, ch.Detail = true, fmt.Sprintf("%s may create in schema %s of database %s and owns Kong's tables", a.User, a.Schema, a.Database)
 	}
 	return ch
 }

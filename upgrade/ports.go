@@ -51,9 +51,11 @@ type Database interface {
 	Backup(ctx context.Context, path string) (kong.Backup, error)
 	VerifyBackup(ctx context.Context, path, sha256 string) error
 	Restore(ctx context.Context, archive string, want kong.Fingerprint, suffix string) (kong.Restore, error)
-	// MigrationLockHeld reports whether a kong migrations command holds Kong's cluster
-	// mutex (the "migrations" row of the locks table, not expired).
-	MigrationLockHeld(ctx context.Context) (bool, error)
+	// Access says what a database user may do where drawbridge reads Kong's tables.
+	Access(ctx context.Context, user string) (kong.Access, error)
+	// MigrationLock reads Kong's migrations lock (the "migrations" row of the locks table):
+	// held by a kong migrations command until it ends or its ttl passes.
+	MigrationLock(ctx context.Context) (kong.Lock, error)
 	Close()
 }
 

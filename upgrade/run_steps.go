@@ -26,7 +26,7 @@ func (e *Engine) runStep(ctx context.Context, run storage.Run, rec storage.StepR
 	if err != nil {
 		return stepResult{err: err}
 	}
-	s := &stepCtx{e: e, run: run, c: c, details: map[string]string{}}
+	s := &stepCtx{e: e, run: run, c: c, details: map[string]string{}, attempt: rec.Attempt}
 	var res stepResult
 	switch d.id {
 	case StepPreflight:
@@ -86,6 +86,7 @@ type stepCtx struct {
 	details  map[string]string
 	tail     strings.Builder
 	breached bool
+	attempt  int // of the step running: more than 1 after a Resume or a retry
 }
 
 func (s *stepCtx) fail(format string, args ...any) stepResult {
@@ -462,11 +463,16 @@ func RunBaseline(run storage.Run) (Baseline, bool) {
 }
 
 func (s *stepCtx) stage(ctx context.Context) stepResult {
-	if len(s.c.Commands.Stage) == 0 {
-		return stepResult{skipped: true, tail: "no stage command configured"}
+	if len(s.c.Commands.Stage) == 0 && len(s.c.Commands.Check) == 0 {
+		return stepResult{skipped: true, tail: "no stage or check command configured"}
 	}
 	if _, err := s.commands(ctx, "stage", s.c.Commands.Stage, s.c.Nodes, s.run.To); err != nil {
 		return stepResult{err: err}
+	}
+	// The check of Y (its custom plugins, its configuration) fails here, before any
+	// downtime, rather than at the start of Y with every node down.
+	if _, err := s.commands(ctx, "check", s.c.Commands.Check, s.c.Nodes, s.run.To); err != nil {
+		return s.fail("the check of %s failed, so %s would not start: %w", s.run.To, s.run.To, err)
 	}
 	return stepResult{}
 }
@@ -580,22 +586,177 @@ func (s *stepCtx) migrationsUp(ctx context.Context) stepResult {
 		return stepResult{err: err}
 	}
 	defer db.Close()
-	if err := s.unchanged(ctx, db, "before the migrations"); err != nil {
-		return stepResult{err: err}
-	}
-	t, err := s.once(ctx, "migrations_up", s.c.Commands.MigrationsUp, s.run.To)
+	x, y, err := s.versions()
 	if err != nil {
 		return stepResult{err: err}
 	}
-	s.details["commands_s"] = seconds(t)
-	done, err := s.upDone(ctx, db)
+	st, err := db.Schema(ctx)
+	if err != nil {
+		return s.fail("read schema_meta: %w", err)
+	}
+	// Until a migration of Y has run, Kong's configuration must still be the one frozen
+	// and backed up; after a part of them ran (a Resume), the migrations have changed it.
+	if s.untouched(st, x, y) {
+		if err := s.unchanged(ctx, db, "before the migrations"); err != nil {
+			return stepResult{err: err}
+		}
+	}
+	return s.converge(ctx, db, targetUp)
+}
+
+// untouched reports whether schema_meta shows none of Y's new migrations run.
+func (s *stepCtx) untouched(st kong.SchemaState, x, y catalog.Version) bool {
+	for _, m := range catalog.Default().BetweenFor(x, y, s.plugins()) {
+		if row, ok := st.Subsystem(m.Subsystem); ok && (slices.Contains(row.Executed, m.Name) || slices.Contains(row.Pending, m.Name)) {
+			return false
+		}
+	}
+	return true
+}
+
+// What a migrations step brings schema_meta to.
+type migrationsTarget int
+
+const (
+	targetUp     migrationsTarget = iota // every migration of Y executed or pending
+	targetFinish                         // every migration of Y executed
+)
+
+// converge runs "kong migrations finish" and "up" until schema_meta holds what the step
+// needs, deciding each time from schema_meta, never by repeating a command blindly: Kong
+// refuses "up" while migrations are pending, so pending teardowns left by an interrupted or
+// failed "up" are finished first, then "up" runs the rest. A database a person already
+// brought there by hand needs no command. The first attempt of "finish" runs it as the
+// runbook does, even with nothing pending.
+func (s *stepCtx) converge(ctx context.Context, db Database, target migrationsTarget) stepResult {
+	_, y, err := s.versions()
 	if err != nil {
 		return stepResult{err: err}
 	}
-	if !done {
-		return s.fail("after kong migrations up, schema_meta still lacks migrations of %s", s.run.To)
+	known := s.known(y)
+	var total time.Duration
+	ran := 0
+	for round := 0; round < 4; round++ {
+		st, err := db.Schema(ctx)
+		if err != nil {
+			return s.fail("read schema_meta: %w", err)
+		}
+		fresh, pending := st.New(known), st.PendingOf(known)
+		cmd := ""
+		switch {
+		case len(fresh) > 0 && len(pending) > 0:
+			cmd = "finish" // up would be refused: "Database has pending migrations"
+		case len(fresh) > 0:
+			cmd = "up"
+		case target == targetFinish && (len(pending) > 0 || (round == 0 && s.attempt <= 1)):
+			cmd = "finish"
+		}
+		if cmd == "" {
+			if ran == 0 && s.attempt > 1 {
+				fmt.Fprintf(&s.tail, "schema_meta already holds what this step does (%s): nothing to run\n", s.schemaText(st))
+			}
+			s.details["commands_s"] = seconds(total)
+			return stepResult{}
+		}
+		if err := s.waitLock(ctx, db); err != nil {
+			return stepResult{err: err}
+		}
+		action, argv := "migrations_up", s.c.Commands.MigrationsUp
+		if cmd == "finish" {
+			action, argv = "migrations_finish", s.c.Commands.MigrationsFinish
+		}
+		if ran > 0 || s.attempt > 1 {
+			fmt.Fprintf(&s.tail, "schema_meta: %s: running kong migrations %s\n", s.schemaText(st), cmd)
+		}
+		mark := s.tail.Len()
+		t, cmdErr := s.once(ctx, action, argv, s.run.To)
+		total += t
+		ran++
+		out := s.tail.String()[mark:]
+		after, err := db.Schema(ctx)
+		if err != nil {
+			return s.fail("read schema_meta: %w", err)
+		}
+		if cmdErr != nil {
+			return s.fail("kong migrations %s failed: %v%s; schema_meta: %s", cmd, cmdErr, timeoutHint(out, y), s.schemaText(after))
+		}
+		if fmt.Sprint(after.New(known), after.PendingOf(known)) == fmt.Sprint(fresh, pending) && len(fresh)+len(pending) > 0 {
+			if strings.Contains(out, "another node is performing database changes") {
+				return s.fail("kong migrations %s did nothing: another node held Kong's migrations lock (it printed \"aborted: another node is performing database changes\" and exited 0); schema_meta: %s", cmd, s.schemaText(after))
+			}
+			return s.fail("kong migrations %s exited 0 but schema_meta did not change: %s", cmd, s.schemaText(after))
+		}
 	}
-	return stepResult{}
+	st, _ := db.Schema(ctx)
+	return s.fail("schema_meta does not converge after four kong migrations commands: %s", s.schemaText(st))
+}
+
+// schemaText says where Y's migrations stand: executed, pending (for finish) and still new.
+func (s *stepCtx) schemaText(st kong.SchemaState) string {
+	x, y, err := s.versions()
+	if err != nil {
+		return err.Error()
+	}
+	var executed, pending, fresh []catalog.Migration
+	for _, m := range catalog.Default().BetweenFor(x, y, s.plugins()) {
+		row, _ := st.Subsystem(m.Subsystem)
+		switch {
+		case slices.Contains(row.Executed, m.Name):
+			executed = append(executed, m)
+		case slices.Contains(row.Pending, m.Name):
+			pending = append(pending, m)
+		default:
+			fresh = append(fresh, m)
+		}
+	}
+	list := func(ms []catalog.Migration) string {
+		if len(ms) == 0 {
+			return "none"
+		}
+		return MigrationNames(ms)
+	}
+	return fmt.Sprintf("executed %s; pending %s; still new %s", list(executed), list(pending), list(fresh))
+}
+
+// timeoutHint explains a migrations command that timed out on Kong 3.7+, where pg_timeout
+// (5 s by default) applies to every migration statement unless --db-timeout is given.
+func timeoutHint(out string, y catalog.Version) string {
+	if !strings.Contains(out, "timeout") {
+		return ""
+	}
+	hint := " (a timeout"
+	if !y.Less(catalog.MustParseVersion("3.7.0")) && !strings.Contains(out, "--db-timeout") {
+		hint += ": from 3.7 Kong applies pg_timeout, 5 s by default, to every migration statement unless the command passes --db-timeout; add --db-timeout 600 (seconds) to the migrations commands"
+	}
+	return hint + ")"
+}
+
+// waitLock waits, within the command timeout, while another kong migrations command holds
+// Kong's migrations lock: started meanwhile, "up" would wait and "finish" would do nothing.
+func (s *stepCtx) waitLock(ctx context.Context, db Database) error {
+	l, err := db.MigrationLock(ctx)
+	if err != nil {
+		return fmt.Errorf("read Kong's migrations lock: %w", err)
+	}
+	if !l.Held {
+		return nil
+	}
+	fmt.Fprintf(&s.tail, "Kong's migrations lock is held by node %s until %s: waiting (at most %s)\n", l.Owner, l.Expires.UTC().Format(time.RFC3339), s.c.CommandTimeout)
+	wctx, cancel := context.WithTimeout(ctx, s.c.CommandTimeout.D())
+	defer cancel()
+	for l.Held {
+		select {
+		case <-wctx.Done():
+			return fmt.Errorf("Kong's migrations lock (table locks, key migrations) is held by node %s until %s: another kong migrations command is working on %s's database; drawbridge waited %s",
+				l.Owner, l.Expires.UTC().Format(time.RFC3339), s.c.Name, s.c.CommandTimeout)
+		case <-s.e.opts.Clock.After(s.e.opts.PollInterval):
+		}
+		if l, err = db.MigrationLock(ctx); err != nil {
+			return fmt.Errorf("read Kong's migrations lock: %w", err)
+		}
+	}
+	fmt.Fprintf(&s.tail, "Kong's migrations lock is free\n")
+	return nil
 }
 
 // upDone checks schema_meta: every migration Y ships is executed or pending.
@@ -626,19 +787,7 @@ func (s *stepCtx) migrationsFinish(ctx context.Context) stepResult {
 		return stepResult{err: err}
 	}
 	defer db.Close()
-	t, err := s.once(ctx, "migrations_finish", s.c.Commands.MigrationsFinish, s.run.To)
-	if err != nil {
-		return stepResult{err: err}
-	}
-	s.details["commands_s"] = seconds(t)
-	done, err := s.finishDone(ctx, db)
-	if err != nil {
-		return stepResult{err: err}
-	}
-	if !done {
-		return s.fail("after kong migrations finish, schema_meta still has pending migrations")
-	}
-	return stepResult{}
+	return s.converge(ctx, db, targetFinish)
 }
 
 // finishDone checks schema_meta: nothing new and nothing pending.
@@ -943,11 +1092,11 @@ func (e *Engine) checkDone(ctx context.Context, run storage.Run, id StepID) (boo
 	wctx, cancel := context.WithTimeout(ctx, c.CommandTimeout.D())
 	defer cancel()
 	for {
-		held, err := db.MigrationLockHeld(wctx)
+		l, err := db.MigrationLock(wctx)
 		if err != nil {
 			return false, "cannot read Kong's migrations lock: " + err.Error()
 		}
-		if !held {
+		if !l.Held {
 			break
 		}
 		select {

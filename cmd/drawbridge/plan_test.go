@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/drawbridge/drawbridge/internal/kongtest"
 	"github.com/drawbridge/drawbridge/internal/testsvc"
@@ -88,6 +91,20 @@ func TestPlanOnClustersPeopleRun(t *testing.T) {
 			0: {"role": "control_plane", "cluster_listen": fmt.Sprintf("127.0.0.1:%d", cpPort)},
 			1: {"role": "data_plane", "database": "off", "proxy_listen": "127.0.0.1:18000", "cluster_control_plane": fmt.Sprintf("127.0.0.1:%d", cpPort)}}},
 			to: "3.5.0", code: exitRefused, contains: []string{"kong-2 is a data plane: it keeps no database to migrate"}},
+		{name: "a pg_user that may not migrate", opts: kongtest.Options{NoStart: true},
+			prepare: func(c *kongtest.Cluster) {
+				role := "kong_ro_" + c.DB
+				superSQL(t, c, "CREATE ROLE "+role+" LOGIN", "GRANT USAGE ON SCHEMA public TO "+role, "GRANT SELECT ON ALL TABLES IN SCHEMA public TO "+role)
+				for i, n := range c.Nodes {
+					c.AppendConf(i, map[string]string{"pg_user": role})
+					c.Run("kong", "start", "-c", n.Conf)
+				}
+			}, to: "3.5.0", code: exitRefused,
+			contains: []string{"FAIL     database user: the nodes' pg_user cannot run the migrations: kong_ro_",
+				"may not create in schema public of database", "(PostgreSQL 15 no longer grants CREATE on public to every user): GRANT CREATE ON SCHEMA public TO",
+				"does not own", "of Kong's tables (acls, acme_storage"}},
+		{name: "nodes in a schema drawbridge does not read", opts: kongtest.Options{Conf: map[string]string{"pg_schema": "kong_s"}}, to: "3.5.0", code: exitRefused,
+			contains: []string{"the nodes keep Kong's tables in schema kong_s (pg_schema), drawbridge reads schema public: add search_path=kong_s to the database DSN"}},
 		{name: "hybrid control planes", opts: kongtest.Options{Nodes: 1, NodeConf: map[int]map[string]string{
 			0: {"role": "control_plane", "cluster_listen": fmt.Sprintf("127.0.0.1:%d", testsvc.FreePort(t))}}},
 			to: "3.5.0", code: 0, contains: []string{"they are hybrid control planes", "warning  hybrid mode: the nodes are control planes",
@@ -117,5 +134,20 @@ func TestPlanOnClustersPeopleRun(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// superSQL runs statements on the cluster's database as the server's superuser.
+func superSQL(t *testing.T, c *kongtest.Cluster, stmts ...string) {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), c.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for _, q := range stmts {
+		if _, err := conn.Exec(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
 	}
 }

@@ -262,6 +262,7 @@ type ConfigOptions struct {
 	Required      int           // access.required_approvals; default 1
 	SelfApproval  bool          // access.allow_self_approval
 	ApprovalTTL   time.Duration // access.approval_timeout; default 1h
+	Check         string        // commands.check as a YAML flow list; "" none
 }
 
 const configTemplate = `listen: "127.0.0.1:0"
@@ -300,6 +301,9 @@ clusters:
       migrations_up: ["{{.Kongsim}}", kong, migrations, up, -c, "{{"{{"}}.Node.Vars.conf{{"}}"}}", "{{"{{"}}if .Force{{"}}"}}-f{{"{{"}}end{{"}}"}}"]
       migrations_finish: ["{{.Kongsim}}", kong, migrations, finish, -c, "{{"{{"}}.Node.Vars.conf{{"}}"}}", "{{"{{"}}if .Force{{"}}"}}-f{{"{{"}}end{{"}}"}}"]
       decommission: ["{{.Kongsim}}", show, -p, "{{"{{"}}.Node.Vars.prefix{{"}}"}}"]
+{{- if .Check}}
+      check: {{.Check}}
+{{- end}}
     prometheus:
       url: {{.Prom}}
       selector: 'cluster="test"'
@@ -344,7 +348,7 @@ func (c *Cluster) WriteConfig(o ConfigOptions) (string, *config.Config) {
 		"Dir": o.Dir, "DSN": c.DSN(), "Nodes": c.Nodes, "Kongsim": c.Bin, "Prom": o.PrometheusURL,
 		"Unverified": o.Unverified, "Watch": o.Watch.String(), "Interval": o.Interval.String(), "AutoRollback": o.AutoRollback,
 		"Extra": o.Extra, "Top": o.Top, "Parallelism": o.Parallelism,
-		"SlackAPIURL": o.SlackAPIURL, "AppToken": o.AppToken, "Operators": o.Operators, "Approvers": o.Approvers, "Required": o.Required, "SelfApproval": o.SelfApproval, "ApprovalTTL": o.ApprovalTTL.String(),
+		"SlackAPIURL": o.SlackAPIURL, "AppToken": o.AppToken, "Operators": o.Operators, "Approvers": o.Approvers, "Required": o.Required, "SelfApproval": o.SelfApproval, "ApprovalTTL": o.ApprovalTTL.String(), "Check": o.Check,
 	})
 	if err != nil {
 		c.t.Fatal(err)

@@ -53,6 +53,9 @@ func (c *Client) Report(ctx context.Context, n config.Node) (Report, error) {
 			LoadedPlugins map[string]bool `json:"loaded_plugins"`
 			Role          string          `json:"role"`
 			Database      string          `json:"database"`
+			PGDatabase    string          `json:"pg_database"`
+			PGSchema      string          `json:"pg_schema"`
+			PGUser        string          `json:"pg_user"`
 		} `json:"configuration"`
 	}
 	a, err := c.getJSON(ctx, name, n.AdminURL, "/", &root)
@@ -69,6 +72,7 @@ func (c *Client) Report(ctx context.Context, n config.Node) (Report, error) {
 	}
 	r.Version, r.NodeID, r.Edition = *root.Version, root.NodeID, root.Edition
 	r.Role, r.Database = root.Configuration.Role, root.Configuration.Database
+	r.PGDatabase, r.PGSchema, r.PGUser = root.Configuration.PGDatabase, root.Configuration.PGSchema, root.Configuration.PGUser
 	r.Plugins = pluginsSetting(root.Configuration.Plugins, root.Configuration.LoadedPlugins)
 	if r.Database == "off" || r.Role == "data_plane" {
 		// A DB-less node (or a data plane) has no database for drawbridge to migrate.

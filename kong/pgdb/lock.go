@@ -5,13 +5,15 @@ import (
 	"errors"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/drawbridge/drawbridge/kong"
 )
 
-// MigrationLockHeld reports whether a "kong migrations" command holds Kong's cluster mutex:
-// the "migrations" row of the locks table with a ttl in the future (kong/db/init.lua
-// cluster_mutex). A database without a locks table holds no lock.
-func (db *DB) MigrationLockHeld(ctx context.Context) (bool, error) {
-	var held bool
+// MigrationLock reads Kong's migrations lock: the "migrations" row of the locks table
+// (kong/db/init.lua cluster_mutex), held while its ttl is in the future. A database without
+// a locks table holds no lock.
+func (db *DB) MigrationLock(ctx context.Context) (kong.Lock, error) {
+	var l kong.Lock
 	err := db.do(func() error {
 		return db.withConn(ctx, "", func(conn *pgx.Conn) error {
 			var exists bool
@@ -21,13 +23,23 @@ func (db *DB) MigrationLockHeld(ctx context.Context) (bool, error) {
 			if !exists {
 				return nil
 			}
-			err := conn.QueryRow(ctx, `SELECT ttl > now() FROM locks WHERE key = 'migrations'`).Scan(&held)
+			var owner *string
+			err := conn.QueryRow(ctx, `SELECT ttl > now(), owner, ttl FROM locks WHERE key = 'migrations'`).Scan(&l.Held, &owner, &l.Expires)
 			if errors.Is(err, pgx.ErrNoRows) {
-				held = false
+				l = kong.Lock{}
 				return nil
+			}
+			if owner != nil {
+				l.Owner = *owner
 			}
 			return err
 		})
 	}, "read Kong's migrations lock in %s", db.describe())
-	return held, err
+	return l, err
+}
+
+// MigrationLockHeld reports whether a "kong migrations" command holds Kong's lock.
+func (db *DB) MigrationLockHeld(ctx context.Context) (bool, error) {
+	l, err := db.MigrationLock(ctx)
+	return l.Held, err
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/drawbridge/drawbridge/kong/catalog"
 )
@@ -85,6 +86,9 @@ func TestMigrationLockHeld(t *testing.T) {
 			}
 			if held, err := db.MigrationLockHeld(t.Context()); err != nil || held != c.held {
 				t.Errorf("held %v, %v; want %v", held, err, c.held)
+			}
+			if l, err := db.MigrationLock(t.Context()); err != nil || l.Held != c.held || (c.held && (l.Owner != "n1" || !l.Expires.After(time.Now()))) {
+				t.Errorf("lock %+v, %v", l, err)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
@@ -24,6 +25,9 @@ Kong, simulated (docs/kongsim.md):
                                       install Kong V in a node's prefix, as a package upgrade
                                       would (OSS or an Enterprise build such as 3.4.3.12), and/or
                                       custom plugins beside it (kept across versions)
+  plugins -p PREFIX [--version V] [--require NAME[,NAME…]]
+                                      list the custom plugins installed for Kong V (default: the
+                                      installed version); exit 1 naming a required one missing
   set -p PREFIX [-p …] key=value…     change traffic and faults of running nodes (an empty value clears)
   show -p PREFIX                      print a node's traffic and faults
   seed [-c CONF] [-p PREFIX] [--services N --routes N --consumers N --upstreams N --targets N]
@@ -51,6 +55,8 @@ func Main(ctx context.Context, env *Env, program string, argv []string) int {
 		return Kong(ctx, env, argv[1:])
 	case "install":
 		return install(env, argv[1:])
+	case "plugins":
+		return plugins(env, argv[1:])
 	case "node":
 		return runNode(ctx, env, argv[1:])
 	case "set":
@@ -103,6 +109,37 @@ func install(env *Env, argv []string) int {
 			return fail(env, "install", err)
 		}
 		fmt.Fprintf(env.Stdout, "installed custom plugin %s in %s\n", name, pfx)
+	}
+	return 0
+}
+
+func plugins(env *Env, argv []string) int {
+	p, err := parseOpts(argv, []optSpec{{short: "p", long: "prefix", value: true}, {long: "version", value: true}, {long: "require", value: true}})
+	if err != nil {
+		return fail(env, "plugins", err)
+	}
+	if p.str("prefix") == "" {
+		return fail(env, "plugins", fmt.Errorf("want -p PREFIX"))
+	}
+	pfx := prefix.Prefix(filepath.Clean(p.str("prefix")))
+	var v facts.Version
+	if p.str("version") != "" {
+		v, err = facts.ParseVersion(p.str("version"))
+	} else {
+		v, err = pfx.Installed()
+	}
+	if err != nil {
+		return fail(env, "plugins", err)
+	}
+	have, err := pfx.CustomPluginsFor(v)
+	if err != nil {
+		return fail(env, "plugins", err)
+	}
+	fmt.Fprintf(env.Stdout, "custom plugins installed for Kong %s in %s: %s\n", v, pfx, strings.Join(append([]string{}, have...), ", "))
+	for _, want := range strings.Split(p.str("require"), ",") {
+		if want = strings.TrimSpace(want); want != "" && !slices.Contains(have, want) {
+			return fail(env, "plugins", fmt.Errorf("%s is not installed for Kong %s in %s", want, v, pfx))
+		}
 	}
 	return 0
 }

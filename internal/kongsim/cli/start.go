@@ -263,7 +263,7 @@ func initPlugins(ctx context.Context, conf *kconf.Conf, pfx prefix.Prefix, v fac
 	for _, p := range facts.Default().Bundled(v) {
 		installed[p.Name] = true
 	}
-	custom, err := pfx.CustomPlugins()
+	custom, err := pfx.CustomPluginsFor(v)
 	if err != nil {
 		return err
 	}

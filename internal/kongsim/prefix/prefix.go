@@ -160,7 +160,26 @@ func (p Prefix) LogCommand(args []string) {
 	fmt.Fprintf(f, "%s %d kong %s\n", time.Now().UTC().Format(time.RFC3339Nano), os.Getpid(), strings.Join(args, " "))
 }
 
-// CustomPlugins returns the custom (not bundled) plugins installed in the prefix, sorted.
+// CustomPluginsFor returns the custom plugins installed for version v: those installed for
+// every version ("name") and those installed for v only ("name@v", as in a container image
+// built for one version).
+func (p Prefix) CustomPluginsFor(v facts.Version) ([]string, error) {
+	all, err := p.CustomPlugins()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range all {
+		name, ver, pinned := strings.Cut(e, "@")
+		if !pinned || ver == v.String() {
+			out = append(out, name)
+		}
+	}
+	return slices.Compact(out), nil
+}
+
+// CustomPlugins returns the custom (not bundled) plugins installed in the prefix, sorted, as
+// recorded: "name", or "name@version" for one version only.
 func (p Prefix) CustomPlugins() ([]string, error) {
 	b, err := os.ReadFile(p.PluginsFile())
 	if errors.Is(err, os.ErrNotExist) {
@@ -179,11 +198,18 @@ func (p Prefix) CustomPlugins() ([]string, error) {
 	return out, nil
 }
 
-// InstallPlugin installs a custom plugin in the prefix, as "luarocks install" would: kept
-// across Kong version installs.
+// InstallPlugin installs a custom plugin in the prefix: "name" as "luarocks install" would,
+// kept across Kong version installs; "name@3.4.2" for that version only, as an image built
+// for one version has it.
 func (p Prefix) InstallPlugin(name string) error {
-	if !validPluginName(name) {
-		return fmt.Errorf("plugin name %q: want lower-case letters, digits and dashes", name)
+	plugin, ver, pinned := strings.Cut(name, "@")
+	if !validPluginName(plugin) {
+		return fmt.Errorf("plugin name %q: want lower-case letters, digits and dashes", plugin)
+	}
+	if pinned {
+		if _, err := facts.ParseVersion(ver); err != nil {
+			return fmt.Errorf("plugin %s: %w", name, err)
+		}
 	}
 	have, err := p.CustomPlugins()
 	if err != nil {
