@@ -99,10 +99,13 @@ get() {
   exec 3<&-
 }
 
+# stop [PREFIX]: kong stop (TERM, returns at once, as Kong's) and wait until the node is gone;
+# the section's node when no prefix is given.
 stop() {
-  kong stop -p "$PFX" >/dev/null
-  for _ in $(seq 1 100); do kong health -p "$PFX" >/dev/null 2>&1 || return 0; sleep 0.1; done
-  echo "FAIL: $PFX did not stop" >&2
+  local pfx=${1:-$PFX}
+  kong stop -p "$pfx" >/dev/null
+  for _ in $(seq 1 100); do kong health -p "$pfx" >/dev/null 2>&1 || return 0; sleep 0.1; done
+  echo "FAIL: $pfx did not stop" >&2
   exit 1
 }
 
@@ -329,8 +332,7 @@ topology() {
   lacks "kong_http_requests_total" # a control plane proxies nothing
 
   step "a data plane newer than its control plane is refused"
-  kong stop -p "$(dirname "$dp")" >/dev/null
-  for _ in $(seq 1 100); do kong health -p "$(dirname "$dp")" >/dev/null 2>&1 || break; sleep 0.1; done
+  stop "$(dirname "$dp")"
   "$KONGSIM" install -p "$(dirname "$dp")" --version 3.5.0 >/dev/null
   expect 0 "Kong started" env KONG_ROLE=data_plane KONG_PROXY_LISTEN=127.0.0.1:18000 KONG_DATABASE=off KONG_CLUSTER_CONTROL_PLANE="$cluster" kong start -c "$dp"
   eventually '"sync_status":"kong_version_incompatible"' get "$cpadmin" /clustering/data-planes
@@ -338,9 +340,8 @@ topology() {
   eventually 'kong_version="3.5.0"} 0' get "$cpadmin" /metrics
   expect 0 "no configuration available" get "$dpstatus" /status/ready
   expect 0 "is incompatible with older control plane version 3.4.2" cat "$(dirname "$dp")/logs/error.log"
-  kong stop -p "$(dirname "$dp")" >/dev/null
-  for _ in $(seq 1 100); do kong health -p "$(dirname "$dp")" >/dev/null 2>&1 || break; sleep 0.1; done
-  kong stop -p "$(dirname "$cp")" >/dev/null
+  stop "$(dirname "$dp")"
+  stop "$(dirname "$cp")"
 
   step "DB-less traditional: migrations succeed doing nothing; writes are refused; ready once configured"
   expect 0 "Database is already up-to-date" env KONG_DATABASE=off kong migrations up -c "$dp"
@@ -350,12 +351,11 @@ topology() {
   expect 0 "405" post "$dpadmin" /services '{"name":"s","url":"http://example.com"}'
   expect 0 "cannot create 'services' entities when not using a database" echo "$LAST"
   expect 0 "no configuration available (empty configuration present)" get "$dpstatus" /status/ready
-  kong stop -p "$(dirname "$dp")" >/dev/null
-  for _ in $(seq 1 100); do kong health -p "$(dirname "$dp")" >/dev/null 2>&1 || break; sleep 0.1; done
+  stop "$(dirname "$dp")"
   printf '_format_version: "3.0"\nservices:\n- name: s\n  url: http://example.com\n' >"$WORKDIR/kong.yml"
   expect 0 "Kong started" env KONG_DATABASE=off KONG_DECLARATIVE_CONFIG="$WORKDIR/kong.yml" kong start -c "$dp"
   expect 0 '{"message":"ready"}' get "$dpstatus" /status/ready
-  kong stop -p "$(dirname "$dp")" >/dev/null
+  stop "$(dirname "$dp")"
 }
 
 # --- schema and editions ------------------------------------------------------------------
