@@ -333,7 +333,7 @@ func TestParallelismBound(t *testing.T) {
 			r.Parallelism = tc.parallelism
 			jobs := make([]Job, tc.jobs)
 			for i := range jobs {
-				jobs[i] = Job{Action: "stop", Node: fmt.Sprintf("kong-%d", i), Argv: helper("interval", "300ms")}
+				jobs[i] = Job{Action: "stop", Node: fmt.Sprintf("kong-%d", i), Argv: helper("interval", "1s")} // long enough that every start lands inside it on a loaded machine
 			}
 			var spans [][2]int64
 			for _, res := range r.RunAll(t.Context(), jobs) {
