@@ -107,7 +107,13 @@ func (p *Page) Shots() string { return p.shots }
 func (p *Page) Step(name string, timeout time.Duration, logSelector string, actions ...chromedp.Action[chromedp.Void]) {
 	p.t.Helper()
 	sctx, cancel := context.WithTimeout(p.ctx, timeout)
-	err := chromedp.Do(sctx, actions...)
+	var err error
+	for i, a := range actions {
+		if err = chromedp.Do(sctx, a); err != nil {
+			err = fmt.Errorf("action %d of %d: %w", i+1, len(actions), err)
+			break
+		}
+	}
 	cancel()
 	if err == nil {
 		return
@@ -119,6 +125,9 @@ func (p *Page) Step(name string, timeout time.Duration, logSelector string, acti
 		if text, terr := chromedp.Run(fctx, chromedp.Text(chromedp.CSS(logSelector))); terr == nil {
 			p.t.Logf("the page's %s:\n%s", logSelector, text)
 		}
+	}
+	if notice, terr := chromedp.Run(fctx, chromedp.Evaluate[string](`(function(){var n=document.getElementById('notice');return n&&!n.hidden?n.textContent:'';})()`)); terr == nil && notice != "" {
+		p.t.Logf("the page's notice: %s", notice)
 	}
 	if errs := p.Errors(); len(errs) > 0 {
 		p.t.Logf("the page logged errors: %q", errs)
@@ -137,15 +146,45 @@ func (p *Page) Shot(name string) chromedp.Action[chromedp.Void] {
 	}
 }
 
-// Settled waits until the page has shown the same version for quiet: the live page
-// re-renders and scrolls as messages arrive, and a click aimed while it moves can land
-// beside its button. version is a JavaScript expression for what changes with each update.
+// Settled waits until the page has shown the same version and layout for quiet: the live
+// page re-renders and scrolls as messages arrive, images load and push what follows down,
+// and a click aimed while it moves can land beside its button. version is a JavaScript
+// expression for what changes with each update (and the scroll position and height of any
+// scrolling pane); Settled adds the document's height and the images in view still loading
+// (a lazy image out of view never loads, so it does not count).
 func Settled(version string, quiet time.Duration) chromedp.Action[chromedp.Void] {
 	return chromedp.Poll[chromedp.Void](fmt.Sprintf(`(function(){
-		var v = String(%s), now = Date.now();
+		var loading = 0;
+		for (var i = 0; i < document.images.length; i++) {
+			var img = document.images[i], r = img.getBoundingClientRect();
+			if (!img.complete && r.bottom >= 0 && r.top <= window.innerHeight) { loading++; }
+		}
+		var v = String(%s) + '|' + document.documentElement.scrollHeight + '|' + loading, now = Date.now();
+		if (loading > 0) { window.__settledV = undefined; return false; }
 		if (window.__settledV !== v) { window.__settledV = v; window.__settledAt = now; return false; }
 		return now - window.__settledAt >= %d;
 	})()`, version, quiet.Milliseconds()), chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(0))
+}
+
+// ClickUntil clicks target once the page has settled and waits for want to show; a
+// click that missed (the page moved under it) is tried again, up to five times. Use it
+// only where a second click is harmless: one that opens a dialog, not one that acts.
+func ClickUntil(target, want chromedp.CSS, settled chromedp.Action[chromedp.Void]) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		var err error
+		for range 5 {
+			if err = chromedp.Do(ctx, settled, chromedp.Click(target)); err != nil {
+				return chromedp.Void{}, err
+			}
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err = chromedp.Do(wctx, chromedp.WaitVisible(want))
+			cancel()
+			if err == nil || ctx.Err() != nil {
+				return chromedp.Void{}, err
+			}
+		}
+		return chromedp.Void{}, fmt.Errorf("five clicks on %s did not show %s: %w", string(target), string(want), err)
+	}
 }
 
 // Chromium is the browser's path: $DRAWBRIDGE_CHROMIUM, /usr/bin/chromium or chromium on

@@ -67,7 +67,7 @@ func TestDemoInBrowser(t *testing.T) {
 		page.Step(name, 2*time.Minute, "#messages", actions...)
 	}
 	// settled: no update for half a second, so a button stays where the click aims.
-	settled := browsertest.Settled(`document.body.getAttribute('data-version') + '/' + document.body.getAttribute('data-user')`, 500*time.Millisecond)
+	settled := browsertest.Settled(`document.body.getAttribute('data-version') + '/' + document.body.getAttribute('data-user') + '/' + document.getElementById('scroller').scrollTop + '/' + document.getElementById('scroller').scrollHeight`, 500*time.Millisecond)
 	as := func(user string) chromedp.Action[chromedp.Void] {
 		return chromedp.Steps(
 			chromedp.Click(chromedp.CSS(fmt.Sprintf(`#users button[data-user-id=%q]`, user))),
@@ -104,8 +104,9 @@ func TestDemoInBrowser(t *testing.T) {
 	step("the watch breaches", chromedp.WaitVisible(status(2, "needs attention")),
 		chromedp.WaitVisible(chromedp.CSS(`[data-thread] button[data-action-id="rollback"]`)),
 		chromedp.ScrollIntoView(chromedp.CSS(`[data-thread] button[data-action-id="rollback"]`)), shot("05-breach"))
-	step("roll back as the operator", as(Operator), settled, chromedp.Click(chromedp.CSS(`[data-thread] button[data-action-id="rollback"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#confirm-dialog[data-open="1"]`)), shot("06-confirm"),
+	step("roll back as the operator", as(Operator),
+		browsertest.ClickUntil(chromedp.CSS(`[data-thread] button[data-action-id="rollback"]`), chromedp.CSS(`#confirm-dialog[data-open="1"]`), settled),
+		shot("06-confirm"),
 		chromedp.Click(chromedp.CSS(`#confirm-ok`)),
 		chromedp.WaitVisible(status(2, "rolled back")),
 		// The alert keeps the breach but loses its Roll back button.
