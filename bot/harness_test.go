@@ -88,8 +88,12 @@ type worldOpts struct {
 	autoRollback bool
 	watch        time.Duration
 	interval     time.Duration
-	version      string            // Kong X; default 3.4.2
-	kongConf     map[string]string // kong.conf settings of every node
+	version      string                    // Kong X; default 3.4.2
+	kongConf     map[string]string         // kong.conf settings of every node
+	nodeConf     map[int]map[string]string // kong.conf settings of node i
+	// prepare, when set, gets the cluster laid out, bootstrapped and seeded but not
+	// started (installing a custom plugin, say); it starts the nodes.
+	prepare func(*kongtest.Cluster)
 }
 
 func newWorld(t testing.TB, o worldOpts) *world {
@@ -107,7 +111,10 @@ func newWorld(t testing.TB, o worldOpts) *world {
 	w.slack = slackfake.New(slackfake.Options{Token: "xoxb-test", Channels: []string{channel},
 		Groups: map[string][]string{"S0CHANGEMGR": {"U0APPROVER", "U0APPROVE2"}}, Fault: o.fault, AppToken: o.appToken})
 	t.Cleanup(w.slack.Close)
-	w.c = kongtest.New(t, kongtest.Options{Nodes: o.nodes, PG: sharedPG, Version: o.version, Conf: o.kongConf})
+	w.c = kongtest.New(t, kongtest.Options{Nodes: o.nodes, PG: sharedPG, Version: o.version, Conf: o.kongConf, NodeConf: o.nodeConf, NoStart: o.prepare != nil})
+	if o.prepare != nil {
+		o.prepare(w.c)
+	}
 	promURL := sharedProm.URL()
 	if o.promWatch {
 		promURL = w.c.StartPrometheus(t).URL()

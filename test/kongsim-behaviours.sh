@@ -260,6 +260,17 @@ lock() {
   expect 0 "core migrated up to: 021_340_to_350 (executed)" cat "$first"
   "$KONGSIM" set -p "$PFX" faults.migration_delay= >/dev/null
   expect 0 "Executed migrations:" kong migrations list -c "$CONF"
+
+  step "faults.lock_race: another node takes the lock just before up asks; up waits, does nothing, exit 0"
+  "$KONGSIM" install -p "$PFX" --version 3.6.1 >/dev/null
+  "$KONGSIM" set -p "$PFX" faults.lock_race=2s >/dev/null
+  expect 0 "aborted: another node is performing database changes" kong migrations up -c "$CONF"
+  expect 5 "New migrations available" kong migrations list -c "$CONF"
+  step "and finish just before it asks: aborted at once"
+  expect 0 "aborted: another node is performing database changes" kong migrations finish -c "$CONF"
+  step "without the fault, up runs once the other node's lock has gone"
+  "$KONGSIM" set -p "$PFX" faults.lock_race= >/dev/null
+  eventually "core migrated up to: 022_350_to_360 (executed)" kong migrations up -c "$CONF"
 }
 
 # --- prometheus: the plugin's config per version -----------------------------------------

@@ -225,3 +225,30 @@ func TestCustomPluginMissingOnY(t *testing.T) {
 		c.WantVersions("3.4.2")
 	})
 }
+
+// TestMigrationsLockRace: another node takes Kong's lock between drawbridge's look at it
+// and kong migrations up (kongsim's lock_race fault). Kong's up waits for it, then exits 0
+// having done nothing; drawbridge names that instead of going on, and Resume, with the
+// other node gone, runs up and carries on.
+func TestMigrationsLockRace(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, clusterOpts{nodes: 1})
+	h := newHarness(t, c, nil)
+	run := h.startToGate("3.5.0")
+	c.Set([]string{"faults.lock_race=2s"}, 0)
+	if _, err := h.engine.Approve(t.Context(), run.ID, "U0APPROVER"); err != nil {
+		t.Fatal(err)
+	}
+	failed := h.waitState(run.ID, long, storage.StateNeedsAttention)
+	for _, want := range []string{"kong migrations up did nothing: another node held Kong's migrations lock", "find it, let it end, then Resume", "still new core:021_340_to_350"} {
+		if !strings.Contains(failed.Reason, want) {
+			t.Errorf("reason lacks %q:\n%s", want, failed.Reason)
+		}
+	}
+	c.Set([]string{"faults.lock_race="}, 0)
+	if _, err := h.engine.Resume(t.Context(), run.ID, "U0OPERATOR"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitState(run.ID, long, storage.StateAwaitingDecommission)
+	c.WantVersions("3.5.0")
+}

@@ -682,7 +682,7 @@ func (s *stepCtx) converge(ctx context.Context, db Database, target migrationsTa
 		}
 		if fmt.Sprint(after.New(known), after.PendingOf(known)) == fmt.Sprint(fresh, pending) && len(fresh)+len(pending) > 0 {
 			if strings.Contains(out, "another node is performing database changes") {
-				return s.fail("kong migrations %s did nothing: another node held Kong's migrations lock (it printed \"aborted: another node is performing database changes\" and exited 0); schema_meta: %s", cmd, s.schemaText(after))
+				return s.fail("kong migrations %s did nothing: another node held Kong's migrations lock (it printed \"aborted: another node is performing database changes\" and exited 0): someone or something else is migrating this database; find it, let it end, then Resume; schema_meta: %s", cmd, s.schemaText(after))
 			}
 			return s.fail("kong migrations %s exited 0 but schema_meta did not change: %s", cmd, s.schemaText(after))
 		}

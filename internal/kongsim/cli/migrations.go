@@ -118,6 +118,7 @@ func kongMigrations(ctx context.Context, env *Env, argv []string) int {
 		FailAt:      sf.Faults.MigrationFail,
 		FinishFail:  sf.Faults.FinishFail,
 		Delay:       delays(sf.Faults, log),
+		LockRace:    time.Duration(sf.Faults.LockRace),
 		Version:     v.String(),
 		TTY:         env.TTY,
 		Stdin:       env.Stdin,

@@ -25,10 +25,13 @@ type Options struct {
 	FailAt      string        // sim fault migration_fail: "up" fails at this migration
 	FinishFail  string        // sim fault finish_fail: "finish" fails in this teardown
 	// Delay is how long a migration takes (sim fault migration_delay); nil: no delay.
-	Delay   func(subsystem, name string) time.Duration
-	Version string    // the running Kong version, for list's warning
-	TTY     bool      // stdin is a terminal (reset refuses to prompt otherwise)
-	Stdin   io.Reader // reset's answers; nil reads as end of input
+	Delay func(subsystem, name string) time.Duration
+	// LockRace is how long another node holds the migrations lock it takes just before up
+	// or finish asks for it (sim fault lock_race); 0: no other node.
+	LockRace time.Duration
+	Version  string    // the running Kong version, for list's warning
+	TTY      bool      // stdin is a terminal (reset refuses to prompt otherwise)
+	Stdin    io.Reader // reset's answers; nil reads as end of input
 
 	lockWait func() // tests: called when up starts waiting on another node's lock
 }
@@ -117,6 +120,17 @@ func (m *migrator) state(ctx context.Context) (*State, error) {
 func (m *migrator) mutex(ctx context.Context, noWait, noCleanup bool, fn func() error) (bool, error) {
 	o := mutexOpts{ttl: m.opts.LockTimeout, noWait: noWait, noCleanup: noCleanup, onWait: m.opts.lockWait}
 	return m.db.clusterMutex(ctx, migrationsLock, o, fn)
+}
+
+// race is the lock_race fault: another node takes the migrations lock first.
+func (m *migrator) race(ctx context.Context) error {
+	if m.opts.LockRace <= 0 {
+		return nil
+	}
+	if _, err := m.db.insertLock(ctx, migrationsLock, "kongsim-lock-race-"+newUUID(), m.opts.LockRace); err != nil {
+		return pgError(err, "failed to insert cluster lock: ")
+	}
+	return nil
 }
 
 // Where kong/cmd/utils/migrations.lua asserts run_migrations inside its cluster_mutex
@@ -283,6 +297,9 @@ func (m *migrator) up(ctx context.Context, st *State) (int, error) {
 	if !m.opts.Force && st.Pending != nil {
 		return 1, errors.New(pendingOnUpMessage)
 	}
+	if err := m.race(ctx); err != nil {
+		return 1, err
+	}
 	ok, err := m.mutex(ctx, false, false, func() error { return m.upLocked(ctx) })
 	return m.notLeader(ok, err)
 }
@@ -342,6 +359,9 @@ func names(list []SubsystemMigrations) map[string]map[string]bool {
 func (m *migrator) finish(ctx context.Context, st *State) (int, error) {
 	if st.NeedsBootstrap {
 		return 1, errors.New("Cannot run migrations: " + NeedsBootstrapMessage)
+	}
+	if err := m.race(ctx); err != nil {
+		return 1, err
 	}
 	ok, err := m.mutex(ctx, true, false, func() error { return m.finishLocked(ctx) })
 	return m.notLeader(ok, err)

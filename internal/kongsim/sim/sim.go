@@ -59,6 +59,12 @@ type Faults struct {
 	// slow statement): "5s" for every migration up and finish run, or
 	// "subsystem:name=5s[,subsystem:name=2s…]" for some ("name" alone is core's).
 	MigrationDelay string `json:"migration_delay,omitempty"`
+	// LockRace makes another node take Kong's migrations lock for this long just before
+	// this node's "kong migrations up" or "finish" asks for it (two people, or two tools,
+	// at once). As in Kong, up waits for the lock to go and then ends without doing
+	// anything, printing "aborted: another node is performing database changes" and
+	// exiting 0; finish does not wait, and says so at once.
+	LockRace Duration `json:"lock_race,omitempty"`
 	// IgnoreStop makes the node ignore SIGTERM ("kong stop") until a SIGQUIT ("kong quit")
 	// has been received; quit's --timeout then ends it.
 	IgnoreStop bool `json:"ignore_stop,omitempty"`
