@@ -1,10 +1,13 @@
 package upgrade_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/drawbridge/drawbridge/internal/kongtest"
 	"github.com/drawbridge/drawbridge/storage"
@@ -251,4 +254,62 @@ func TestMigrationsLockRace(t *testing.T) {
 	}
 	h.waitState(run.ID, long, storage.StateAwaitingDecommission)
 	c.WantVersions("3.5.0")
+}
+
+// TestPGSchemaUpgradeAndRollback: the nodes keep Kong's tables in schema kong_s
+// (pg_schema) and drawbridge's DSN says search_path=kong_s. The upgrade reads and checks
+// schema_meta there, the rollback restores it there, and nothing of Kong's lands in public.
+func TestPGSchemaUpgradeAndRollback(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, clusterOpts{nodes: 2, kongConf: map[string]string{"pg_schema": "kong_s"}, searchPath: "kong_s"})
+	h := newHarness(t, c, nil)
+	db := c.database()
+	defer db.Close()
+	before, err := db.Fingerprint(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	schemaBefore, err := db.Schema(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := h.startToGate("3.5.0")
+	if _, err := h.engine.Approve(t.Context(), run.ID, "U0APPROVER"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitState(run.ID, long, storage.StateAwaitingDecommission)
+	c.WantVersions("3.5.0")
+	if up := h.steps(run.ID)["migrations_up"]; !strings.Contains(up.OutputTail, "core migrated up to: 021_340_to_350") {
+		t.Errorf("migrations up:\n%s", up.OutputTail)
+	}
+	if _, err := h.engine.Rollback(t.Context(), run.ID, "U0OPERATOR"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitState(run.ID, long, storage.StateRolledBack)
+	c.WantVersions("3.4.2")
+	db2 := c.database()
+	defer db2.Close()
+	after, err := db2.Fingerprint(t.Context())
+	if err != nil || !after.Equal(before) {
+		t.Errorf("fingerprint after rollback differs: %v %v", after.Diff(before), err)
+	}
+	schemaAfter, err := db2.Schema(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := schemaString(schemaAfter), schemaString(schemaBefore); got != want {
+		t.Errorf("schema_meta after rollback:\n%s\nwant:\n%s", got, want)
+	}
+	conn, err := pgx.Connect(t.Context(), c.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var inPublic int
+	if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM pg_tables WHERE schemaname = 'public'`).Scan(&inPublic); err != nil {
+		t.Fatal(err)
+	}
+	if inPublic != 0 {
+		t.Errorf("%d tables in schema public; Kong's belong in kong_s", inPublic)
+	}
 }

@@ -79,6 +79,8 @@ type clusterOpts struct {
 	// it starts the nodes itself.
 	prepare func(kc *kongtest.Cluster)
 	check   string // commands.check as YAML, e.g. [kongsim, plugins, …]
+	// searchPath goes into drawbridge's database DSN (a cluster with pg_schema).
+	searchPath string
 }
 
 func newCluster(t testing.TB, o clusterOpts) *cluster {
@@ -93,14 +95,14 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 		o.prepare(kc)
 	}
 	path, cfg := kc.WriteConfig(kongtest.ConfigOptions{PrometheusURL: sharedProm.URL(), AutoRollback: o.autoRollback,
-		Unverified: o.unverified, Watch: o.watch, Parallelism: o.parallelism, Check: o.check})
+		Unverified: o.unverified, Watch: o.watch, Parallelism: o.parallelism, Check: o.check, SearchPath: o.searchPath})
 	return &cluster{Cluster: kc, t: t, cfgPath: path, cfg: cfg}
 }
 
 // database opens the cluster's Kong database with drawbridge's adapter.
 func (c *cluster) database() *pgdb.DB {
 	c.t.Helper()
-	db, err := pgdb.Open(context.Background(), c.DSN(), pgdb.Options{})
+	db, err := pgdb.Open(context.Background(), c.cfg.Clusters[0].Database.DSN.Reveal(), pgdb.Options{})
 	if err != nil {
 		c.t.Fatal(err)
 	}

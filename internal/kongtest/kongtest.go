@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -263,6 +264,9 @@ type ConfigOptions struct {
 	SelfApproval  bool          // access.allow_self_approval
 	ApprovalTTL   time.Duration // access.approval_timeout; default 1h
 	Check         string        // commands.check as a YAML flow list; "" none
+	// SearchPath is added to the database DSN (search_path=…): where a cluster with
+	// pg_schema keeps Kong's tables.
+	SearchPath string
 }
 
 const configTemplate = `listen: "127.0.0.1:0"
@@ -343,9 +347,13 @@ func (c *Cluster) WriteConfig(o ConfigOptions) (string, *config.Config) {
 	if o.Interval == 0 {
 		o.Interval = 250 * time.Millisecond
 	}
+	dsn := c.DSN()
+	if o.SearchPath != "" {
+		dsn += "&search_path=" + url.QueryEscape(o.SearchPath)
+	}
 	var buf bytes.Buffer
 	err := template.Must(template.New("cfg").Parse(configTemplate)).Execute(&buf, map[string]any{
-		"Dir": o.Dir, "DSN": c.DSN(), "Nodes": c.Nodes, "Kongsim": c.Bin, "Prom": o.PrometheusURL,
+		"Dir": o.Dir, "DSN": dsn, "Nodes": c.Nodes, "Kongsim": c.Bin, "Prom": o.PrometheusURL,
 		"Unverified": o.Unverified, "Watch": o.Watch.String(), "Interval": o.Interval.String(), "AutoRollback": o.AutoRollback,
 		"Extra": o.Extra, "Top": o.Top, "Parallelism": o.Parallelism,
 		"SlackAPIURL": o.SlackAPIURL, "AppToken": o.AppToken, "Operators": o.Operators, "Approvers": o.Approvers, "Required": o.Required, "SelfApproval": o.SelfApproval, "ApprovalTTL": o.ApprovalTTL.String(), "Check": o.Check,
