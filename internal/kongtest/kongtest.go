@@ -6,6 +6,7 @@ package kongtest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -267,6 +268,19 @@ type ConfigOptions struct {
 	// SearchPath is added to the database DSN (search_path=…): where a cluster with
 	// pg_schema keeps Kong's tables.
 	SearchPath string
+	// Name is the cluster's name; default "test".
+	Name string
+	// Others are more clusters in the same configuration, after this one.
+	Others []Other
+}
+
+// Other is one more cluster of a configuration, with its own name, Prometheus and watch
+// duration (0: the first cluster's); the other settings are the first cluster's.
+type Other struct {
+	Name          string
+	Cluster       *Cluster
+	PrometheusURL string
+	Watch         time.Duration
 }
 
 const configTemplate = `listen: "127.0.0.1:0"
@@ -285,7 +299,11 @@ access:
   allow_self_approval: {{.SelfApproval}}
   approval_timeout: {{.ApprovalTTL}}
 clusters:
-  - name: test
+{{.Clusters}}
+{{.Top}}`
+
+// clusterTemplate is one entry of clusters:.
+const clusterTemplate = `  - name: {{.Name}}
     database:
       dsn: "{{.DSN}}"
     nodes:
@@ -317,10 +335,10 @@ clusters:
       failure_limit: 2
       auto_rollback: {{.AutoRollback}}
 {{.Extra}}
-{{.Top}}`
+`
 
-// WriteConfig writes drawbridge's configuration for the cluster (cluster name "test") and
-// returns its path and the loaded config.
+// WriteConfig writes drawbridge's configuration for the cluster (cluster name "test"), and
+// o.Others after it, and returns its path and the loaded config.
 func (c *Cluster) WriteConfig(o ConfigOptions) (string, *config.Config) {
 	c.t.Helper()
 	if o.Dir == "" {
@@ -347,16 +365,29 @@ func (c *Cluster) WriteConfig(o ConfigOptions) (string, *config.Config) {
 	if o.Interval == 0 {
 		o.Interval = 250 * time.Millisecond
 	}
-	dsn := c.DSN()
-	if o.SearchPath != "" {
-		dsn += "&search_path=" + url.QueryEscape(o.SearchPath)
+	var clusters strings.Builder
+	entry := template.Must(template.New("cluster").Parse(clusterTemplate))
+	for _, cl := range append([]Other{{Name: cmp.Or(o.Name, "test"), Cluster: c, PrometheusURL: o.PrometheusURL, Watch: o.Watch}}, o.Others...) {
+		dsn := cl.Cluster.DSN()
+		if o.SearchPath != "" {
+			dsn += "&search_path=" + url.QueryEscape(o.SearchPath)
+		}
+		if cl.Watch == 0 {
+			cl.Watch = o.Watch
+		}
+		err := entry.Execute(&clusters, map[string]any{
+			"Name": cl.Name, "DSN": dsn, "Nodes": cl.Cluster.Nodes, "Kongsim": cl.Cluster.Bin, "Prom": cl.PrometheusURL,
+			"Unverified": o.Unverified, "Watch": cl.Watch.String(), "Interval": o.Interval.String(), "AutoRollback": o.AutoRollback,
+			"Extra": o.Extra, "Parallelism": o.Parallelism, "Check": o.Check,
+		})
+		if err != nil {
+			c.t.Fatal(err)
+		}
 	}
 	var buf bytes.Buffer
 	err := template.Must(template.New("cfg").Parse(configTemplate)).Execute(&buf, map[string]any{
-		"Dir": o.Dir, "DSN": dsn, "Nodes": c.Nodes, "Kongsim": c.Bin, "Prom": o.PrometheusURL,
-		"Unverified": o.Unverified, "Watch": o.Watch.String(), "Interval": o.Interval.String(), "AutoRollback": o.AutoRollback,
-		"Extra": o.Extra, "Top": o.Top, "Parallelism": o.Parallelism,
-		"SlackAPIURL": o.SlackAPIURL, "AppToken": o.AppToken, "Operators": o.Operators, "Approvers": o.Approvers, "Required": o.Required, "SelfApproval": o.SelfApproval, "ApprovalTTL": o.ApprovalTTL.String(), "Check": o.Check,
+		"Dir": o.Dir, "Clusters": clusters.String(), "Top": o.Top,
+		"SlackAPIURL": o.SlackAPIURL, "AppToken": o.AppToken, "Operators": o.Operators, "Approvers": o.Approvers, "Required": o.Required, "SelfApproval": o.SelfApproval, "ApprovalTTL": o.ApprovalTTL.String(),
 	})
 	if err != nil {
 		c.t.Fatal(err)
