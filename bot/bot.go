@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/kong"
 	"github.com/drawbridge/drawbridge/notify"
 	"github.com/drawbridge/drawbridge/storage"
@@ -19,18 +20,18 @@ import (
 // Engine is what the bot asks of the upgrade engine.
 type Engine interface {
 	Plan(ctx context.Context, cluster, to string) (upgrade.Plan, error)
-	Start(ctx context.Context, req upgrade.StartRequest) (storage.Run, error)
-	Schedule(ctx context.Context, req upgrade.ScheduleRequest) (storage.Run, storage.Schedule, error)
-	Unschedule(ctx context.Context, id storage.RunID, user string) (storage.Run, error)
+	Start(ctx context.Context, req upgrade.StartRequest) (domain.Run, error)
+	Schedule(ctx context.Context, req upgrade.ScheduleRequest) (domain.Run, storage.Schedule, error)
+	Unschedule(ctx context.Context, id domain.RunID, user string) (domain.Run, error)
 	NextOpenings(cluster, window string, now time.Time, n int) ([]upgrade.Opening, error)
-	Approve(ctx context.Context, id storage.RunID, user string) (upgrade.Status, error)
-	Reject(ctx context.Context, id storage.RunID, user, reason string) (upgrade.Status, error)
-	Abort(ctx context.Context, id storage.RunID, user string) (storage.Run, error)
-	Rollback(ctx context.Context, id storage.RunID, user string) (storage.Run, error)
-	Resume(ctx context.Context, id storage.RunID, user string) (storage.Run, error)
-	Decommission(ctx context.Context, id storage.RunID, user string) (storage.Run, error)
-	Status(ctx context.Context, id storage.RunID) (upgrade.Status, error)
-	List(ctx context.Context, f storage.RunFilter) ([]storage.Run, error)
+	Approve(ctx context.Context, id domain.RunID, user string) (domain.Status, error)
+	Reject(ctx context.Context, id domain.RunID, user, reason string) (domain.Status, error)
+	Abort(ctx context.Context, id domain.RunID, user string) (domain.Run, error)
+	Rollback(ctx context.Context, id domain.RunID, user string) (domain.Run, error)
+	Resume(ctx context.Context, id domain.RunID, user string) (domain.Run, error)
+	Decommission(ctx context.Context, id domain.RunID, user string) (domain.Run, error)
+	Status(ctx context.Context, id domain.RunID) (domain.Status, error)
+	List(ctx context.Context, f storage.RunFilter) ([]domain.Run, error)
 }
 
 // Store is the bot's part of the state file: idempotency keys and the audit log.
@@ -42,11 +43,11 @@ type Store interface {
 
 // Outbox is where the bot's messages go; it delivers them durably.
 type Outbox interface {
-	Upsert(ctx context.Context, run storage.RunID, key string, m notify.Message) error
-	Reply(ctx context.Context, run storage.RunID, key, threadKey string, m notify.Message) error
-	UpsertReply(ctx context.Context, run storage.RunID, key, threadKey string, m notify.Message) error
-	Upload(ctx context.Context, run storage.RunID, key, threadKey string, f notify.File) error
-	Ephemeral(ctx context.Context, run storage.RunID, channel, user string, m notify.Message) error
+	Upsert(ctx context.Context, run domain.RunID, key string, m notify.Message) error
+	Reply(ctx context.Context, run domain.RunID, key, threadKey string, m notify.Message) error
+	UpsertReply(ctx context.Context, run domain.RunID, key, threadKey string, m notify.Message) error
+	Upload(ctx context.Context, run domain.RunID, key, threadKey string, f notify.File) error
+	Ephemeral(ctx context.Context, run domain.RunID, channel, user string, m notify.Message) error
 }
 
 // Nodes asks a node what it answers (for "clusters").
@@ -158,13 +159,13 @@ func (b *Bot) runJob(j job) {
 }
 
 // tell sends an ephemeral message to a user in the channel.
-func (b *Bot) tell(ctx context.Context, run storage.RunID, user, text string) {
+func (b *Bot) tell(ctx context.Context, run domain.RunID, user, text string) {
 	if err := b.opts.Outbox.Ephemeral(ctx, run, b.opts.Config.Slack.Channel, user, notify.Message{Text: text, Blocks: textBlocks(text)}); err != nil {
 		b.opts.Log.Error("queue ephemeral reply", "user", user, "err", err)
 	}
 }
 
-func (b *Bot) audit(ctx context.Context, run storage.RunID, user, action, detail string) {
+func (b *Bot) audit(ctx context.Context, run domain.RunID, user, action, detail string) {
 	if _, err := b.opts.Store.AppendAudit(ctx, storage.AuditEvent{Run: run, Actor: user, Action: action, Detail: detail}); err != nil {
 		b.opts.Log.Error("append audit event", "action", action, "err", err)
 	}

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/internal/kongtest"
 	"github.com/drawbridge/drawbridge/internal/testsvc"
-	"github.com/drawbridge/drawbridge/storage"
 )
 
 // TestClustersPeopleRunInSlack: what a person in the channel sees when a cluster differs
@@ -35,7 +35,7 @@ func TestClustersPeopleRunInSlack(t *testing.T) {
 			play: func(t *testing.T, w *world) {
 				w.waitStatus(1, "nodes load different plugins (plugins in kong.conf)")
 				w.waitStatus(1, "kong-2 loads key-auth, prometheus, rate-limiting")
-				w.waitRun(1, storage.StateFailedBeforeDowntime)
+				w.waitRun(1, domain.StateFailedBeforeDowntime)
 				w.c.WantVersions("3.4.2")
 			},
 		},
@@ -45,7 +45,7 @@ func TestClustersPeopleRunInSlack(t *testing.T) {
 			play: func(t *testing.T, w *world) {
 				w.waitStatus(1, "runs Kong Enterprise 3.4.3.12")
 				w.waitStatus(1, "drawbridge upgrades Kong OSS only")
-				w.waitRun(1, storage.StateFailedBeforeDowntime)
+				w.waitRun(1, domain.StateFailedBeforeDowntime)
 			},
 		},
 		{
@@ -55,13 +55,13 @@ func TestClustersPeopleRunInSlack(t *testing.T) {
 				approve := w.waitButton("approve")
 				w.c.Set([]string{"faults.lock_race=2s"}, 0)
 				w.click("U0APPROVER", "approve", approve, "")
-				w.waitRun(1, storage.StateNeedsAttention)
+				w.waitRun(1, domain.StateNeedsAttention)
 				w.waitThread(1, "another node held Kong's migrations lock")
 				w.waitStatus(1, "find it, let it end, then Resume")
 				resume := w.waitButton("resume")
 				w.c.Set([]string{"faults.lock_race="}, 0)
 				w.click("U0OPERATOR", "resume", resume, "")
-				w.waitRun(1, storage.StateAwaitingDecommission)
+				w.waitRun(1, domain.StateAwaitingDecommission)
 				w.c.WantVersions("3.5.0")
 			},
 		},
@@ -72,11 +72,11 @@ func TestClustersPeopleRunInSlack(t *testing.T) {
 			},
 			play: func(t *testing.T, w *world) {
 				w.click("U0APPROVER", "approve", w.waitButton("approve"), "")
-				w.waitRun(1, storage.StateNeedsAttention)
+				w.waitRun(1, domain.StateNeedsAttention)
 				w.waitThread(1, "custom-x plugin is enabled but not installed")
 				rollback := w.waitButton("rollback")
 				w.click("U0OPERATOR", "rollback", rollback, "")
-				w.waitRun(1, storage.StateRolledBack)
+				w.waitRun(1, domain.StateRolledBack)
 				w.c.WantVersions("3.4.2")
 			},
 		},
@@ -93,7 +93,7 @@ func TestClustersPeopleRunInSlack(t *testing.T) {
 				w.waitStatus(1, "the nodes are control planes: their data planes are not upgraded by this run")
 				w.click("U0APPROVER", "approve", approve, "")
 				w.waitThread(1, "data planes compatible")
-				w.waitRun(1, storage.StateAwaitingDecommission)
+				w.waitRun(1, domain.StateAwaitingDecommission)
 				w.c.WantVersions("3.5.0")
 			},
 		},

@@ -12,6 +12,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/notify"
 	"github.com/drawbridge/drawbridge/storage"
 	"github.com/drawbridge/drawbridge/upgrade"
@@ -57,9 +58,9 @@ func (b *Bot) runCommand(ctx context.Context, user string, cmd Command, line str
 	case s.approver:
 		role = RoleApprover
 	}
-	run := storage.RunID(0)
+	run := domain.RunID(0)
 	if len(cmd.Args) > 0 && s.min >= 1 && s.name != "plan" && s.name != "start" && s.name != "schedule" {
-		id, err := storage.ParseRunID(cmd.Args[0])
+		id, err := domain.ParseRunID(cmd.Args[0])
 		if err != nil {
 			b.tell(ctx, 0, user, fmt.Sprintf("⚠️ %q is not a run number\nusage: %s", cmd.Args[0], usage(b.opts.Config.Slack.Command, s)))
 			return
@@ -93,7 +94,7 @@ func (b *Bot) runCommand(ctx context.Context, user string, cmd Command, line str
 }
 
 // do carries out a command and returns the answer for its user.
-func (b *Bot) do(ctx context.Context, user string, cmd Command, run storage.RunID) (string, error) {
+func (b *Bot) do(ctx context.Context, user string, cmd Command, run domain.RunID) (string, error) {
 	e := b.opts.Engine
 	switch cmd.Name {
 	case "clusters":
@@ -171,7 +172,7 @@ func (b *Bot) do(ctx context.Context, user string, cmd Command, run storage.RunI
 	return "", fmt.Errorf("unknown command %q", cmd.Name)
 }
 
-func done(format string, run storage.RunID, err error) (string, error) {
+func done(format string, run domain.RunID, err error) (string, error) {
 	if err != nil {
 		return "", err
 	}
@@ -220,8 +221,8 @@ func (b *Bot) status(ctx context.Context, args []string) (string, error) {
 		}
 		var sb strings.Builder
 		for _, r := range runs {
-			if upgrade.Active(r.State) || r.State == storage.StateScheduled {
-				fmt.Fprintf(&sb, "• run %s: %s %s → %s, %s%s\n", r.ID, r.Cluster, orQ(r.From), r.To, upgrade.HumanState(r.State), b.scheduledText(r))
+			if r.State.Active() || r.State == domain.StateScheduled {
+				fmt.Fprintf(&sb, "• run %s: %s %s → %s, %s%s\n", r.ID, r.Cluster, orQ(r.From), r.To, r.State.Human(), b.scheduledText(r))
 			}
 		}
 		if sb.Len() == 0 {
@@ -229,7 +230,7 @@ func (b *Bot) status(ctx context.Context, args []string) (string, error) {
 		}
 		return sb.String(), nil
 	}
-	id, err := storage.ParseRunID(args[0])
+	id, err := domain.ParseRunID(args[0])
 	if err != nil {
 		return "", fmt.Errorf("%q is not a run number", args[0])
 	}
@@ -239,13 +240,13 @@ func (b *Bot) status(ctx context.Context, args []string) (string, error) {
 	}
 	var sb strings.Builder
 	r := st.Run
-	fmt.Fprintf(&sb, "*Run %s*: %s %s → %s, *%s*%s", r.ID, r.Cluster, orQ(r.From), r.To, upgrade.HumanState(r.State), b.scheduledText(r))
+	fmt.Fprintf(&sb, "*Run %s*: %s %s → %s, *%s*%s", r.ID, r.Cluster, orQ(r.From), r.To, r.State.Human(), b.scheduledText(r))
 	if r.Reason != "" {
 		fmt.Fprintf(&sb, " — %s", r.Reason)
 	}
 	sb.WriteString("\n")
 	for _, s := range st.Steps {
-		fmt.Fprintf(&sb, "%s %s", notify.StepIcon(s.Status), upgrade.StepTitleFor(s.Index, st.Run.From, st.Run.To))
+		fmt.Fprintf(&sb, "%s %s", notify.StepIcon(s.Status), domain.StepTitleFor(s.Index, st.Run.From, st.Run.To))
 		if !s.EndedAt.IsZero() && !s.StartedAt.IsZero() {
 			fmt.Fprintf(&sb, " (%s)", s.EndedAt.Sub(s.StartedAt).Round(100*time.Millisecond))
 		}
@@ -281,13 +282,13 @@ func (b *Bot) list(ctx context.Context, args []string) (string, error) {
 	}
 	var sb strings.Builder
 	for _, r := range runs {
-		fmt.Fprintf(&sb, "• run %s: %s %s → %s, %s%s, %s by %s\n", r.ID, r.Cluster, orQ(r.From), r.To, upgrade.HumanState(r.State),
+		fmt.Fprintf(&sb, "• run %s: %s %s → %s, %s%s, %s by %s\n", r.ID, r.Cluster, orQ(r.From), r.To, r.State.Human(),
 			b.scheduledText(r), r.CreatedAt.UTC().Format("2006-01-02 15:04Z"), notify.Mention(r.RequestedBy))
 	}
 	return sb.String(), nil
 }
 
-func (b *Bot) auditText(ctx context.Context, run storage.RunID) (string, error) {
+func (b *Bot) auditText(ctx context.Context, run domain.RunID) (string, error) {
 	evs, err := b.opts.Store.Audit(ctx, storage.AuditFilter{Run: run})
 	if err != nil {
 		return "", err
@@ -312,7 +313,7 @@ func errorText(err error) string {
 }
 
 // scheduledText says when a scheduled run's window opens.
-func (b *Bot) scheduledText(r storage.Run) string {
+func (b *Bot) scheduledText(r domain.Run) string {
 	if r.ScheduledFor.IsZero() {
 		return ""
 	}

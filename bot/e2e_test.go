@@ -12,6 +12,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/internal/slackfake"
 	"github.com/drawbridge/drawbridge/storage"
 )
@@ -44,7 +45,7 @@ func TestWholeRunFromSlack(t *testing.T) {
 	decommission := w.waitButton("decommission")
 	w.c.WantVersions("3.5.0")
 	w.click("U0OPERATOR", "decommission", decommission, "")
-	run := w.waitRun(1, storage.StateSucceeded)
+	run := w.waitRun(1, domain.StateSucceeded)
 	w.waitFor("the summary reply", func() bool {
 		m, _ := w.statusMessage()
 		for _, rep := range m.Replies {
@@ -216,15 +217,15 @@ func TestRefusals(t *testing.T) {
 		})
 		w.click("U0APPROVER", "approve", approve, "") // a second, separate click
 		w.ephemeralTo("U0APPROVER", "already decided")
-		if run, _ := w.store.GetRun(t.Context(), 1); run.State != storage.StateAwaitingApproval {
+		if run, _ := w.store.GetRun(t.Context(), 1); run.State != domain.StateAwaitingApproval {
 			t.Fatalf("one of two approvals moved the run to %s", run.State)
 		}
 		w.click("U0APPROVE2", "approve", approve, "")
-		w.waitRun(1, storage.StateAwaitingDecommission)
+		w.waitRun(1, domain.StateAwaitingDecommission)
 	})
 	t.Run("stale button on a finished run", func(t *testing.T) {
 		w.command("U0OPERATOR", channel, "decommission 1")
-		w.waitRun(1, storage.StateSucceeded)
+		w.waitRun(1, domain.StateSucceeded)
 		w.click("U0OPERATOR", "rollback", approve, "")
 		w.ephemeralTo("U0OPERATOR", "has ended")
 	})
@@ -237,15 +238,15 @@ func TestRateLimitStormAndRestart(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, worldOpts{nodes: 1, fault: slackfake.Sometimes(0.3, 7, slackfake.RateLimited(1))})
 	w.command("U0OPERATOR", channel, "start test 3.5.0")
-	w.waitRun(1, storage.StateAwaitingApproval)
+	w.waitRun(1, domain.StateAwaitingApproval)
 	w.command("U0APPROVER", channel, "approve 1")
-	w.waitRun(1, storage.StateWatching)
+	w.waitRun(1, domain.StateWatching)
 
 	w.stop() // a restart, with messages still in the outbox
 	w.start()
-	w.waitRun(1, storage.StateAwaitingDecommission)
+	w.waitRun(1, domain.StateAwaitingDecommission)
 	w.command("U0OPERATOR", channel, "decommission 1")
-	w.waitRun(1, storage.StateSucceeded)
+	w.waitRun(1, domain.StateSucceeded)
 	w.poll("an empty outbox", func() bool {
 		pending, err := w.store.PendingOutbox(t.Context(), 0)
 		return err == nil && len(pending) == 0
@@ -325,7 +326,7 @@ func TestSocketMode(t *testing.T) {
 	}
 	w.poll("the approval", func() bool {
 		run, err := w.store.GetRun(t.Context(), 1)
-		return err == nil && run.State != storage.StateAwaitingApproval
+		return err == nil && run.State != domain.StateAwaitingApproval
 	})
 	if evs := w.audit(1); !strings.Contains(fmt.Sprint(evs), "approve") {
 		t.Errorf("no approval in the audit log: %+v\nephemerals: %+v", evs, w.slack.Ephemerals())

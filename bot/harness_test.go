@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/slack-go/slack"
 
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/internal/fakeclock"
 	"github.com/drawbridge/drawbridge/internal/kongtest"
 	"github.com/drawbridge/drawbridge/internal/slackfake"
@@ -326,9 +327,9 @@ func (w *world) waitFor(what string, cond func() bool) {
 }
 
 // waitRun waits for the run's stored state.
-func (w *world) waitRun(id storage.RunID, st storage.RunState) storage.Run {
+func (w *world) waitRun(id domain.RunID, st domain.RunState) domain.Run {
 	w.t.Helper()
-	var run storage.Run
+	var run domain.Run
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		var err error
@@ -356,7 +357,7 @@ func (w *world) ephemeralTo(user, text string) {
 	})
 }
 
-func (w *world) audit(run storage.RunID) []storage.AuditEvent {
+func (w *world) audit(run domain.RunID) []storage.AuditEvent {
 	evs, err := w.store.Audit(context.Background(), storage.AuditFilter{Run: run})
 	if err != nil {
 		w.t.Fatal(err)

@@ -8,9 +8,8 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/notify"
-	"github.com/drawbridge/drawbridge/storage"
-	"github.com/drawbridge/drawbridge/upgrade"
 )
 
 // buttonRoles: who may press which button.
@@ -71,7 +70,7 @@ func (b *Bot) HandleInteraction(cb slack.InteractionCallback) Reply {
 }
 
 // click does a queued button press.
-func (b *Bot) click(ctx context.Context, user, action string, role Role, run storage.RunID, rev uint64) {
+func (b *Bot) click(ctx context.Context, user, action string, role Role, run domain.RunID, rev uint64) {
 	allowed, err := b.opts.Access.Allowed(ctx, user, role)
 	if !allowed {
 		why := fmt.Sprintf("%s needs an %s", strings.ToUpper(action[:1])+action[1:], role)
@@ -86,7 +85,7 @@ func (b *Bot) click(ctx context.Context, user, action string, role Role, run sto
 	e := b.opts.Engine
 	switch action {
 	case "approve":
-		var st upgrade.Status
+		var st domain.Status
 		if st, err = e.Approve(ctx, run, user); err == nil {
 			b.tell(ctx, run, user, notify.DecisionText(b.runView(st), user))
 		}
@@ -107,23 +106,23 @@ func (b *Bot) click(ctx context.Context, user, action string, role Role, run sto
 }
 
 // staleNote explains a refused click on an old message.
-func staleNote(ctx context.Context, e Engine, run storage.RunID, rev uint64) string {
+func staleNote(ctx context.Context, e Engine, run domain.RunID, rev uint64) string {
 	st, err := e.Status(ctx, run)
 	if err != nil || st.Run.Revision == rev {
 		return ""
 	}
-	return fmt.Sprintf(" (the button predates the run's latest change: it is now %s)", upgrade.HumanState(st.Run.State))
+	return fmt.Sprintf(" (the button predates the run's latest change: it is now %s)", st.Run.State.Human())
 }
 
 // ParseButtonValue reads the value notify.ButtonValue puts on buttons: run=<id>;rev=<n>.
-func ParseButtonValue(v string) (storage.RunID, uint64, error) {
-	var run storage.RunID
+func ParseButtonValue(v string) (domain.RunID, uint64, error) {
+	var run domain.RunID
 	var rev uint64
 	for _, part := range strings.Split(v, ";") {
 		k, val, _ := strings.Cut(part, "=")
 		switch k {
 		case "run":
-			id, err := storage.ParseRunID(val)
+			id, err := domain.ParseRunID(val)
 			if err != nil {
 				return 0, 0, fmt.Errorf("the button carries no run (%q)", truncate(v, 60))
 			}

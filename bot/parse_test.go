@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/notify"
-	"github.com/drawbridge/drawbridge/storage"
 )
 
 func TestSplit(t *testing.T) {
@@ -118,7 +118,7 @@ func FuzzDecodeInteraction(f *testing.F) {
 }
 
 func TestParseButtonValue(t *testing.T) {
-	run, rev, err := ParseButtonValue(notify.ButtonValue(storage.Run{ID: 42, Revision: 17}))
+	run, rev, err := ParseButtonValue(notify.ButtonValue(domain.Run{ID: 42, Revision: 17}))
 	if err != nil || run != 42 || rev != 17 {
 		t.Errorf("round trip: %v %v %v", run, rev, err)
 	}

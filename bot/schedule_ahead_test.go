@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/internal/fakeclock"
 	"github.com/drawbridge/drawbridge/internal/slackfake"
-	"github.com/drawbridge/drawbridge/storage"
 )
 
 // everyThree is the window of the report that found approvals ahead of a window lost: it
@@ -32,7 +32,7 @@ func aheadWorld(t *testing.T, clock *fakeclock.Clock) *world {
 }
 
 // statusOf is run id's status message.
-func (w *world) statusOf(id storage.RunID) (slackfake.Message, bool) {
+func (w *world) statusOf(id domain.RunID) (slackfake.Message, bool) {
 	for _, m := range w.slack.Messages(channel) {
 		if metadataKey(m) == fmt.Sprintf("run/%s/status", id) {
 			return m, true
@@ -42,7 +42,7 @@ func (w *world) statusOf(id storage.RunID) (slackfake.Message, bool) {
 }
 
 // waitThread waits until run id's thread has a reply containing text and returns it.
-func (w *world) waitThread(id storage.RunID, text string) slackfake.Message {
+func (w *world) waitThread(id domain.RunID, text string) slackfake.Message {
 	w.t.Helper()
 	var found slackfake.Message
 	w.waitFor(fmt.Sprintf("a reply in run %s's thread saying %q", id, text), func() bool {
@@ -59,7 +59,7 @@ func (w *world) waitThread(id storage.RunID, text string) slackfake.Message {
 }
 
 // waitStatus waits until run id's status message contains text (in its blocks).
-func (w *world) waitStatus(id storage.RunID, text string) slackfake.Message {
+func (w *world) waitStatus(id domain.RunID, text string) slackfake.Message {
 	w.t.Helper()
 	var found slackfake.Message
 	w.waitFor(fmt.Sprintf("run %s's status message saying %q", id, text), func() bool {
@@ -99,7 +99,7 @@ func TestApprovedAheadOfTheWindow(t *testing.T) {
 	w.waitStatus(1, "Approved: the downtime starts when window w opens, 2026-12-02 00:12 UTC.")
 	w.waitStatus(1, "1 of 1 approvals · approved by <@U0APPROVER>")
 	w.waitThread(1, "<@U0APPROVER> approved run #1 (1 of 1 approvals). The downtime starts when window w opens")
-	if run, _ := w.store.GetRun(t.Context(), 1); run.State != storage.StateAwaitingApproval || !run.DowntimeStart.IsZero() {
+	if run, _ := w.store.GetRun(t.Context(), 1); run.State != domain.StateAwaitingApproval || !run.DowntimeStart.IsZero() {
 		t.Fatalf("approved ahead of the window, the run is %s (downtime %s)", run.State, run.DowntimeStart)
 	}
 	// A second approve says what the first did, instead of a bare refusal.
@@ -121,13 +121,13 @@ func TestApprovedAheadOfTheWindow(t *testing.T) {
 	if !strings.Contains(gate.BlocksJSON, "6. approval gate* succeeded") || !strings.Contains(gate.BlocksJSON, `\u003c@U0APPROVER\u003e`) {
 		t.Errorf("the gate's reply does not show the crossing and the approver: %s", gate.BlocksJSON)
 	}
-	advanceUntil(t, w, clock, 1, storage.StateAwaitingDecommission)
+	advanceUntil(t, w, clock, 1, domain.StateAwaitingDecommission)
 	w.c.WantVersions("3.5.0")
 	if run, _ := w.store.GetRun(t.Context(), 1); run.DowntimeEnd.After(opening.Add(2 * time.Minute)) {
 		t.Errorf("the downtime ended at %s, after the window closed", run.DowntimeEnd)
 	}
 	w.command("U0OPERATOR", channel, "decommission 1")
-	w.waitRun(1, storage.StateSucceeded)
+	w.waitRun(1, domain.StateSucceeded)
 }
 
 // TestScheduledGateWakeUps: each thing that moves a scheduled run at its gate, on the fake
@@ -155,7 +155,7 @@ func TestScheduledGateWakeUps(t *testing.T) {
 		if run, _ := w.store.GetRun(t.Context(), 1); !run.DowntimeStart.Equal(at(0, 12, 30)) {
 			t.Errorf("downtime started at %s, want at the approval", run.DowntimeStart)
 		}
-		advanceUntil(t, w, clock, 1, storage.StateAwaitingDecommission)
+		advanceUntil(t, w, clock, 1, domain.StateAwaitingDecommission)
 		w.c.WantVersions("3.5.0")
 	})
 
@@ -164,13 +164,13 @@ func TestScheduledGateWakeUps(t *testing.T) {
 		clock := fakeclock.New(at(0, 11, 1))
 		w := aheadWorld(t, clock)
 		w.command("U0OPERATOR", channel, "schedule test 3.5.0 next")
-		w.waitRun(1, storage.StateAwaitingApproval)
+		w.waitRun(1, domain.StateAwaitingApproval)
 		clock.Set(at(0, 13, 59))
-		if run, _ := w.store.GetRun(t.Context(), 1); run.State != storage.StateAwaitingApproval {
+		if run, _ := w.store.GetRun(t.Context(), 1); run.State != domain.StateAwaitingApproval {
 			t.Fatalf("before the close the run is %s", run.State)
 		}
 		clock.Set(at(0, 14, 0))
-		run := w.waitRun(1, storage.StateExpired)
+		run := w.waitRun(1, domain.StateExpired)
 		if want := "window w closed at 2026-12-02T00:14:00Z before the run was approved"; !strings.Contains(run.Reason, want) {
 			t.Errorf("reason %q lacks %q", run.Reason, want)
 		}
@@ -183,13 +183,13 @@ func TestScheduledGateWakeUps(t *testing.T) {
 		clock := fakeclock.New(at(0, 11, 1))
 		w := newWorld(t, worldOpts{nodes: 1, clock: clock, top: everyThree, extra: "    windows: [w]", ttl: 30 * time.Second})
 		w.command("U0OPERATOR", channel, "schedule test 3.5.0 next")
-		w.waitRun(1, storage.StateAwaitingApproval) // the gate opened at 00:11:01
+		w.waitRun(1, domain.StateAwaitingApproval) // the gate opened at 00:11:01
 		clock.Set(at(0, 11, 30))
-		if run, _ := w.store.GetRun(t.Context(), 1); run.State != storage.StateAwaitingApproval {
+		if run, _ := w.store.GetRun(t.Context(), 1); run.State != domain.StateAwaitingApproval {
 			t.Fatalf("before the timeout the run is %s", run.State)
 		}
 		clock.Set(at(0, 11, 31))
-		run := w.waitRun(1, storage.StateExpired)
+		run := w.waitRun(1, domain.StateExpired)
 		if !strings.Contains(run.Reason, "no approval within 30s") {
 			t.Errorf("reason %q", run.Reason)
 		}
@@ -206,7 +206,7 @@ func TestScheduledGateWakeUps(t *testing.T) {
 		w.ephemeralTo("U0APPROVER", "but its downtime cannot start before it expires at 2026-12-02 00:14 UTC: blackout freeze ends only at 2026-12-02 02:00 UTC.")
 		w.waitStatus(1, "Approved, but blackout freeze ends only at 2026-12-02 02:00 UTC, after the run expires")
 		clock.Set(at(0, 14, 0))
-		run := w.waitRun(1, storage.StateExpired)
+		run := w.waitRun(1, domain.StateExpired)
 		if want := "approved, but the downtime could not start before the deadline: window w closed at 2026-12-02T00:14:00Z, and blackout freeze ends only at 2026-12-02T02:00:00Z"; !strings.Contains(run.Reason, want) {
 			t.Errorf("reason %q lacks %q", run.Reason, want)
 		}
@@ -218,32 +218,32 @@ func TestScheduledGateWakeUps(t *testing.T) {
 		name      string
 		required  int
 		act       func(w *world, approve string)
-		state     storage.RunState
+		state     domain.RunState
 		reason    string
 		scheduled bool // acted on before the reminder, while the run is only scheduled
 	}{
 		{"rejected ahead", 2, func(w *world, approve string) {
 			w.click("U0APPROVE2", "reject", approve, "")
-		}, storage.StateRejected, "rejected by U0APPROVE2", false},
+		}, domain.StateRejected, "rejected by U0APPROVE2", false},
 		{"rejected after another approved ahead", 2, func(w *world, approve string) {
 			w.click("U0APPROVER", "approve", approve, "")
 			w.ephemeralTo("U0APPROVER", "(1 of 2 approvals). 1 more needed before")
 			w.command("U0APPROVE2", channel, "reject 1 not tonight")
-		}, storage.StateRejected, "rejected by U0APPROVE2: not tonight", false},
+		}, domain.StateRejected, "rejected by U0APPROVE2: not tonight", false},
 		{"aborted while approved ahead", 1, func(w *world, approve string) {
 			w.click("U0APPROVER", "approve", approve, "")
 			w.ephemeralTo("U0APPROVER", "The downtime starts when window w opens")
 			w.command("U0OPERATOR", channel, "abort 1")
-		}, storage.StateAborted, "aborted by U0OPERATOR", false},
+		}, domain.StateAborted, "aborted by U0OPERATOR", false},
 		{"unscheduled at the gate", 1, func(w *world, _ string) {
 			w.command("U0OPERATOR", channel, "unschedule 1")
-		}, storage.StateAborted, "aborted by U0OPERATOR", false},
+		}, domain.StateAborted, "aborted by U0OPERATOR", false},
 		{"unscheduled before the reminder", 1, func(w *world, _ string) {
 			w.command("U0OPERATOR", channel, "unschedule 1")
-		}, storage.StateAborted, "unscheduled by U0OPERATOR", true},
+		}, domain.StateAborted, "unscheduled by U0OPERATOR", true},
 		{"aborted before the reminder", 1, func(w *world, _ string) {
 			w.command("U0OPERATOR", channel, "abort 1")
-		}, storage.StateAborted, "aborted by U0OPERATOR before it was prepared", true},
+		}, domain.StateAborted, "aborted by U0OPERATOR before it was prepared", true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -258,7 +258,7 @@ func TestScheduledGateWakeUps(t *testing.T) {
 			approve := ""
 			if tc.scheduled {
 				w.ephemeralTo("U0OPERATOR", "Run 1 scheduled")
-				if run, _ := w.store.GetRun(t.Context(), 1); run.State != storage.StateScheduled {
+				if run, _ := w.store.GetRun(t.Context(), 1); run.State != domain.StateScheduled {
 					t.Fatalf("the run is %s before its reminder", run.State)
 				}
 			} else {

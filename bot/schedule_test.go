@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/internal/fakeclock"
 	"github.com/drawbridge/drawbridge/storage"
 )
@@ -68,7 +69,7 @@ func TestScheduledRuns(t *testing.T) {
 		aps, _ := w.store.Approvals(t.Context(), 1)
 		return len(aps) == 1
 	})
-	if run, _ := w.store.GetRun(t.Context(), 1); run.State != storage.StateAwaitingApproval || !run.DowntimeStart.IsZero() {
+	if run, _ := w.store.GetRun(t.Context(), 1); run.State != domain.StateAwaitingApproval || !run.DowntimeStart.IsZero() {
 		t.Fatalf("approved before the window, the run is %s (downtime %s)", run.State, run.DowntimeStart)
 	}
 	w.c.WantVersions("3.4.2")
@@ -78,16 +79,16 @@ func TestScheduledRuns(t *testing.T) {
 	clock.Set(opening)
 	w.poll("the watch", func() bool {
 		run, _ := w.store.GetRun(t.Context(), 1)
-		return run.State == storage.StateWatching
+		return run.State == domain.StateWatching
 	})
 	run, _ := w.store.GetRun(t.Context(), 1)
 	if !run.DowntimeStart.Equal(opening) {
 		t.Errorf("downtime started at %s, want the opening %s", run.DowntimeStart, opening)
 	}
-	advanceUntil(t, w, clock, 1, storage.StateAwaitingDecommission)
+	advanceUntil(t, w, clock, 1, domain.StateAwaitingDecommission)
 	w.c.WantVersions("3.5.0")
 	w.command("U0OPERATOR", channel, "decommission 1")
-	w.waitRun(1, storage.StateSucceeded)
+	w.waitRun(1, domain.StateSucceeded)
 
 	// A second schedule nobody approves: the window closes, the run expires, X untouched.
 	w.command("U0OPERATOR", channel, "schedule test 3.6.0 nightly")
@@ -95,10 +96,10 @@ func TestScheduledRuns(t *testing.T) {
 	clock.Set(time.Date(2026, 11, 27, 2, 30, 0, 0, time.UTC))
 	w.poll("the second gate", func() bool {
 		run, _ := w.store.GetRun(t.Context(), 2)
-		return run.State == storage.StateAwaitingApproval
+		return run.State == domain.StateAwaitingApproval
 	})
 	clock.Set(time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC))
-	expired := w.waitRun(2, storage.StateExpired)
+	expired := w.waitRun(2, domain.StateExpired)
 	if !strings.Contains(expired.Reason, "window nightly closed at 2026-11-27T04:00:00Z before the run was approved") {
 		t.Errorf("reason %q", expired.Reason)
 	}
@@ -110,7 +111,7 @@ func TestScheduledRuns(t *testing.T) {
 
 // advanceUntil moves the clock in small steps (the watch waits on it) until run id is in
 // state want.
-func advanceUntil(t *testing.T, w *world, clock *fakeclock.Clock, id storage.RunID, want storage.RunState) {
+func advanceUntil(t *testing.T, w *world, clock *fakeclock.Clock, id domain.RunID, want domain.RunState) {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	for {

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/internal/slackfake"
-	"github.com/drawbridge/drawbridge/storage"
 )
 
 // watchedUpgrade starts an upgrade to a bad release (20% 5xx on 3.5.0) on a cluster a real
@@ -52,7 +52,7 @@ func TestWatchBreachInSlack(t *testing.T) {
 	if rollback == "" {
 		t.Fatalf("the alert has no Rollback button: %s", alert.BlocksJSON)
 	}
-	w.waitRun(1, storage.StateNeedsAttention)
+	w.waitRun(1, domain.StateNeedsAttention)
 	watch, ok := w.reply("run/1/watch")
 	if !ok || watch.Edits == 0 || !strings.Contains(watch.BlocksJSON, "5xx ratio") {
 		t.Errorf("watch message (found %v, %d edits): %s", ok, watch.Edits, watch.BlocksJSON)
@@ -72,7 +72,7 @@ func TestWatchBreachInSlack(t *testing.T) {
 		}
 	}
 	w.click("U0OPERATOR", "rollback", rollback, "")
-	w.waitRun(1, storage.StateRolledBack)
+	w.waitRun(1, domain.StateRolledBack)
 	w.c.WantVersions("3.4.2")
 	// The alert's Roll back button would only be refused now: it goes, and the alert says
 	// where the run is.
@@ -90,7 +90,7 @@ func TestWatchBreachInSlack(t *testing.T) {
 func TestWatchAutoRollback(t *testing.T) {
 	t.Parallel()
 	w := watchedUpgrade(t, true)
-	w.waitRun(1, storage.StateRolledBack)
+	w.waitRun(1, domain.StateRolledBack)
 	w.c.WantVersions("3.4.2")
 	alert, ok := w.reply("run/1/alert/")
 	if !ok || !strings.Contains(alert.BlocksJSON, "the rollback has started") || buttonValue(alert.Blocks, "rollback") != "" {
@@ -126,7 +126,7 @@ func TestBlindWatchAfter28(t *testing.T) {
 	if buttonValue(alert.Blocks, "rollback") == "" {
 		t.Errorf("a blind watch's alert offers no Roll back button: %s", alert.BlocksJSON)
 	}
-	run := w.waitRun(1, storage.StateNeedsAttention)
+	run := w.waitRun(1, domain.StateNeedsAttention)
 	if !strings.Contains(run.Reason, "does not roll back by itself") {
 		t.Errorf("reason %q", run.Reason)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/storage"
 )
 
@@ -216,7 +217,7 @@ func (d *Deliverer) Run(ctx context.Context) error {
 // lane is what must be delivered in order: a run, or a single message
 // without one.
 type lane struct {
-	run storage.RunID
+	run domain.RunID
 	seq uint64
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/internal/slackfake"
 	"github.com/drawbridge/drawbridge/storage"
 )
@@ -27,9 +28,9 @@ type item struct {
 func script(run, n int, extra bool) []item {
 	var out []item
 	for i := 1; i <= n; i++ {
-		out = append(out, item{key: StatusKey(storage.RunID(run)), text: fmt.Sprintf("r%d status v%d", run, i)})
+		out = append(out, item{key: StatusKey(domain.RunID(run)), text: fmt.Sprintf("r%d status v%d", run, i)})
 		if extra && i%3 == 0 {
-			out = append(out, item{key: StatusKey(storage.RunID(run)), text: fmt.Sprintf("r%d status v%d+", run, i)})
+			out = append(out, item{key: StatusKey(domain.RunID(run)), text: fmt.Sprintf("r%d status v%d+", run, i)})
 		}
 		out = append(out, item{reply: true, key: fmt.Sprintf("run/%d/step/%d/1", run, i), text: fmt.Sprintf("r%d step %d", run, i)})
 	}
@@ -38,7 +39,7 @@ func script(run, n int, extra bool) []item {
 
 func enqueue(t *testing.T, o *Outbox, run int, items []item) {
 	t.Helper()
-	id := storage.RunID(run)
+	id := domain.RunID(run)
 	for _, it := range items {
 		var err error
 		if it.reply {
@@ -130,7 +131,7 @@ func checkRun(t *testing.T, h *harness, channel string, run int, items []item) {
 	if !slices.Equal(got, replies) {
 		t.Errorf("run %d: thread = %q, want %q", run, got, replies)
 	}
-	ref, ok, err := h.store.MessageRef(t.Context(), StatusKey(storage.RunID(run)))
+	ref, ok, err := h.store.MessageRef(t.Context(), StatusKey(domain.RunID(run)))
 	if err != nil || !ok || ref.TS != top[0].TS || ref.Channel != channel {
 		t.Errorf("run %d: stored ref = %+v %v %v, want %s/%s", run, ref, ok, err, channel, top[0].TS)
 	}

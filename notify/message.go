@@ -8,8 +8,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/drawbridge/drawbridge/config"
-	"github.com/drawbridge/drawbridge/storage"
-	"github.com/drawbridge/drawbridge/upgrade"
+	"github.com/drawbridge/drawbridge/domain"
 )
 
 // Message is a rendered Slack message.
@@ -27,7 +26,7 @@ type Message struct {
 // RunView is everything the renderers need about one run. Renderers are pure:
 // the same view gives the same message.
 type RunView struct {
-	Status    upgrade.Status  // run, steps, approvals
+	Status    domain.Status   // run, steps, approvals
 	Cluster   *config.Cluster // may be nil (cluster removed from the config)
 	Approvers []string        // IDs from access.approvers: U…/W… users, S… groups
 	Required  int             // access.required_approvals (0 is read as 1)
@@ -40,40 +39,40 @@ func (v RunView) required() int { return max(v.Required, 1) }
 // take them.
 
 // StatusKey names a run's status message.
-func StatusKey(run storage.RunID) string { return "run/" + run.String() + "/status" }
+func StatusKey(run domain.RunID) string { return "run/" + run.String() + "/status" }
 
 // StepKey names the thread reply of one attempt of one step.
-func StepKey(run storage.RunID, step storage.StepRecord) string {
+func StepKey(run domain.RunID, step domain.StepRecord) string {
 	return fmt.Sprintf("run/%s/step/%d/%d", run, step.Index, step.Attempt)
 }
 
 // SummaryKey names a run's final summary reply.
-func SummaryKey(run storage.RunID) string { return "run/" + run.String() + "/summary" }
+func SummaryKey(run domain.RunID) string { return "run/" + run.String() + "/summary" }
 
 // NoticeKey names a notice reply; the same notice at the same time is the
 // same reply (so an event delivered twice is posted once).
-func NoticeKey(run storage.RunID, at time.Time, text string) string {
+func NoticeKey(run domain.RunID, at time.Time, text string) string {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(text))
 	return fmt.Sprintf("run/%s/notice/%d-%08x", run, at.UnixNano(), h.Sum32())
 }
 
 // UploadKey names a file shared in a run's thread (a watch chart).
-func UploadKey(run storage.RunID, name string) string {
+func UploadKey(run domain.RunID, name string) string {
 	return "run/" + run.String() + "/file/" + name
 }
 
 // stepTitle is a step's title with X and Y replaced by the run's versions
 // when they are known ("stop 3.4.3, install 3.9.1").
-func stepTitle(run storage.Run, index int, name string) string {
-	t := upgrade.StepTitle(index)
+func stepTitle(run domain.Run, index int, name string) string {
+	t := domain.StepTitle(index)
 	switch {
 	case t == "" && name == "":
 		return fmt.Sprintf("step %d", index)
 	case t == "":
 		return name // a step the engine does not know: its recorded name as it is
 	}
-	return upgrade.StepTitleFor(index, run.From, run.To)
+	return domain.StepTitleFor(index, run.From, run.To)
 }
 
 // stepNumber is how people count steps: 1–12 forward, R1–R3 for rollback.
@@ -85,7 +84,7 @@ func stepNumber(index int) string {
 }
 
 // versions is "3.4.3 → 3.9.1", or "→ 3.9.1" before preflight has read X.
-func versions(run storage.Run) string {
+func versions(run domain.Run) string {
 	from := run.From
 	if from == "" {
 		from = "current"

@@ -9,6 +9,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/storage"
 )
 
@@ -93,7 +94,7 @@ type Outbox struct {
 // Upsert shows m as the message named key in the channel: posted the first
 // time, edited in place (chat.update) afterwards. Keys name messages across
 // restarts (see StatusKey).
-func (o *Outbox) Upsert(ctx context.Context, run storage.RunID, key string, m Message) error {
+func (o *Outbox) Upsert(ctx context.Context, run domain.RunID, key string, m Message) error {
 	if key == "" || o.Channel == "" {
 		return fmt.Errorf("upsert message for run %s: key %q and channel %q must be set", run, key, o.Channel)
 	}
@@ -109,7 +110,7 @@ func (o *Outbox) Upsert(ctx context.Context, run storage.RunID, key string, m Me
 // UpsertReply is Upsert for a message in the thread of the message named threadKey: posted
 // there the first time (once its parent is posted), edited in place afterwards — the
 // watch's live message.
-func (o *Outbox) UpsertReply(ctx context.Context, run storage.RunID, key, threadKey string, m Message) error {
+func (o *Outbox) UpsertReply(ctx context.Context, run domain.RunID, key, threadKey string, m Message) error {
 	if key == "" || threadKey == "" || o.Channel == "" {
 		return fmt.Errorf("upsert reply for run %s: key %q, thread key %q and channel %q must be set", run, key, threadKey, o.Channel)
 	}
@@ -119,7 +120,7 @@ func (o *Outbox) UpsertReply(ctx context.Context, run storage.RunID, key, thread
 // Reply posts m once, as a thread reply under the message named threadKey,
 // and names it key: a second Reply with the same key (an event delivered
 // twice, a restart) posts nothing. The reply waits until its parent is posted.
-func (o *Outbox) Reply(ctx context.Context, run storage.RunID, key, threadKey string, m Message) error {
+func (o *Outbox) Reply(ctx context.Context, run domain.RunID, key, threadKey string, m Message) error {
 	if key == "" || threadKey == "" {
 		return fmt.Errorf("reply for run %s: key %q and thread key %q must be set", run, key, threadKey)
 	}
@@ -135,7 +136,7 @@ func (o *Outbox) Reply(ctx context.Context, run storage.RunID, key, threadKey st
 
 // Ephemeral shows m to one user in channel (chat.postEphemeral). It is not
 // recorded: it cannot be edited, and Slack does not promise to deliver it.
-func (o *Outbox) Ephemeral(ctx context.Context, run storage.RunID, channel, user string, m Message) error {
+func (o *Outbox) Ephemeral(ctx context.Context, run domain.RunID, channel, user string, m Message) error {
 	if channel == "" || user == "" {
 		return fmt.Errorf("ephemeral message for run %s: channel %q and user %q must be set", run, channel, user)
 	}
@@ -144,7 +145,7 @@ func (o *Outbox) Ephemeral(ctx context.Context, run storage.RunID, channel, user
 
 // Upload shares f (a PNG chart) once under key, in the thread of the message
 // named threadKey ("" for the channel itself), with files upload v2.
-func (o *Outbox) Upload(ctx context.Context, run storage.RunID, key, threadKey string, f File) error {
+func (o *Outbox) Upload(ctx context.Context, run domain.RunID, key, threadKey string, f File) error {
 	if key == "" || o.Channel == "" || f.Name == "" || len(f.Data) == 0 {
 		return fmt.Errorf("upload for run %s: key, channel, file name and data must be set", run)
 	}
@@ -157,7 +158,7 @@ func (o *Outbox) Upload(ctx context.Context, run storage.RunID, key, threadKey s
 	return o.store(ctx, run, MethodUpload, key, p)
 }
 
-func (o *Outbox) enqueue(ctx context.Context, run storage.RunID, method, key, kind string, m Message, fill func(*payload)) error {
+func (o *Outbox) enqueue(ctx context.Context, run domain.RunID, method, key, kind string, m Message, fill func(*payload)) error {
 	if err := CheckLimits(m); err != nil {
 		return fmt.Errorf("%s for run %s (%s): Slack would refuse the message: %w", method, run, key, err)
 	}
@@ -169,7 +170,7 @@ func (o *Outbox) enqueue(ctx context.Context, run storage.RunID, method, key, ki
 	return o.store(ctx, run, method, key, p)
 }
 
-func (o *Outbox) store(ctx context.Context, run storage.RunID, method, key string, p payload) error {
+func (o *Outbox) store(ctx context.Context, run domain.RunID, method, key string, p payload) error {
 	raw, err := json.Marshal(p)
 	if err != nil {
 		return fmt.Errorf("%s for run %s (%s): %w", method, run, key, err)

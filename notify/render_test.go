@@ -15,8 +15,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/drawbridge/drawbridge/config"
-	"github.com/drawbridge/drawbridge/storage"
-	"github.com/drawbridge/drawbridge/upgrade"
+	"github.com/drawbridge/drawbridge/domain"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -35,153 +34,147 @@ func testCluster(nodes int) *config.Cluster {
 	return c
 }
 
-func done(i int, start, end time.Time) storage.StepRecord {
-	return storage.StepRecord{Index: i, Name: upgrade.StepName(i), Status: storage.StepSucceeded, Attempt: 1, StartedAt: start, EndedAt: end}
+func done(i int, start, end time.Time) domain.StepRecord {
+	return domain.StepRecord{Index: i, Name: domain.StepName(i), Status: domain.StepSucceeded, Attempt: 1, StartedAt: start, EndedAt: end}
 }
 
-func running(i int, start time.Time) storage.StepRecord {
-	return storage.StepRecord{Index: i, Name: upgrade.StepName(i), Status: storage.StepRunning, Attempt: 1, StartedAt: start}
+func running(i int, start time.Time) domain.StepRecord {
+	return domain.StepRecord{Index: i, Name: domain.StepName(i), Status: domain.StepRunning, Attempt: 1, StartedAt: start}
 }
 
-func failed(i int, start, end time.Time, err string) storage.StepRecord {
+func failed(i int, start, end time.Time, err string) domain.StepRecord {
 	r := done(i, start, end)
-	r.Status, r.Error = storage.StepFailed, err
+	r.Status, r.Error = domain.StepFailed, err
 	return r
 }
 
 // forward returns steps 1…n succeeded, a few seconds each, step 5 skipped.
-func forward(n int) []storage.StepRecord {
-	var out []storage.StepRecord
+func forward(n int) []domain.StepRecord {
+	var out []domain.StepRecord
 	for i := 1; i <= n; i++ {
 		r := done(i, at(0, i*10), at(0, i*10+4))
 		if i == 5 {
-			r.Status, r.StartedAt, r.EndedAt = storage.StepSkipped, time.Time{}, time.Time{}
+			r.Status, r.StartedAt, r.EndedAt = domain.StepSkipped, time.Time{}, time.Time{}
 		}
 		out = append(out, r)
 	}
 	return out
 }
 
-func baseRun(state storage.RunState) storage.Run {
-	return storage.Run{
+func baseRun(state domain.RunState) domain.Run {
+	return domain.Run{
 		ID: 12, Cluster: "prod-eu", From: "3.4.3", To: "3.9.1", State: state, RequestedBy: "U0OPERATOR",
 		CreatedAt: t0, UpdatedAt: at(7, 0), Revision: 17,
-		Details: map[string]string{
-			"backup.path": "/var/lib/drawbridge/backups/prod-eu/12.dump", "backup.size": "48213504",
-			"backup.sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-		},
+		Facts: domain.Facts{Backup: &domain.Backup{
+			Path: "/var/lib/drawbridge/backups/prod-eu/12.dump", Size: 48213504,
+			SHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		}},
 	}
 }
 
-var measured = map[string]string{"measure.downtime_s": "41.250", "measure.commands_s": "40.700", "measure.overhead_s": "0.550"}
+var measured = domain.Measurements{Downtime: 41250 * time.Millisecond, Commands: 40700 * time.Millisecond, Overhead: 550 * time.Millisecond}
 
 // views returns a realistic view of a run in every state.
 func views() map[string]RunView {
-	mk := func(state storage.RunState, edit func(*upgrade.Status)) RunView {
-		st := upgrade.Status{Run: baseRun(state)}
+	mk := func(state domain.RunState, edit func(*domain.Status)) RunView {
+		st := domain.Status{Run: baseRun(state)}
 		edit(&st)
 		return RunView{Status: st, Cluster: testCluster(3), Approvers: []string{"U0ALICE", "W0BOBBY42", "S0CHANGE"}, Required: 2}
 	}
-	downtime := func(st *upgrade.Status) { st.Run.DowntimeStart = at(2, 0) }
+	downtime := func(st *domain.Status) { st.Run.DowntimeStart = at(2, 0) }
 	return map[string]RunView{
-		"scheduled": mk(storage.StateScheduled, func(st *upgrade.Status) {
+		"scheduled": mk(domain.StateScheduled, func(st *domain.Status) {
 			st.Run.Window, st.Run.ScheduledFor, st.Run.From = "saturday-night", time.Date(2024, 11, 30, 22, 0, 0, 0, time.UTC), ""
-			st.Run.RequestedBy, st.Run.Details = "scheduler", nil
+			st.Run.RequestedBy, st.Run.Facts = "scheduler", domain.Facts{}
 		}),
-		"preparing": mk(storage.StatePreparing, func(st *upgrade.Status) {
+		"preparing": mk(domain.StatePreparing, func(st *domain.Status) {
 			st.Steps = append(forward(2), running(3, at(0, 30)))
-			delete(st.Run.Details, "backup.path")
+			st.Run.Facts.Backup = nil
 		}),
-		"awaiting_approval": mk(storage.StateAwaitingApproval, func(st *upgrade.Status) {
+		"awaiting_approval": mk(domain.StateAwaitingApproval, func(st *domain.Status) {
 			st.Steps = append(forward(5), running(6, at(1, 0)))
-			st.Approvals = []storage.Approval{{UserID: "W0BOBBY42", Decision: storage.DecisionApprove, At: at(5, 0)}}
-			st.Run.Details["warning"] = "3.4.3 → 3.9.1 is not a path Kong guarantees (guaranteed hops: 3.4 → 3.9)"
+			st.Approvals = []domain.Approval{{UserID: "W0BOBBY42", Decision: domain.DecisionApprove, At: at(5, 0)}}
+			st.Run.Facts.Warnings = []string{"3.4.3 → 3.9.1 is not a path Kong guarantees (guaranteed hops: 3.4 → 3.9)"}
 		}),
-		"rejected": mk(storage.StateRejected, func(st *upgrade.Status) {
+		"rejected": mk(domain.StateRejected, func(st *domain.Status) {
 			st.Steps = append(forward(5), failed(6, at(1, 0), at(6, 0), "rejected by W0BOBBY42: not during the sale"))
-			st.Approvals = []storage.Approval{{UserID: "W0BOBBY42", Decision: storage.DecisionReject, Reason: "not during the sale", At: at(6, 0)}}
+			st.Approvals = []domain.Approval{{UserID: "W0BOBBY42", Decision: domain.DecisionReject, Reason: "not during the sale", At: at(6, 0)}}
 			st.Run.Reason = "rejected by W0BOBBY42: not during the sale; freeze lifted"
 		}),
-		"expired": mk(storage.StateExpired, func(st *upgrade.Status) {
+		"expired": mk(domain.StateExpired, func(st *domain.Status) {
 			st.Steps = append(forward(5), failed(6, at(1, 0), at(6, 0), "the approval timed out"))
 			st.Run.Reason, st.Run.Window = "approval timed out after 2h; freeze lifted", "saturday-night"
 		}),
-		"stopping": mk(storage.StateStopping, func(st *upgrade.Status) {
+		"stopping": mk(domain.StateStopping, func(st *domain.Status) {
 			downtime(st)
 			st.Steps = append(forward(6), running(7, at(2, 0)))
 		}),
-		"migrating": mk(storage.StateMigrating, func(st *upgrade.Status) {
+		"migrating": mk(domain.StateMigrating, func(st *domain.Status) {
 			downtime(st)
 			st.Steps = append(forward(7), running(8, at(2, 10)))
 		}),
-		"starting": mk(storage.StateStarting, func(st *upgrade.Status) {
+		"starting": mk(domain.StateStarting, func(st *domain.Status) {
 			downtime(st)
 			st.Steps = append(forward(9), running(10, at(2, 30)))
 		}),
-		"watching": mk(storage.StateWatching, func(st *upgrade.Status) {
+		"watching": mk(domain.StateWatching, func(st *domain.Status) {
 			downtime(st)
 			st.Run.DowntimeEnd = at(2, 41)
-			maps(st.Run.Details, measured)
+			st.Run.Facts.Measured = measured
 			st.Steps = append(forward(10), running(11, at(2, 45)))
 		}),
-		"awaiting_decommission": mk(storage.StateAwaitingDecommission, func(st *upgrade.Status) {
+		"awaiting_decommission": mk(domain.StateAwaitingDecommission, func(st *domain.Status) {
 			downtime(st)
 			st.Run.DowntimeEnd = at(2, 41)
-			maps(st.Run.Details, measured)
+			st.Run.Facts.Measured = measured
 			st.Steps = forward(11)
 		}),
-		"succeeded": mk(storage.StateSucceeded, func(st *upgrade.Status) {
+		"succeeded": mk(domain.StateSucceeded, func(st *domain.Status) {
 			downtime(st)
 			st.Run.DowntimeEnd = at(2, 41)
-			maps(st.Run.Details, measured)
+			st.Run.Facts.Measured = measured
 			st.Steps = forward(12)
 			st.Run.Reason = "prod-eu upgraded from 3.4.3 to 3.9.1; downtime 41.250s (commands 40.700s, drawbridge 0.550s)"
 		}),
-		"failed_before_downtime": mk(storage.StateFailedBeforeDowntime, func(st *upgrade.Status) {
+		"failed_before_downtime": mk(domain.StateFailedBeforeDowntime, func(st *domain.Status) {
 			st.Steps = append(forward(2), failed(3, at(0, 30), at(0, 42), "pg_dump: error: connection to server at \"db\" failed: FATAL: password authentication failed"))
-			delete(st.Run.Details, "backup.path")
+			st.Run.Facts.Backup = nil
 			st.Run.Reason = "backup failed; freeze lifted"
 		}),
-		"needs_attention": mk(storage.StateNeedsAttention, func(st *upgrade.Status) {
+		"needs_attention": mk(domain.StateNeedsAttention, func(st *domain.Status) {
 			downtime(st)
 			st.Steps = append(forward(7), failed(8, at(2, 10), at(3, 0), "interrupted by a restart; schema_meta does not show its effect"))
 			st.Run.Reason = "migrations up was interrupted and cannot simply be repeated"
 		}),
-		"needs_attention_before_downtime": mk(storage.StateNeedsAttention, func(st *upgrade.Status) {
+		"needs_attention_before_downtime": mk(domain.StateNeedsAttention, func(st *domain.Status) {
 			st.Steps = append(forward(4), failed(5, at(0, 50), at(1, 0), "interrupted"))
 			st.Run.Reason = "stage was interrupted"
 		}),
-		"rolling_back": mk(storage.StateRollingBack, func(st *upgrade.Status) {
+		"rolling_back": mk(domain.StateRollingBack, func(st *domain.Status) {
 			downtime(st)
 			st.Steps = append(forward(10), failed(11, at(2, 45), at(5, 0), "watch breach: 5xx rate is 0.12 (threshold 0.05)"),
 				done(101, at(5, 1), at(5, 9)), running(102, at(5, 10)))
 			st.Run.Reason = "watch breach: 5xx rate is 0.12 (threshold 0.05)"
 		}),
-		"rolled_back": mk(storage.StateRolledBack, func(st *upgrade.Status) {
+		"rolled_back": mk(domain.StateRolledBack, func(st *domain.Status) {
 			downtime(st)
 			st.Run.DowntimeEnd = at(2, 41) // Y answered; the rollback's own outage is measured apart
-			maps(st.Run.Details, measured)
-			st.Run.Details["measure.rollback_downtime_s"] = "59.000"
+			st.Run.Facts.Measured = measured
+			st.Run.Facts.Measured.RollbackDowntime = 59 * time.Second
 			st.Steps = append(forward(10), failed(11, at(2, 45), at(5, 0), "watch breach: 5xx rate is 0.12 (threshold 0.05)"),
 				done(101, at(5, 1), at(5, 9)), done(102, at(5, 10), at(5, 40)), done(103, at(5, 41), at(6, 0)))
 			st.Run.Reason = "prod-eu rolled back to 3.4.3; downtime 41.250s (commands 40.700s, drawbridge 0.550s) and 59.000s more during the rollback; watch breach: 5xx rate is 0.12 (threshold 0.05)"
 		}),
-		"rollback_failed": mk(storage.StateRollbackFailed, func(st *upgrade.Status) {
+		"rollback_failed": mk(domain.StateRollbackFailed, func(st *domain.Status) {
 			downtime(st)
 			st.Steps = append(forward(10), failed(11, at(2, 45), at(5, 0), "watch breach"),
 				done(101, at(5, 1), at(5, 9)), failed(102, at(5, 10), at(5, 40), "pg_restore: error: could not execute query"))
 			st.Run.Reason = "restore failed: pg_restore: error: could not execute query"
 		}),
-		"aborted": mk(storage.StateAborted, func(st *upgrade.Status) {
+		"aborted": mk(domain.StateAborted, func(st *domain.Status) {
 			st.Steps = append(forward(2), failed(3, at(0, 30), at(0, 35), "ended: aborted by U0OPERATOR"))
 			st.Run.Reason = "aborted by U0OPERATOR; freeze lifted"
 		}),
-	}
-}
-
-func maps(dst, src map[string]string) {
-	for k, v := range src {
-		dst[k] = v
 	}
 }
 
@@ -259,12 +252,12 @@ func TestStatusMessageGolden(t *testing.T) {
 
 func TestEveryStateHasAGoldenFile(t *testing.T) {
 	vs := views()
-	for _, st := range []storage.RunState{
-		storage.StateScheduled, storage.StatePreparing, storage.StateAwaitingApproval, storage.StateRejected,
-		storage.StateExpired, storage.StateStopping, storage.StateMigrating, storage.StateStarting,
-		storage.StateWatching, storage.StateAwaitingDecommission, storage.StateSucceeded,
-		storage.StateFailedBeforeDowntime, storage.StateNeedsAttention, storage.StateRollingBack,
-		storage.StateRolledBack, storage.StateRollbackFailed, storage.StateAborted,
+	for _, st := range []domain.RunState{
+		domain.StateScheduled, domain.StatePreparing, domain.StateAwaitingApproval, domain.StateRejected,
+		domain.StateExpired, domain.StateStopping, domain.StateMigrating, domain.StateStarting,
+		domain.StateWatching, domain.StateAwaitingDecommission, domain.StateSucceeded,
+		domain.StateFailedBeforeDowntime, domain.StateNeedsAttention, domain.StateRollingBack,
+		domain.StateRolledBack, domain.StateRollbackFailed, domain.StateAborted,
 	} {
 		if v, ok := vs[string(st)]; !ok || v.Status.Run.State != st {
 			t.Errorf("no status fixture for state %s", st)
@@ -388,24 +381,26 @@ func TestGateMentionsApprovers(t *testing.T) {
 
 func stepFixtures() map[string]struct {
 	view RunView
-	step storage.StepRecord
+	step domain.StepRecord
 } {
 	vs := views()
 	backup := done(3, at(0, 30), at(0, 42))
-	backup.Details = map[string]string{"path": "/var/lib/drawbridge/backups/prod-eu/12.dump", "size": "48213504",
-		"sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "duration_s": "11.912"}
+	backup.Facts = domain.StepFacts{Backup: &domain.Backup{Path: "/var/lib/drawbridge/backups/prod-eu/12.dump", Size: 48213504,
+		SHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}, Took: 11912 * time.Millisecond}
 	backup.OutputTail = "pg_dump -Fc → /var/lib/drawbridge/backups/prod-eu/12.dump (48.2 MB, sha256 9f86d081…), verified by reading the whole archive\n"
 	evaluate := done(4, at(0, 43), at(0, 44))
-	evaluate.Details = map[string]string{"migrations": "14", "pending_after_up": "core.013_340_to_390", "new_plugins": "ai-proxy-advanced",
-		"force": "true", "predicted_downtime_s": "38.000", "breaking_lines": "3.5, 3.6, 3.7, 3.8, 3.9"}
+	evaluate.Facts = domain.StepFacts{Evaluation: &domain.Evaluation{Migrations: 14, PendingAfterUp: "core.013_340_to_390",
+		NewPlugins: []string{"ai-proxy-advanced"}, Force: true, PredictedDowntime: 38 * time.Second,
+		BreakingLines: []string{"3.5", "3.6", "3.7", "3.8", "3.9"}}}
 	evaluate.OutputTail = "migrations up runs 14 migrations: core…\nbreaking changes in 3.5 (https://docs.konghq.com/…):\n  - <plugin> config & routes\n"
 	gate := done(6, at(1, 0), at(6, 0))
-	gate.Details = map[string]string{"crossed": "true", "approved_by": "W0BOBBY42, U0ALICE"}
+	gate.Facts = domain.StepFacts{Gate: &domain.GateCrossing{Crossed: true, ApprovedBy: []string{"W0BOBBY42", "U0ALICE"}}}
 	up := failed(8, at(2, 10), at(2, 40), "kong migrations up on kong-1: exit status 1")
 	up.Attempt = 2
 	up.OutputTail = "$ kong migrations up --v  (migrations_up on kong-1, exit 1, 29.8s)\nmigrating core on database 'kong'...\nError: [PostgreSQL error] failed to run migration '013_340_to_390' up: ERROR:  relation \"ai_proxy\" already exists\n"
 	start := done(10, at(2, 30), at(2, 41))
-	start.Details = map[string]string{"commands_s": "10.800", "start.slowest_s": "10.8", "start.span_s": "10.9"}
+	start.Facts = domain.StepFacts{Commands: 10800 * time.Millisecond,
+		Spans: []domain.ActionSpan{{Action: "start", Slowest: 10800 * time.Millisecond, Span: 10900 * time.Millisecond}}}
 	start.OutputTail = "$ systemctl start kong  (start on kong-1, exit 0, 10.8s)\ndowntime 41.25s: commands 40.7s, drawbridge 550ms\n"
 	watching := vs["watching"]
 	huge := done(9, at(2, 20), at(2, 29))
@@ -415,10 +410,11 @@ func stepFixtures() map[string]struct {
 	}
 	huge.OutputTail = tail.String()
 	restore := done(102, at(5, 10), at(5, 40))
-	restore.Details = map[string]string{"method": "database", "failed_db": "kong_failed_12", "duration_s": "29.500", "fingerprint": "sha256:4e1f…"}
+	restore.Facts = domain.StepFacts{Restore: &domain.Restored{Method: "database", FailedDB: "kong_failed_12"},
+		Took: 29500 * time.Millisecond, Fingerprint: "sha256:4e1f…"}
 	type fx = struct {
 		view RunView
-		step storage.StepRecord
+		step domain.StepRecord
 	}
 	return map[string]fx{
 		"backup_succeeded":   {vs["preparing"], backup},
@@ -545,9 +541,9 @@ func TestCutHelpers(t *testing.T) {
 		{"duration s", duration(4200 * time.Millisecond), "4.2s"},
 		{"duration m", duration(130 * time.Second), "2m10s"},
 		{"duration h", duration(65 * time.Minute), "1h05m"},
-		{"bytes", bytesText("48213504"), "48.2 MB"},
-		{"seconds", secondsText("41.250"), "41.2s"},
-		{"measure", measureText("0.55"), "0.550 s"},
+		{"bytes", bytesText(48213504), "48.2 MB"},
+		{"seconds", duration(41250 * time.Millisecond), "41.2s"},
+		{"measure", measureText(550 * time.Millisecond), "0.550 s"},
 		{"by user", richHead("aborted by U0OPERATOR & co", 100), "aborted by <@U0OPERATOR> &amp; co"},
 		{"not a user", richHead("by UNKNOWN", 100), "by UNKNOWN"},
 		{"mentions kept", richHead("ask <@U0ALICE>, <@W0BOB|bob> and <!subteam^S0CAB>", 100), "ask <@U0ALICE>, <@W0BOB|bob> and <!subteam^S0CAB>"},
@@ -569,13 +565,13 @@ func TestCutHelpers(t *testing.T) {
 
 func TestAlertGolden(t *testing.T) {
 	vs := views()
-	breach := &upgrade.BreachError{Check: "5xx ratio", Value: "0.138", Threshold: "max 0.01"}
+	breach := &domain.BreachError{Check: "5xx ratio", Value: "0.138", Threshold: "max 0.01"}
 	golden(t, "alert_breach", AlertReply(vs["needs_attention"], breach, []string{"U0ALICE", "S0CHANGE"}, false))
 	golden(t, "alert_auto", AlertReply(vs["rolling_back"], breach, []string{"U0ALICE"}, true))
 
 	// Once the run has moved on, the alert keeps the breach and loses the button.
 	v := vs["rolled_back"]
-	watch := failed(int(upgrade.StepWatch), at(3, 0), at(3, 8), breach.Error())
+	watch := failed(int(domain.StepWatch), at(3, 0), at(3, 8), breach.Error())
 	v.Status.Steps = append(v.Status.Steps, watch)
 	if _, ok := BreachStep(v); !ok {
 		t.Fatal("BreachStep does not find the failed watch")
@@ -583,13 +579,13 @@ func TestAlertGolden(t *testing.T) {
 	golden(t, "alert_settled", AlertSettled(v, watch))
 	for _, tc := range []struct {
 		name string
-		rec  storage.StepRecord
+		rec  domain.StepRecord
 	}{
-		{"succeeded watch", done(int(upgrade.StepWatch), at(3, 0), at(3, 8))},
-		{"failed for another reason", failed(int(upgrade.StepWatch), at(3, 0), at(3, 8), "prometheus: connection refused")},
+		{"succeeded watch", done(int(domain.StepWatch), at(3, 0), at(3, 8))},
+		{"failed for another reason", failed(int(domain.StepWatch), at(3, 0), at(3, 8), "prometheus: connection refused")},
 	} {
 		v := vs["rolled_back"]
-		v.Status.Steps = []storage.StepRecord{tc.rec}
+		v.Status.Steps = []domain.StepRecord{tc.rec}
 		if _, ok := BreachStep(v); ok {
 			t.Errorf("%s: BreachStep found a breach", tc.name)
 		}

@@ -7,8 +7,7 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/drawbridge/drawbridge/storage"
-	"github.com/drawbridge/drawbridge/upgrade"
+	"github.com/drawbridge/drawbridge/domain"
 )
 
 // Button action IDs. The bot routes clicks by them; each button's value is
@@ -24,34 +23,34 @@ const (
 )
 
 // ButtonValue is the value of every button on a run's status message.
-func ButtonValue(run storage.Run) string {
+func ButtonValue(run domain.Run) string {
 	return fmt.Sprintf("run=%s;rev=%d", run.ID, run.Revision)
 }
 
 // maxChecklistBlocks bounds the step checklist; fifteen steps take one.
 const maxChecklistBlocks = 3
 
-var stateIcons = map[storage.RunState]string{
-	storage.StateScheduled:            "🗓️",
-	storage.StatePreparing:            "⏳",
-	storage.StateAwaitingApproval:     "✋",
-	storage.StateRejected:             "🚫",
-	storage.StateExpired:              "⌛",
-	storage.StateStopping:             "🔧",
-	storage.StateMigrating:            "🔧",
-	storage.StateStarting:             "🔧",
-	storage.StateWatching:             "👀",
-	storage.StateAwaitingDecommission: "🧹",
-	storage.StateSucceeded:            "✅",
-	storage.StateFailedBeforeDowntime: "❌",
-	storage.StateNeedsAttention:       "⚠️",
-	storage.StateRollingBack:          "↩️",
-	storage.StateRolledBack:           "↩️",
-	storage.StateRollbackFailed:       "🔥",
-	storage.StateAborted:              "⏹️",
+var stateIcons = map[domain.RunState]string{
+	domain.StateScheduled:            "🗓️",
+	domain.StatePreparing:            "⏳",
+	domain.StateAwaitingApproval:     "✋",
+	domain.StateRejected:             "🚫",
+	domain.StateExpired:              "⌛",
+	domain.StateStopping:             "🔧",
+	domain.StateMigrating:            "🔧",
+	domain.StateStarting:             "🔧",
+	domain.StateWatching:             "👀",
+	domain.StateAwaitingDecommission: "🧹",
+	domain.StateSucceeded:            "✅",
+	domain.StateFailedBeforeDowntime: "❌",
+	domain.StateNeedsAttention:       "⚠️",
+	domain.StateRollingBack:          "↩️",
+	domain.StateRolledBack:           "↩️",
+	domain.StateRollbackFailed:       "🔥",
+	domain.StateAborted:              "⏹️",
 }
 
-func stateIcon(s storage.RunState) string {
+func stateIcon(s domain.RunState) string {
 	if i, ok := stateIcons[s]; ok {
 		return i
 	}
@@ -71,12 +70,12 @@ func StatusMessage(v RunView) Message {
 	if run.Reason != "" {
 		before = append(before, section(ids.id("reason"), "*Why:* "+richHead(run.Reason, maxSectionText-8)))
 	}
-	if w := run.Details["warning"]; w != "" && !run.State.Terminal() {
+	if w := strings.Join(run.Facts.Warnings, "; "); w != "" && !run.State.Terminal() {
 		before = append(before, section(ids.id("warning"), "⚠️ "+escapeHead(w, maxSectionText-3)))
 	}
 	before = append(before, divider(ids.id("divider")))
 	var after []slack.Block
-	if run.State == storage.StateAwaitingApproval {
+	if run.State == domain.StateAwaitingApproval {
 		after = append(after, section(ids.id("gate"), gateText(v)))
 	}
 	if a := actions(v, ids.id("actions")); a != nil {
@@ -91,7 +90,7 @@ func StatusMessage(v RunView) Message {
 	return Message{Text: statusText(v), Blocks: blocks}
 }
 
-func headerText(run storage.Run) string {
+func headerText(run domain.Run) string {
 	from := run.From
 	if from == "" {
 		return fmt.Sprintf("%s: upgrade to Kong %s", run.Cluster, run.To)
@@ -102,8 +101,8 @@ func headerText(run storage.Run) string {
 func statusText(v RunView) string {
 	run := v.Status.Run
 	t := fmt.Sprintf("%s Run #%s on %s (Kong %s): %s", stateIcon(run.State), run.ID, escape(run.Cluster),
-		versions(run), upgrade.HumanState(run.State))
-	if run.State == storage.StateAwaitingApproval {
+		versions(run), run.State.Human())
+	if run.State == domain.StateAwaitingApproval {
 		t += ". Approval needed from " + approverText(v, 1000)
 	} else if run.Reason != "" {
 		t += ". " + richHead(firstLine(run.Reason), 500)
@@ -119,14 +118,14 @@ func statusFields(v RunView) []*slack.TextBlockObject {
 			fields = append(fields, md(cutText("*"+label+"*\n"+value, maxFieldText)))
 		}
 	}
-	state := stateIcon(run.State) + " " + upgrade.HumanState(run.State)
+	state := stateIcon(run.State) + " " + run.State.Human()
 	if !run.DowntimeStart.IsZero() && run.DowntimeEnd.IsZero() && !run.State.Terminal() {
 		state += " (cluster down)"
 	}
 	add("State", state)
 	add("Requested by", mention(run.RequestedBy))
 	ver := versions(run)
-	if run.Force || run.Details["force"] == "true" {
+	if run.ForceMigrations() {
 		ver += " (migrations with -f)"
 	}
 	add("Versions", ver)
@@ -145,7 +144,7 @@ func statusFields(v RunView) []*slack.TextBlockObject {
 	return fields
 }
 
-func windowText(run storage.Run) string {
+func windowText(run domain.Run) string {
 	var parts []string
 	if run.Window != "" {
 		parts = append(parts, escapeHead(run.Window, 200))
@@ -168,18 +167,15 @@ func startedText(v RunView) string {
 	return t
 }
 
-func backupText(run storage.Run) string {
-	path := run.Details["backup.path"]
-	if path == "" {
+func backupText(run domain.Run) string {
+	b := run.Facts.Backup
+	if b == nil || b.Path == "" {
 		return "not taken yet"
 	}
-	t := "`" + escapeHead(path, 500) + "`"
-	var facts []string
-	if size := run.Details["backup.size"]; size != "" {
-		facts = append(facts, bytesText(size))
-	}
-	if sha := run.Details["backup.sha256"]; sha != "" {
-		facts = append(facts, "sha256 `"+escapeHead(sha, 80)+"`")
+	t := "`" + escapeHead(b.Path, 500) + "`"
+	facts := []string{bytesText(b.Size)}
+	if b.SHA256 != "" {
+		facts = append(facts, "sha256 `"+escapeHead(b.SHA256, 80)+"`")
 	}
 	if len(facts) > 0 {
 		t += "\n" + strings.Join(facts, " · ")
@@ -189,17 +185,18 @@ func backupText(run storage.Run) string {
 
 func downtimeText(v RunView) string {
 	run := v.Status.Run
+	m := run.Facts.Measured
 	switch {
 	case run.DowntimeStart.IsZero():
 		return ""
 	case run.DowntimeEnd.IsZero() && !run.State.Terminal():
 		return "down since " + run.DowntimeStart.UTC().Format("15:04:05") + " UTC"
-	case run.Details["measure.downtime_s"] != "" && run.Details["measure.rollback_downtime_s"] != "":
-		return measureText(run.Details["measure.downtime_s"]) + " measured, and " + measureText(run.Details["measure.rollback_downtime_s"]) + " for the rollback"
-	case run.Details["measure.rollback_downtime_s"] != "":
-		return measureText(run.Details["measure.rollback_downtime_s"]) + " measured, until the rollback's start"
-	case run.Details["measure.downtime_s"] != "":
-		return measureText(run.Details["measure.downtime_s"]) + " measured"
+	case m.Downtime > 0 && m.RollbackDowntime > 0:
+		return measureText(m.Downtime) + " measured, and " + measureText(m.RollbackDowntime) + " for the rollback"
+	case m.RollbackDowntime > 0:
+		return measureText(m.RollbackDowntime) + " measured, until the rollback's start"
+	case m.Downtime > 0:
+		return measureText(m.Downtime) + " measured"
 	case !run.DowntimeEnd.IsZero():
 		return duration(run.DowntimeEnd.Sub(run.DowntimeStart))
 	}
@@ -269,12 +266,12 @@ func approverText(v RunView, max int) string {
 	return mentionList(v.Approvers, max)
 }
 
-func decisions(aps []storage.Approval) (approved, rejected []string) {
+func decisions(aps []domain.Approval) (approved, rejected []string) {
 	for _, a := range aps {
 		switch a.Decision {
-		case storage.DecisionApprove:
+		case domain.DecisionApprove:
 			approved = append(approved, a.UserID)
-		case storage.DecisionReject:
+		case domain.DecisionReject:
 			rejected = append(rejected, a.UserID)
 		}
 	}
@@ -285,20 +282,20 @@ func decisions(aps []storage.Approval) (approved, rejected []string) {
 // once a rollback is in the picture, and any other recorded step.
 func checklist(v RunView) []string {
 	run := v.Status.Run
-	recs := map[int]storage.StepRecord{}
+	recs := map[int]domain.StepRecord{}
 	var indexes []int
-	for i := int(upgrade.StepPreflight); i <= int(upgrade.StepDecommission); i++ {
+	for i := int(domain.StepPreflight); i <= int(domain.StepDecommission); i++ {
 		indexes = append(indexes, i)
 	}
-	rollback := run.State == storage.StateRollingBack || run.State == storage.StateRolledBack || run.State == storage.StateRollbackFailed
+	rollback := run.State == domain.StateRollingBack || run.State == domain.StateRolledBack || run.State == domain.StateRollbackFailed
 	for _, r := range v.Status.Steps {
 		recs[r.Index] = r
-		if r.Index >= int(upgrade.StepRollbackStop) && r.Index <= int(upgrade.StepRollbackStart) {
+		if r.Index >= int(domain.StepRollbackStop) && r.Index <= int(domain.StepRollbackStart) {
 			rollback = true
 		}
 	}
 	if rollback {
-		for i := int(upgrade.StepRollbackStop); i <= int(upgrade.StepRollbackStart); i++ {
+		for i := int(domain.StepRollbackStop); i <= int(domain.StepRollbackStart); i++ {
 			indexes = append(indexes, i)
 		}
 	}
@@ -312,43 +309,43 @@ func checklist(v RunView) []string {
 	for _, i := range indexes {
 		r, ok := recs[i]
 		if !ok {
-			r = storage.StepRecord{Index: i, Status: storage.StepPending}
+			r = domain.StepRecord{Index: i, Status: domain.StepPending}
 		}
 		lines = append(lines, checkLine(v, r))
 	}
 	return lines
 }
 
-var stepIcons = map[storage.StepStatus]string{
-	storage.StepSucceeded: "✅",
-	storage.StepRunning:   "⏳",
-	storage.StepFailed:    "❌",
-	storage.StepSkipped:   "⏭",
-	storage.StepPending:   "▫️",
+var stepIcons = map[domain.StepStatus]string{
+	domain.StepSucceeded: "✅",
+	domain.StepRunning:   "⏳",
+	domain.StepFailed:    "❌",
+	domain.StepSkipped:   "⏭",
+	domain.StepPending:   "▫️",
 }
 
 // StepIcon is the emoji of a step's status, as the checklist shows it.
-func StepIcon(s storage.StepStatus) string { return stepIcon(s) }
+func StepIcon(s domain.StepStatus) string { return stepIcon(s) }
 
-func stepIcon(s storage.StepStatus) string {
+func stepIcon(s domain.StepStatus) string {
 	if i, ok := stepIcons[s]; ok {
 		return i
 	}
 	return "▫️"
 }
 
-func checkLine(v RunView, r storage.StepRecord) string {
+func checkLine(v RunView, r domain.StepRecord) string {
 	title := stepNumber(r.Index) + ". " + escapeHead(stepTitle(v.Status.Run, r.Index, r.Name), 100)
 	var tail string
 	switch r.Status {
-	case storage.StepRunning:
+	case domain.StepRunning:
 		title = "*" + title + "*"
 		if !r.StartedAt.IsZero() {
 			tail = " — since " + r.StartedAt.UTC().Format("15:04:05") + " UTC"
 		}
-	case storage.StepSucceeded:
+	case domain.StepSucceeded:
 		tail = took(r)
-	case storage.StepFailed:
+	case domain.StepFailed:
 		tail = " — failed"
 		if d := took(r); d != "" {
 			tail += " after" + strings.TrimPrefix(d, " —")
@@ -356,7 +353,7 @@ func checkLine(v RunView, r storage.StepRecord) string {
 		if r.Error != "" {
 			tail += ": " + richHead(firstLine(r.Error), 150)
 		}
-	case storage.StepSkipped:
+	case domain.StepSkipped:
 		tail = " — skipped"
 	}
 	if r.Attempt > 1 {
@@ -366,7 +363,7 @@ func checkLine(v RunView, r storage.StepRecord) string {
 }
 
 // took is " — 4.2s" for a step with both ends recorded, else "".
-func took(r storage.StepRecord) string {
+func took(r domain.StepRecord) string {
 	if r.StartedAt.IsZero() || r.EndedAt.IsZero() {
 		return ""
 	}
@@ -392,15 +389,15 @@ func actions(v RunView, blockID string) *slack.ActionBlock {
 	}
 	var elems []slack.BlockElement
 	switch run.State {
-	case storage.StateScheduled, storage.StatePreparing:
+	case domain.StateScheduled, domain.StatePreparing:
 		elems = append(elems, abort())
-	case storage.StateAwaitingApproval:
+	case domain.StateAwaitingApproval:
 		elems = append(elems, approve(), reject(), abort())
-	case storage.StateStopping, storage.StateMigrating, storage.StateStarting, storage.StateWatching, storage.StateRollbackFailed:
+	case domain.StateStopping, domain.StateMigrating, domain.StateStarting, domain.StateWatching, domain.StateRollbackFailed:
 		elems = append(elems, rollback())
-	case storage.StateAwaitingDecommission:
+	case domain.StateAwaitingDecommission:
 		elems = append(elems, decommission(), rollback())
-	case storage.StateNeedsAttention:
+	case domain.StateNeedsAttention:
 		elems = append(elems, resume())
 		if run.DowntimeStart.IsZero() {
 			elems = append(elems, abort()) // nothing changed yet: there is nothing to roll back
@@ -414,7 +411,7 @@ func actions(v RunView, blockID string) *slack.ActionBlock {
 	return slack.NewActionBlock(blockID, elems...)
 }
 
-func rollbackConfirm(run storage.Run) *slack.ConfirmationBlockObject {
+func rollbackConfirm(run domain.Run) *slack.ConfirmationBlockObject {
 	from, to := fallback(run.From, "the old version"), fallback(run.To, "the new version")
 	title := cutText("Roll back "+run.Cluster+"?", maxConfirmTitle)
 	text := cutText(fmt.Sprintf("This stops Kong %s on every node of %s, restores the database from the backup taken before the upgrade, and starts Kong %s again. The cluster is down while it runs.",

@@ -3,64 +3,91 @@ package notify
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/slack-go/slack"
 
-	"github.com/drawbridge/drawbridge/storage"
-	"github.com/drawbridge/drawbridge/upgrade"
+	"github.com/drawbridge/drawbridge/domain"
 )
 
-// detail is a step detail worth showing in its reply, in this order.
-type detail struct {
-	key, label string
-	format     func(string) string
-}
+func codeText(s string) string     { return "`" + escapeHead(s, 300) + "`" }
+func plainDetail(s string) string  { return escapeHead(s, maxFieldText-100) }
+func mentions(ids []string) string { return mentionList(ids, maxFieldText-100) }
 
-func codeText(s string) string    { return "`" + escapeHead(s, 300) + "`" }
-func plainDetail(s string) string { return escapeHead(s, maxFieldText-100) }
-func mentions(s string) string {
-	var ids []string
-	for _, id := range strings.Split(s, ",") {
-		if id = strings.TrimSpace(id); id != "" {
-			ids = append(ids, id)
+// field is one labelled value of a reply's fields.
+type field struct{ label, value string }
+
+// stepFields are a step's facts worth showing in its reply, in this order.
+func stepFields(f domain.StepFacts) []field {
+	var out []field
+	add := func(label, value string) {
+		if value != "" {
+			out = append(out, field{label, value})
 		}
 	}
-	return mentionList(ids, maxFieldText-100)
+	if b := f.Backup; b != nil {
+		add("Backup file", codeText(b.Path))
+		add("Size", bytesText(b.Size))
+		if b.SHA256 != "" {
+			add("SHA-256", codeText(b.SHA256))
+		}
+	}
+	if f.Took > 0 {
+		add("Took", duration(f.Took))
+	}
+	if ev := f.Evaluation; ev != nil {
+		add("Migrations", strconv.Itoa(ev.Migrations))
+		add("Left for finish", plainDetail(ev.PendingAfterUp))
+		add("New plugins", plainDetail(strings.Join(ev.NewPlugins, ", ")))
+		if ev.Force {
+			add("Migrations run with -f", "yes: new plugins need it")
+		}
+		if ev.PredictedDowntime > 0 {
+			add("Predicted downtime", duration(ev.PredictedDowntime))
+		}
+		add("Breaking changes in", plainDetail(strings.Join(ev.BreakingLines, ", ")))
+	}
+	if f.Commands > 0 {
+		add("Commands took", duration(f.Commands))
+	}
+	if g := f.Gate; g != nil {
+		if len(g.ApprovedBy) > 0 {
+			add("Approved by", mentions(g.ApprovedBy))
+		}
+		add("Crossed", plainDetail(g.At))
+	}
+	if r := f.Restore; r != nil {
+		add("Restore method", plainDetail(r.Method))
+		if r.FailedDB != "" {
+			add("Failed database kept as", codeText(r.FailedDB))
+		}
+	}
+	if f.Fingerprint != "" {
+		add("Fingerprint", codeText(f.Fingerprint))
+	}
+	return out
 }
 
-var stepDetails = []detail{
-	{"path", "Backup file", codeText},
-	{"size", "Size", bytesText},
-	{"sha256", "SHA-256", codeText},
-	{"duration_s", "Took", secondsText},
-	{"migrations", "Migrations", plainDetail},
-	{"pending_after_up", "Left for finish", plainDetail},
-	{"new_plugins", "New plugins", plainDetail},
-	{"force", "Migrations run with -f", func(string) string { return "yes: new plugins need it" }},
-	{"predicted_downtime_s", "Predicted downtime", secondsText},
-	{"breaking_lines", "Breaking changes in", plainDetail},
-	{"commands_s", "Commands took", secondsText},
-	{"approved_by", "Approved by", mentions},
-	{"crossed_at", "Crossed", plainDetail},
-	{"method", "Restore method", plainDetail},
-	{"failed_db", "Failed database kept as", codeText},
-	{"fingerprint", "Fingerprint", codeText},
-}
-
-// runMeasures are the downtime measures the engine stores on the run when Y
-// has started (step 10).
-var runMeasures = []detail{
-	{"measure.downtime_s", "Downtime", measureText},
-	{"measure.commands_s", "Stop, migrations and start", measureText},
-	{"measure.overhead_s", "drawbridge's share", measureText},
-	{"measure.rollback_downtime_s", "Rollback downtime", measureText},
+// measureFields are the downtime measures the engine stores on the run when Y (or, in a
+// rollback, X) has started.
+func measureFields(m domain.Measurements) []field {
+	var out []field
+	if m.Downtime > 0 {
+		out = append(out, field{"Downtime", measureText(m.Downtime)},
+			field{"Stop, migrations and start", measureText(m.Commands)},
+			field{"drawbridge's share", measureText(m.Overhead)})
+	}
+	if m.RollbackDowntime > 0 {
+		out = append(out, field{"Rollback downtime", measureText(m.RollbackDowntime)})
+	}
+	return out
 }
 
 // StepReply renders the thread reply of one finished step: what ran, how it
 // went and how long it took, the error, the details worth keeping, and the
 // end of its output (cut to fit, with where the whole output is kept).
-func StepReply(v RunView, step storage.StepRecord) Message {
+func StepReply(v RunView, step domain.StepRecord) Message {
 	run := v.Status.Run
 	ids := blockIDs(fmt.Sprintf("step-%s-%d-%d", run.ID, step.Index, step.Attempt))
 	var blocks []slack.Block
@@ -85,7 +112,7 @@ func StepReply(v RunView, step storage.StepRecord) Message {
 	return Message{Text: cutText(stepText(run, step), maxFallbackText), Blocks: blocks}
 }
 
-func stepHeadline(run storage.Run, step storage.StepRecord) string {
+func stepHeadline(run domain.Run, step domain.StepRecord) string {
 	t := fmt.Sprintf("%s *%s. %s* %s", stepIcon(step.Status), stepNumber(step.Index),
 		escapeHead(stepTitle(run, step.Index, step.Name), 200), stepOutcome(step))
 	if step.Attempt > 1 {
@@ -94,28 +121,28 @@ func stepHeadline(run storage.Run, step storage.StepRecord) string {
 	return t
 }
 
-func stepOutcome(step storage.StepRecord) string {
+func stepOutcome(step domain.StepRecord) string {
 	d := strings.TrimPrefix(took(step), " — ")
 	switch step.Status {
-	case storage.StepSucceeded:
+	case domain.StepSucceeded:
 		if d == "" {
 			return "succeeded"
 		}
 		return "succeeded in " + d
-	case storage.StepFailed:
+	case domain.StepFailed:
 		if d == "" {
 			return "failed"
 		}
 		return "failed after " + d
-	case storage.StepSkipped:
+	case domain.StepSkipped:
 		return "skipped"
-	case storage.StepRunning:
+	case domain.StepRunning:
 		return "is running"
 	}
 	return string(step.Status)
 }
 
-func stepText(run storage.Run, step storage.StepRecord) string {
+func stepText(run domain.Run, step domain.StepRecord) string {
 	t := fmt.Sprintf("%s %s run #%s, step %s %s %s", stepIcon(step.Status), escape(run.Cluster), run.ID,
 		stepNumber(step.Index), escape(stepTitle(run, step.Index, step.Name)), stepOutcome(step))
 	if step.Error != "" {
@@ -124,39 +151,32 @@ func stepText(run storage.Run, step storage.StepRecord) string {
 	return t
 }
 
-func detailFields(v RunView, step storage.StepRecord) []*slack.TextBlockObject {
+func detailFields(v RunView, step domain.StepRecord) []*slack.TextBlockObject {
+	all := stepFields(step.Facts)
+	if step.Index == int(domain.StepStart) || step.Index == int(domain.StepRollbackStart) {
+		all = append(all, measureFields(v.Status.Run.Facts.Measured)...)
+	}
 	var fields []*slack.TextBlockObject
-	add := func(d detail, value string) {
-		if value == "" || len(fields) == maxFields {
-			return
+	for _, f := range all {
+		if len(fields) == maxFields {
+			break
 		}
-		if d.key == "force" && value != "true" {
-			return
-		}
-		fields = append(fields, md(cutText("*"+d.label+"*\n"+d.format(value), maxFieldText)))
-	}
-	for _, d := range stepDetails {
-		add(d, step.Details[d.key])
-	}
-	if step.Index == int(upgrade.StepStart) || step.Index == int(upgrade.StepRollbackStart) {
-		for _, d := range runMeasures {
-			add(d, v.Status.Run.Details[d.key])
-		}
+		fields = append(fields, md(cutText("*"+f.label+"*\n"+f.value, maxFieldText)))
 	}
 	return fields
 }
 
 // nextText says what comes after a step: the next step when it succeeded,
 // the run's state when it did not.
-func nextText(run storage.Run, step storage.StepRecord) string {
-	if step.Status == storage.StepFailed {
-		if run.State == upgrade.StepState(step.Index) {
+func nextText(run domain.Run, step domain.StepRecord) string {
+	if step.Status == domain.StepFailed {
+		if run.State == domain.StepState(step.Index) {
 			return "" // the failure's consequence (needs attention, rollback…) follows in its own reply
 		}
-		return fmt.Sprintf("Run is now %s %s.", stateIcon(run.State), upgrade.HumanState(run.State))
+		return fmt.Sprintf("Run is now %s %s.", stateIcon(run.State), run.State.Human())
 	}
 	next := step.Index + 1
-	if step.Index == int(upgrade.StepDecommission) || step.Index == int(upgrade.StepRollbackStart) || upgrade.StepTitle(next) == "" {
+	if step.Index == int(domain.StepDecommission) || step.Index == int(domain.StepRollbackStart) || domain.StepTitle(next) == "" {
 		return ""
 	}
 	return "Next: " + stepNumber(next) + ". " + escapeHead(stepTitle(run, next, ""), 200)
@@ -184,16 +204,14 @@ func SummaryReply(v RunView) Message {
 	run := v.Status.Run
 	ids := blockIDs(fmt.Sprintf("summary-%s-r%d", run.ID, run.Revision))
 	head := fmt.Sprintf("%s *Run #%s on %s %s* (Kong %s)", stateIcon(run.State), run.ID, escapeHead(run.Cluster, 200),
-		upgrade.HumanState(run.State), versions(run))
+		run.State.Human(), versions(run))
 	if run.Reason != "" {
 		head += "\n" + richHead(run.Reason, 2000)
 	}
 	blocks := []slack.Block{section(ids.id("head"), head)}
 	var fields []*slack.TextBlockObject
-	for _, d := range runMeasures {
-		if val := run.Details[d.key]; val != "" {
-			fields = append(fields, md(cutText("*"+d.label+"*\n"+d.format(val), maxFieldText)))
-		}
+	for _, f := range measureFields(run.Facts.Measured) {
+		fields = append(fields, md(cutText("*"+f.label+"*\n"+f.value, maxFieldText)))
 	}
 	if len(fields) == 0 && !run.DowntimeStart.IsZero() && !run.DowntimeEnd.IsZero() {
 		fields = append(fields, md("*Downtime*\n"+duration(run.DowntimeEnd.Sub(run.DowntimeStart))))
@@ -209,12 +227,12 @@ func SummaryReply(v RunView) Message {
 
 func summaryText(v RunView) string {
 	run := v.Status.Run
-	t := fmt.Sprintf("%s Run #%s on %s %s", stateIcon(run.State), run.ID, escape(run.Cluster), upgrade.HumanState(run.State))
-	if d := run.Details["measure.downtime_s"]; d != "" {
-		t += fmt.Sprintf("; downtime %s (commands %s, drawbridge %s)", measureText(d),
-			measureText(run.Details["measure.commands_s"]), measureText(run.Details["measure.overhead_s"]))
+	t := fmt.Sprintf("%s Run #%s on %s %s", stateIcon(run.State), run.ID, escape(run.Cluster), run.State.Human())
+	if m := run.Facts.Measured; m.Downtime > 0 {
+		t += fmt.Sprintf("; downtime %s (commands %s, drawbridge %s)", measureText(m.Downtime),
+			measureText(m.Commands), measureText(m.Overhead))
 	}
-	if d := run.Details["measure.rollback_downtime_s"]; d != "" {
+	if d := run.Facts.Measured.RollbackDowntime; d > 0 {
 		t += "; rollback downtime " + measureText(d)
 	}
 	return t
@@ -227,7 +245,7 @@ const maxTimingBlocks = 3
 // code blocks so the columns line up, split to fit.
 func timingBlocks(ids blockIDs, v RunView, budget int) []slack.Block {
 	steps := slices.Clone(v.Status.Steps)
-	slices.SortFunc(steps, func(a, b storage.StepRecord) int { return a.Index - b.Index })
+	slices.SortFunc(steps, func(a, b domain.StepRecord) int { return a.Index - b.Index })
 	if len(steps) == 0 || budget <= 0 {
 		return nil
 	}

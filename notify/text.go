@@ -256,32 +256,14 @@ func duration(d time.Duration) string {
 	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 }
 
-// secondsText renders a stored seconds value ("12.345") as a duration, or
-// returns it unchanged if it is not a number.
-func secondsText(s string) string {
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return escape(s)
-	}
-	return duration(time.Duration(f * float64(time.Second)))
+// measureText renders a measured time to the millisecond ("41.250 s"): downtime is
+// judged to the second.
+func measureText(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) + " s"
 }
 
-// measureText renders a measured seconds value exactly as stored, to the
-// millisecond ("41.250 s"): downtime is judged to the second.
-func measureText(s string) string {
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return escape(s)
-	}
-	return strconv.FormatFloat(f, 'f', 3, 64) + " s"
-}
-
-// bytesText renders a stored byte count ("1234567") as 1.2 MB.
-func bytesText(s string) string {
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return escape(s)
-	}
+// bytesText renders a byte count as 1.2 MB.
+func bytesText(n int64) string {
 	const unit = 1000
 	if n < unit {
 		return fmt.Sprintf("%d B", n)

@@ -7,20 +7,19 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/drawbridge/drawbridge/storage"
-	"github.com/drawbridge/drawbridge/upgrade"
+	"github.com/drawbridge/drawbridge/domain"
 )
 
 // WatchKey names a run's live watch message (a thread reply edited in place).
-func WatchKey(run storage.RunID) string { return "run/" + run.String() + "/watch" }
+func WatchKey(run domain.RunID) string { return "run/" + run.String() + "/watch" }
 
 // AlertKey names the alert of a breached watch.
-func AlertKey(run storage.RunID, attempt int) string {
+func AlertKey(run domain.RunID, attempt int) string {
 	return fmt.Sprintf("run/%s/alert/%d", run, attempt)
 }
 
 // ChartKey names a chart uploaded to the run's thread.
-func ChartKey(run storage.RunID, moment, name string) string {
+func ChartKey(run domain.RunID, moment, name string) string {
 	return fmt.Sprintf("run/%s/chart/%s/%s", run, moment, name)
 }
 
@@ -28,7 +27,7 @@ var resultIcons = map[string]string{"pass": "✅", "fail": "❌", "inconclusive"
 
 // WatchMessage renders the watch's state: each check's current value, threshold,
 // baseline and trend, and how long the watch still runs.
-func WatchMessage(v RunView, r upgrade.WatchReport) Message {
+func WatchMessage(v RunView, r domain.WatchReport) Message {
 	run := v.Status.Run
 	ids := blockIDs(fmt.Sprintf("watch-%s-%d", run.ID, r.At.UnixNano()))
 	head := fmt.Sprintf("👀 *Watching %s on %s*", escape(fallback(run.To, "the new version")), escape(run.Cluster))
@@ -67,7 +66,7 @@ func WatchMessage(v RunView, r upgrade.WatchReport) Message {
 	return Message{Text: cutText(fmt.Sprintf("Watch of %s: %s", run.Cluster, summaryOfChecks(r)), maxFallbackText), Blocks: blocks}
 }
 
-func summaryOfChecks(r upgrade.WatchReport) string {
+func summaryOfChecks(r domain.WatchReport) string {
 	n := map[string]int{}
 	for _, c := range r.Checks {
 		n[c.Result]++
@@ -91,28 +90,28 @@ func valueText(v float64) string {
 // BreachStep is the watch step whose failure raised an alert that may still carry a Roll
 // back button: failed (or reset for a resume) with a breach as its error. ok is false when
 // the run has no such step.
-func BreachStep(v RunView) (storage.StepRecord, bool) {
-	r, ok := v.Status.Step(upgrade.StepWatch)
+func BreachStep(v RunView) (domain.StepRecord, bool) {
+	r, ok := v.Status.Step(domain.StepWatch)
 	breach := strings.HasPrefix(r.Error, "watch breach: ") || strings.HasPrefix(r.Error, "cannot see the metrics: ")
-	return r, ok && breach && (r.Status == storage.StepFailed || r.Status == storage.StepPending)
+	return r, ok && breach && (r.Status == domain.StepFailed || r.Status == domain.StepPending)
 }
 
 // AlertSettled is the alert of a breach once the run has moved on (rolled back, resumed,
 // aborted): what was breached and what the run is now, without the Roll back button,
 // which would only be refused.
-func AlertSettled(v RunView, watch storage.StepRecord) Message {
+func AlertSettled(v RunView, watch domain.StepRecord) Message {
 	run := v.Status.Run
 	ids := blockIDs(fmt.Sprintf("alert-%s-r%d", run.ID, run.Revision))
 	text := fmt.Sprintf("🚨 *Breach on %s after the upgrade to %s*: %s.\nRun %s is now %s %s.",
 		escape(run.Cluster), escape(fallback(run.To, "the new version")), escapeHead(watch.Error, 1000),
-		run.ID, stateIcon(run.State), upgrade.HumanState(run.State))
-	return Message{Text: cutText(fmt.Sprintf("Breach on %s: %s (run is now %s)", run.Cluster, watch.Error, upgrade.HumanState(run.State)), maxFallbackText),
+		run.ID, stateIcon(run.State), run.State.Human())
+	return Message{Text: cutText(fmt.Sprintf("Breach on %s: %s (run is now %s)", run.Cluster, watch.Error, run.State.Human()), maxFallbackText),
 		Blocks: []slack.Block{section(ids.id("alert"), text)}}
 }
 
 // AlertReply renders a breach: which check, its value and threshold, the operators
 // mentioned; with a Rollback button, or saying that the rollback has started (auto).
-func AlertReply(v RunView, b *upgrade.BreachError, operators []string, auto bool) Message {
+func AlertReply(v RunView, b *domain.BreachError, operators []string, auto bool) Message {
 	run := v.Status.Run
 	ids := blockIDs(fmt.Sprintf("alert-%s-r%d", run.ID, run.Revision))
 	what := fmt.Sprintf("*%s* is %s (threshold %s)", escapeHead(b.Check, 150), escapeHead(b.Value, 300), escapeHead(b.Threshold, 300))

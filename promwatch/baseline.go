@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/drawbridge/drawbridge/config"
-	"github.com/drawbridge/drawbridge/upgrade"
+	"github.com/drawbridge/drawbridge/domain"
 )
 
 // Baseline implements upgrade.Baseliner: every check of the cluster, with the metric names
@@ -27,13 +27,13 @@ import (
 // Points inside skip (earlier runs on the cluster), or within one rate window after one
 // ends, are left out: a breach and a rollback five minutes ago are not the normal the new
 // version is held to.
-func (w *Watcher) Baseline(ctx context.Context, c *config.Cluster, version string, skip ...upgrade.Interval) (upgrade.Baseline, error) {
+func (w *Watcher) Baseline(ctx context.Context, c *config.Cluster, version string, skip ...domain.Interval) (domain.Baseline, error) {
 	return w.baselineAt(ctx, c, version, w.clock().Now(), skip)
 }
 
-func (w *Watcher) baselineAt(ctx context.Context, c *config.Cluster, version string, end time.Time, skip []upgrade.Interval) (upgrade.Baseline, error) {
+func (w *Watcher) baselineAt(ctx context.Context, c *config.Cluster, version string, end time.Time, skip []domain.Interval) (domain.Baseline, error) {
 	lb := w.lookback(c)
-	b := upgrade.Baseline{Taken: end, Lookback: lb, Values: map[string]float64{}, Notes: map[string]string{}}
+	b := domain.Baseline{Taken: end, Lookback: lb, Values: map[string]float64{}, Notes: map[string]string{}}
 	for _, iv := range skip {
 		if iv.To.After(end.Add(-lb)) && iv.From.Before(end) {
 			b.Skipped = append(b.Skipped, iv)
@@ -83,7 +83,7 @@ func (w *Watcher) baselineAt(ctx context.Context, c *config.Cluster, version str
 
 // average is the mean of the finite points of a range query's one series, or a note saying
 // why there is none.
-func average(v model.Value, skip []upgrade.Interval, window time.Duration) (float64, string) {
+func average(v model.Value, skip []domain.Interval, window time.Duration) (float64, string) {
 	m, ok := v.(model.Matrix)
 	switch {
 	case !ok && v != nil:
@@ -117,7 +117,7 @@ func average(v model.Value, skip []upgrade.Interval, window time.Duration) (floa
 
 // inSkipped reports whether t falls in one of skip, or within window after one ends (a rate
 // at t still reads the samples of the window before it).
-func inSkipped(t time.Time, skip []upgrade.Interval, window time.Duration) bool {
+func inSkipped(t time.Time, skip []domain.Interval, window time.Duration) bool {
 	for _, iv := range skip {
 		if !t.Before(iv.From) && !t.After(iv.To.Add(window)) {
 			return true

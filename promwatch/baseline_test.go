@@ -14,18 +14,18 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/drawbridge/drawbridge/config"
-	"github.com/drawbridge/drawbridge/upgrade"
+	"github.com/drawbridge/drawbridge/domain"
 )
 
 func TestAverage(t *testing.T) {
 	nan := math.NaN()
 	// An earlier run from t0+1s to t0+2s: with a 1 s rate window the points at 1, 2 and 3 s
 	// are left out.
-	run := []upgrade.Interval{{From: t0.Add(time.Second), To: t0.Add(2 * time.Second)}}
+	run := []domain.Interval{{From: t0.Add(time.Second), To: t0.Add(2 * time.Second)}}
 	for _, tt := range []struct {
 		name string
 		v    model.Value
-		skip []upgrade.Interval
+		skip []domain.Interval
 		want float64
 		note string
 	}{

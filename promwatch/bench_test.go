@@ -6,8 +6,7 @@ import (
 	"time"
 
 	"github.com/drawbridge/drawbridge/config"
-	"github.com/drawbridge/drawbridge/storage"
-	"github.com/drawbridge/drawbridge/upgrade"
+	"github.com/drawbridge/drawbridge/domain"
 )
 
 // BenchmarkDetectionLatency measures, with 1 s scrapes, a 2 s watch interval and
@@ -30,7 +29,7 @@ func BenchmarkDetectionLatency(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		b.StopTimer()
-		w := e.startWatch(upgrade.WatchRequest{Run: storage.Run{ID: 9, Cluster: e.cluster.Name, From: "3.5.0", To: "3.5.0"},
+		w := e.startWatch(domain.WatchRequest{Run: domain.Run{ID: 9, Cluster: e.cluster.Name, From: "3.5.0", To: "3.5.0"},
 			From: "3.5.0", Version: "3.5.0", Started: time.Now(), Baseline: base})
 		w.waitCleanReport(b)
 		b.StartTimer()
@@ -40,7 +39,7 @@ func BenchmarkDetectionLatency(b *testing.B) {
 		vis := e.waitVisible(b.Context(), faultAt)
 		err := w.wait(b, 30*time.Second)
 		b.StopTimer()
-		var br *upgrade.BreachError
+		var br *domain.BreachError
 		if !errors.As(err, &br) || br.Check != Check5xxRatio {
 			b.Fatalf("Watch: %v, want a breach of the 5xx ratio", err)
 		}

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/domain"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 	"gonum.org/v1/plot"
@@ -17,8 +19,6 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
-
-	"github.com/drawbridge/drawbridge/upgrade"
 )
 
 // Chart size: 8 × 4 inches at 100 dpi, 800 × 400 pixels.
@@ -45,8 +45,8 @@ type ChartData struct {
 // charts renders one PNG per check, from the baseline period to now: the baseline's
 // lookback before it was taken (or before the watch began), the downtime shaded, the
 // thresholds drawn.
-func (w *Watcher) charts(ctx context.Context, q Querier, checks []Check, req upgrade.WatchRequest, base upgrade.Baseline, now time.Time) []upgrade.Chart {
-	from := req.Started.Add(-w.lookback(req.Cluster))
+func (w *Watcher) charts(ctx context.Context, q Querier, c *config.Cluster, checks []Check, req domain.WatchRequest, base domain.Baseline, now time.Time) []domain.Chart {
+	from := req.Started.Add(-w.lookback(c))
 	if !base.Taken.IsZero() {
 		from = base.Taken.Add(-base.Lookback)
 	}
@@ -78,10 +78,10 @@ func (w *Watcher) charts(ctx context.Context, q Querier, checks []Check, req upg
 		})
 	}
 	wg.Wait()
-	var out []upgrade.Chart
+	var out []domain.Chart
 	for i, d := range data {
 		if pngs[i] != nil {
-			out = append(out, upgrade.Chart{Check: d.Check.Name, Name: ChartFile(d.Check.Name), PNG: pngs[i]})
+			out = append(out, domain.Chart{Check: d.Check.Name, Name: ChartFile(d.Check.Name), PNG: pngs[i]})
 		}
 	}
 	return out

@@ -18,10 +18,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/internal/kongtest"
 	"github.com/drawbridge/drawbridge/internal/testsvc"
-	"github.com/drawbridge/drawbridge/storage"
-	"github.com/drawbridge/drawbridge/upgrade"
 )
 
 // The integration tests share one PostgreSQL; each has its own kongsim cluster and its own
@@ -143,20 +142,20 @@ func (e *env) upgrade(version string) (start, end time.Time) {
 // watch is one watch running in the background.
 type watch struct {
 	mu      sync.Mutex
-	reports []upgrade.WatchReport
-	charts  [][]upgrade.Chart
+	reports []domain.WatchReport
+	charts  [][]domain.Chart
 	started chan struct{} // closed when the watch has set up (its "watching …" progress)
-	report  chan upgrade.WatchReport
+	report  chan domain.WatchReport
 	done    chan error
 	finalAt time.Time // when the final report came: the breach decided
 	doneAt  time.Time // when Watch returned (after the charts)
 }
 
-func (e *env) startWatch(req upgrade.WatchRequest) *watch {
-	w := &watch{started: make(chan struct{}), report: make(chan upgrade.WatchReport, 100), done: make(chan error, 1)}
+func (e *env) startWatch(req domain.WatchRequest) *watch {
+	w := &watch{started: make(chan struct{}), report: make(chan domain.WatchReport, 100), done: make(chan error, 1)}
 	var once sync.Once
-	req.Cluster = e.cluster
-	req.Report = func(r upgrade.WatchReport) {
+	cluster := e.cluster
+	req.Report = func(r domain.WatchReport) {
 		w.mu.Lock()
 		w.reports = append(w.reports, r)
 		if r.Final {
@@ -165,7 +164,7 @@ func (e *env) startWatch(req upgrade.WatchRequest) *watch {
 		w.mu.Unlock()
 		w.report <- r
 	}
-	req.Charts = func(c []upgrade.Chart) {
+	req.Charts = func(c []domain.Chart) {
 		w.mu.Lock()
 		w.charts = append(w.charts, c)
 		w.mu.Unlock()
@@ -177,7 +176,7 @@ func (e *env) startWatch(req upgrade.WatchRequest) *watch {
 		}
 	}
 	go func() {
-		err := e.watcher.Watch(e.t.Context(), req)
+		err := e.watcher.Watch(e.t.Context(), cluster, req)
 		w.mu.Lock()
 		w.doneAt = time.Now()
 		w.mu.Unlock()
@@ -218,7 +217,7 @@ func (w *watch) waitCleanReport(t testing.TB) {
 	}
 }
 
-func (w *watch) lastReport(t testing.TB) upgrade.WatchReport {
+func (w *watch) lastReport(t testing.TB) domain.WatchReport {
 	t.Helper()
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -228,7 +227,7 @@ func (w *watch) lastReport(t testing.TB) upgrade.WatchReport {
 	return w.reports[len(w.reports)-1]
 }
 
-func describe(r upgrade.WatchReport) string {
+func describe(r domain.WatchReport) string {
 	var b strings.Builder
 	for _, c := range r.Checks {
 		fmt.Fprintf(&b, "\n  %-20s %-12s %-10s %s %s failures %d %s", c.Name, c.Result, FormatNumber(c.Value), c.Trend, c.Threshold, c.Failures, c.Error)
@@ -237,7 +236,7 @@ func describe(r upgrade.WatchReport) string {
 }
 
 // checkCharts decodes one PNG per check of a report.
-func checkCharts(t testing.TB, charts [][]upgrade.Chart, wantSeries bool) {
+func checkCharts(t testing.TB, charts [][]domain.Chart, wantSeries bool) {
 	t.Helper()
 	if len(charts) != 1 {
 		t.Fatalf("Charts called %d times, want once", len(charts))
@@ -290,8 +289,8 @@ func TestWatchKongUpgrade(t *testing.T) {
 	}
 
 	downStart, downEnd := e.upgrade("3.5.0")
-	run := storage.Run{ID: 1, Cluster: e.cluster.Name, From: "3.4.2", To: "3.5.0", DowntimeStart: downStart, DowntimeEnd: downEnd}
-	req := upgrade.WatchRequest{Run: run, From: "3.4.2", Version: "3.5.0", Baseline: base}
+	run := domain.Run{ID: 1, Cluster: e.cluster.Name, From: "3.4.2", To: "3.5.0", DowntimeStart: downStart, DowntimeEnd: downEnd}
+	req := domain.WatchRequest{Run: run, From: "3.4.2", Version: "3.5.0", Baseline: base}
 
 	t.Run("healthy upgrade passes", func(t *testing.T) {
 		req := req
@@ -327,7 +326,7 @@ func TestWatchKongUpgrade(t *testing.T) {
 		faultAt := time.Now()
 		visible := e.waitVisible(ctx, faultAt)
 		err := w.wait(t, 30*time.Second)
-		var br *upgrade.BreachError
+		var br *domain.BreachError
 		if !errors.As(err, &br) {
 			t.Fatalf("Watch: %v, want a breach", err)
 		}
@@ -412,8 +411,8 @@ func TestWatchFrom28(t *testing.T) {
 	}
 	conn.Close(ctx)
 	e.waitRate("kong_http_requests_total")
-	w := e.startWatch(upgrade.WatchRequest{
-		Run:  storage.Run{ID: 2, Cluster: e.cluster.Name, From: "2.8.5", To: "3.4.2", DowntimeStart: downStart, DowntimeEnd: downEnd},
+	w := e.startWatch(domain.WatchRequest{
+		Run:  domain.Run{ID: 2, Cluster: e.cluster.Name, From: "2.8.5", To: "3.4.2", DowntimeStart: downStart, DowntimeEnd: downEnd},
 		From: "2.8.5", Version: "3.4.2", Started: time.Now(), Baseline: base,
 	})
 	if err := w.wait(t, 30*time.Second); err != nil {
@@ -435,7 +434,7 @@ func TestWatchFrom28(t *testing.T) {
 
 	// This cluster's Prometheus dies during the next watch (it is here rather than in
 	// TestWatchKongUpgrade, to run in parallel with it).
-	req := upgrade.WatchRequest{Run: storage.Run{ID: 3, Cluster: e.cluster.Name, From: "2.8.5", To: "3.4.2"},
+	req := domain.WatchRequest{Run: domain.Run{ID: 3, Cluster: e.cluster.Name, From: "2.8.5", To: "3.4.2"},
 		From: "2.8.5", Version: "3.4.2", Baseline: base}
 	e.cluster.Watch.Duration = config.Duration(time.Minute)
 	t.Run("prometheus killed: blind, never clean", func(t *testing.T) {
@@ -447,7 +446,7 @@ func TestWatchFrom28(t *testing.T) {
 			t.Fatal(err)
 		}
 		err := w.wait(t, 30*time.Second)
-		var br *upgrade.BreachError
+		var br *domain.BreachError
 		if !errors.As(err, &br) || !br.Blind {
 			t.Fatalf("Watch: %v, want a blind breach", err)
 		}

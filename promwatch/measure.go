@@ -9,10 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drawbridge/drawbridge/domain"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
-
-	"github.com/drawbridge/drawbridge/upgrade"
 )
 
 // Result is a measurement's outcome. Only the counting (Tally) turns results into a breach.
@@ -247,7 +246,7 @@ func FormatNumber(v float64) string {
 }
 
 // Report renders a measurement as the engine's CheckReport, with the check's streak.
-func (m Measurement) Report(failures int) upgrade.CheckReport {
-	return upgrade.CheckReport{Name: m.Check, Query: m.Query, Result: string(m.Result), Value: m.Value,
+func (m Measurement) Report(failures int) domain.CheckReport {
+	return domain.CheckReport{Name: m.Check, Query: m.Query, Result: string(m.Result), Value: m.Value,
 		Threshold: m.Threshold, Baseline: m.Baseline, Trend: m.Trend, Failures: failures, Error: m.Error}
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/kong/catalog"
-	"github.com/drawbridge/drawbridge/upgrade"
 )
 
 // CheckSeries implements upgrade.SeriesChecker: before the gate, on X, it asks Prometheus
@@ -19,8 +19,8 @@ import (
 // 3.x family (status_code_metrics, latency_metrics, bandwidth_metrics,
 // upstream_health_metrics). A custom check whose query returns no series is named too. The
 // error is non-nil only when Prometheus cannot be asked.
-func (w *Watcher) CheckSeries(ctx context.Context, c *config.Cluster, version string) (upgrade.SeriesReport, error) {
-	var rep upgrade.SeriesReport
+func (w *Watcher) CheckSeries(ctx context.Context, c *config.Cluster, version string) (domain.SeriesReport, error) {
+	var rep domain.SeriesReport
 	q, err := w.querier(c)
 	if err != nil {
 		return rep, err

@@ -3,7 +3,7 @@ package promwatch
 import (
 	"fmt"
 
-	"github.com/drawbridge/drawbridge/upgrade"
+	"github.com/drawbridge/drawbridge/domain"
 )
 
 // Tally counts, per check, the consecutive intervals that did not pass, and is the only
@@ -25,13 +25,13 @@ type streak struct {
 // Add counts one interval's measurements, in check order, and returns the breach they make,
 // or nil. While warmingUp, an inconclusive "no data" measurement is not counted (the streak
 // stays as it was): the new version's series may not have a rate yet.
-func (t *Tally) Add(ms []Measurement, warmingUp bool) *upgrade.BreachError {
+func (t *Tally) Add(ms []Measurement, warmingUp bool) *domain.BreachError {
 	if t.streaks == nil {
 		t.streaks = map[string]*streak{}
 	}
 	limit := max(t.Limit, 1)
-	var blind *upgrade.BreachError
-	var breach *upgrade.BreachError
+	var blind *domain.BreachError
+	var breach *domain.BreachError
 	for _, m := range ms {
 		s := t.streaks[m.Check]
 		if s == nil {
@@ -56,10 +56,10 @@ func (t *Tally) Add(ms []Measurement, warmingUp bool) *upgrade.BreachError {
 		}
 		if s.lastFail != nil && breach == nil {
 			f := s.lastFail
-			breach = &upgrade.BreachError{Check: m.Check, Value: FormatValue(f.Value, f.Unit), Threshold: f.Failed}
+			breach = &domain.BreachError{Check: m.Check, Value: FormatValue(f.Value, f.Unit), Threshold: f.Failed}
 		}
 		if s.lastFail == nil && blind == nil {
-			blind = &upgrade.BreachError{Check: m.Check, Blind: true, Threshold: m.Threshold,
+			blind = &domain.BreachError{Check: m.Check, Blind: true, Threshold: m.Threshold,
 				Value: fmt.Sprintf("%s (%d intervals in a row)", m.Error, s.n)}
 		}
 	}

@@ -7,15 +7,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/prometheus/common/model"
-
-	"github.com/drawbridge/drawbridge/upgrade"
 )
 
 // Watch implements upgrade.Watcher: every watch.interval from req.Started until
 // req.Started + watch.duration it evaluates every check of req.Version (Y) at once and
 // counts the results (Tally): watch.failure_limit consecutive failing intervals of one check
-// return a *upgrade.BreachError, as many inconclusive ones (no data, NaN, query errors,
+// return a *domain.BreachError, as many inconclusive ones (no data, NaN, query errors,
 // Prometheus unreachable) a Blind one. It returns nil when the watch ends clean and ctx's
 // cause when interrupted.
 //
@@ -29,8 +29,7 @@ import (
 //
 // Report is called after every interval and once more, Final, at the end; Charts with one
 // PNG per check on a breach and at the end.
-func (w *Watcher) Watch(ctx context.Context, req upgrade.WatchRequest) error {
-	c := req.Cluster
+func (w *Watcher) Watch(ctx context.Context, c *config.Cluster, req domain.WatchRequest) error {
 	clk := w.clock()
 	progress := func(format string, args ...any) {
 		if req.Progress != nil {
@@ -60,7 +59,7 @@ func (w *Watcher) Watch(ctx context.Context, req upgrade.WatchRequest) error {
 	if err != nil {
 		return fmt.Errorf("cluster %q: %w", c.Name, err)
 	}
-	base := w.watchBaseline(ctx, req, from, progress)
+	base := w.watchBaseline(ctx, c, req, from, progress)
 	warmEnd := req.Started.Add(min(window, c.Watch.Duration.D()/2))
 	if now.After(req.Started.Add(interval)) {
 		progress("resuming the watch of %s: %s left", c.Name, end.Sub(now).Round(time.Second))
@@ -90,7 +89,7 @@ func (w *Watcher) Watch(ctx context.Context, req upgrade.WatchRequest) error {
 			}
 		}
 		breach := tally.Add(ms, warming)
-		rep := upgrade.WatchReport{At: at, Ends: end}
+		rep := domain.WatchReport{At: at, Ends: end}
 		for _, m := range ms {
 			rep.Checks = append(rep.Checks, m.Report(tally.Failures(m.Check)))
 			prev[m.Check] = m.Value
@@ -106,7 +105,7 @@ func (w *Watcher) Watch(ctx context.Context, req upgrade.WatchRequest) error {
 			req.Report(rep)
 		}
 		if req.Charts != nil {
-			req.Charts(w.charts(ctx, q, checks, req, base, clk.Now()))
+			req.Charts(w.charts(ctx, q, c, checks, req, base, clk.Now()))
 		}
 		if breach != nil {
 			return breach
@@ -129,14 +128,14 @@ func nextTick(started time.Time, interval time.Duration, end, now time.Time) tim
 }
 
 // watchBaseline is the request's baseline, or one taken on From before the downtime.
-func (w *Watcher) watchBaseline(ctx context.Context, req upgrade.WatchRequest, from string, progress func(string, ...any)) upgrade.Baseline {
+func (w *Watcher) watchBaseline(ctx context.Context, c *config.Cluster, req domain.WatchRequest, from string, progress func(string, ...any)) domain.Baseline {
 	if !req.Baseline.Taken.IsZero() {
 		return req.Baseline
 	}
 	if from == "" || req.Run.DowntimeStart.IsZero() {
 		return req.Baseline
 	}
-	b, err := w.baselineAt(ctx, req.Cluster, from, req.Run.DowntimeStart, nil)
+	b, err := w.baselineAt(ctx, c, from, req.Run.DowntimeStart, nil)
 	if err != nil {
 		progress("no baseline: %v", err)
 		return req.Baseline
@@ -146,7 +145,7 @@ func (w *Watcher) watchBaseline(ctx context.Context, req upgrade.WatchRequest, f
 }
 
 // measureAll evaluates every check at once, each query bounded by the interval.
-func (w *Watcher) measureAll(ctx context.Context, q Querier, checks []Check, base upgrade.Baseline, prev map[string]float64, at time.Time, interval time.Duration) []Measurement {
+func (w *Watcher) measureAll(ctx context.Context, q Querier, checks []Check, base domain.Baseline, prev map[string]float64, at time.Time, interval time.Duration) []Measurement {
 	ms := make([]Measurement, len(checks))
 	var wg sync.WaitGroup
 	for i, ch := range checks {

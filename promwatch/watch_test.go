@@ -13,8 +13,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/drawbridge/drawbridge/config"
-	"github.com/drawbridge/drawbridge/storage"
-	"github.com/drawbridge/drawbridge/upgrade"
+	"github.com/drawbridge/drawbridge/domain"
 )
 
 // kongValues answers the built-in checks' queries with a healthy cluster's values, changed
@@ -45,24 +44,24 @@ func kongValues(t0 time.Time, badAfter time.Duration, want3x bool) func(q string
 }
 
 type recorder struct {
-	reports []upgrade.WatchReport
-	charts  [][]upgrade.Chart
+	reports []domain.WatchReport
+	charts  [][]domain.Chart
 	msgs    []string
 }
 
-func (r *recorder) request(c *config.Cluster, started time.Time, base upgrade.Baseline) upgrade.WatchRequest {
-	return upgrade.WatchRequest{
-		Run:     storage.Run{ID: 7, Cluster: c.Name, From: "3.4.2", To: "3.5.0", DowntimeStart: started.Add(-5 * time.Second), DowntimeEnd: started},
-		Cluster: c, From: "3.4.2", Version: "3.5.0", Started: started, Baseline: base,
-		Report:   func(w upgrade.WatchReport) { r.reports = append(r.reports, w) },
-		Charts:   func(c []upgrade.Chart) { r.charts = append(r.charts, c) },
+func (r *recorder) request(c *config.Cluster, started time.Time, base domain.Baseline) domain.WatchRequest {
+	return domain.WatchRequest{
+		Run:  domain.Run{ID: 7, Cluster: c.Name, From: "3.4.2", To: "3.5.0", DowntimeStart: started.Add(-5 * time.Second), DowntimeEnd: started},
+		From: "3.4.2", Version: "3.5.0", Started: started, Baseline: base,
+		Report:   func(w domain.WatchReport) { r.reports = append(r.reports, w) },
+		Charts:   func(c []domain.Chart) { r.charts = append(r.charts, c) },
 		Progress: func(m string) { r.msgs = append(r.msgs, m) },
 	}
 }
 
 // noCharts is request without a Charts callback: the test does not look at them, and
 // rendering is slow under the race detector.
-func (r *recorder) noCharts(c *config.Cluster, started time.Time, base upgrade.Baseline) upgrade.WatchRequest {
+func (r *recorder) noCharts(c *config.Cluster, started time.Time, base domain.Baseline) domain.WatchRequest {
 	req := r.request(c, started, base)
 	req.Charts = nil
 	return req
@@ -75,8 +74,8 @@ func testCluster(duration, interval time.Duration) *config.Cluster {
 
 var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
-func healthyBaseline() upgrade.Baseline {
-	return upgrade.Baseline{Taken: t0.Add(-time.Minute), Lookback: 30 * time.Minute,
+func healthyBaseline() domain.Baseline {
+	return domain.Baseline{Taken: t0.Add(-time.Minute), Lookback: 30 * time.Minute,
 		Values: map[string]float64{Check5xxRatio: 0.002, CheckP99Latency: 100, CheckTraffic: 150, CheckDatastore: 1, CheckUnhealthyTargets: 0}}
 }
 
@@ -89,7 +88,8 @@ func TestWatchClean(t *testing.T) {
 	clk := &fakeClock{now: t0}
 	prom := &fakeProm{answer: kongValues(t0, 0, true)}
 	var r recorder
-	err := fakeWatcher(clk, prom).Watch(t.Context(), r.request(testCluster(10*time.Second, 2*time.Second), t0, healthyBaseline()))
+	c := testCluster(10*time.Second, 2*time.Second)
+	err := fakeWatcher(clk, prom).Watch(t.Context(), c, r.request(c, t0, healthyBaseline()))
 	if err != nil {
 		t.Fatalf("Watch: %v", err)
 	}
@@ -139,7 +139,8 @@ func TestWatchResumes(t *testing.T) {
 	clk := &fakeClock{now: t0}
 	prom := &fakeProm{answer: kongValues(started, 0, true)}
 	var r recorder
-	if err := fakeWatcher(clk, prom).Watch(t.Context(), r.noCharts(testCluster(10*time.Second, 2*time.Second), started, healthyBaseline())); err != nil {
+	c := testCluster(10*time.Second, 2*time.Second)
+	if err := fakeWatcher(clk, prom).Watch(t.Context(), c, r.noCharts(c, started, healthyBaseline())); err != nil {
 		t.Fatal(err)
 	}
 	if len(r.reports) != 3 || !r.reports[0].At.Equal(started.Add(8*time.Second)) || !r.reports[1].At.Equal(started.Add(10*time.Second)) {
@@ -152,7 +153,8 @@ func TestWatchResumes(t *testing.T) {
 	// A watch whose end has passed has nothing left.
 	r = recorder{}
 	prom = &fakeProm{answer: kongValues(started, 0, true)}
-	if err := fakeWatcher(clk, prom).Watch(t.Context(), r.noCharts(testCluster(10*time.Second, 2*time.Second), t0.Add(-time.Minute), healthyBaseline())); err != nil {
+	c = testCluster(10*time.Second, 2*time.Second)
+	if err := fakeWatcher(clk, prom).Watch(t.Context(), c, r.noCharts(c, t0.Add(-time.Minute), healthyBaseline())); err != nil {
 		t.Fatal(err)
 	}
 	if len(r.reports) != 0 || len(r.charts) != 0 || len(prom.queries) != 0 {
@@ -160,7 +162,7 @@ func TestWatchResumes(t *testing.T) {
 	}
 }
 
-func reportTimes(rs []upgrade.WatchReport) []time.Time {
+func reportTimes(rs []domain.WatchReport) []time.Time {
 	var out []time.Time
 	for _, r := range rs {
 		out = append(out, r.At)
@@ -173,8 +175,9 @@ func TestWatchBreach(t *testing.T) {
 	clk := &fakeClock{now: t0}
 	prom := &fakeProm{answer: kongValues(t0, 5*time.Second, true)} // bad from the third tick (6s)
 	var r recorder
-	err := fakeWatcher(clk, prom).Watch(t.Context(), r.request(testCluster(time.Minute, 2*time.Second), t0, healthyBaseline()))
-	var br *upgrade.BreachError
+	c := testCluster(time.Minute, 2*time.Second)
+	err := fakeWatcher(clk, prom).Watch(t.Context(), c, r.request(c, t0, healthyBaseline()))
+	var br *domain.BreachError
 	if !errors.As(err, &br) {
 		t.Fatalf("Watch: %v, want a breach", err)
 	}
@@ -207,8 +210,9 @@ func TestWatchBlind(t *testing.T) {
 		return kongValues(t0, 0, true)(q, ts)
 	}}
 	var r recorder
-	err := fakeWatcher(clk, prom).Watch(t.Context(), r.request(testCluster(time.Minute, 2*time.Second), t0, healthyBaseline()))
-	var br *upgrade.BreachError
+	c := testCluster(time.Minute, 2*time.Second)
+	err := fakeWatcher(clk, prom).Watch(t.Context(), c, r.request(c, t0, healthyBaseline()))
+	var br *domain.BreachError
 	if !errors.As(err, &br) || !br.Blind {
 		t.Fatalf("Watch: %v, want a blind breach", err)
 	}
@@ -233,10 +237,11 @@ func TestWatchWithoutBaseline(t *testing.T) {
 	clk := &fakeClock{now: t0}
 	prom := &fakeProm{answer: kongValues(t0, 0, true)}
 	var r recorder
-	req := r.noCharts(testCluster(time.Minute, 2*time.Second), t0, upgrade.Baseline{})
+	c := testCluster(time.Minute, 2*time.Second)
+	req := r.noCharts(c, t0, domain.Baseline{})
 	req.Run.DowntimeStart = time.Time{}
-	err := fakeWatcher(clk, prom).Watch(t.Context(), req)
-	var br *upgrade.BreachError
+	err := fakeWatcher(clk, prom).Watch(t.Context(), c, req)
+	var br *domain.BreachError
 	if !errors.As(err, &br) || !br.Blind || br.Check != CheckP99Latency || !strings.Contains(br.Value, "no baseline value") {
 		t.Fatalf("Watch: %v, want a blind breach of the p99 check", err)
 	}
@@ -258,9 +263,10 @@ func TestWatchBaselineBeforeDowntime(t *testing.T) {
 		return answer3x(q, ts)
 	}}
 	var r recorder
-	req := r.noCharts(testCluster(6*time.Second, 2*time.Second), t0, upgrade.Baseline{})
+	c := testCluster(6*time.Second, 2*time.Second)
+	req := r.noCharts(c, t0, domain.Baseline{})
 	req.From, req.Run.From = "2.8.5", "2.8.5"
-	if err := fakeWatcher(clk, prom).Watch(t.Context(), req); err != nil {
+	if err := fakeWatcher(clk, prom).Watch(t.Context(), c, req); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range r.reports[0].Checks {
@@ -286,7 +292,8 @@ func TestWatchWarmUp(t *testing.T) {
 		return healthy(q, ts)
 	}}
 	var r recorder
-	if err := fakeWatcher(clk, prom).Watch(t.Context(), r.noCharts(testCluster(20*time.Second, time.Second), t0, healthyBaseline())); err != nil {
+	c := testCluster(20*time.Second, time.Second)
+	if err := fakeWatcher(clk, prom).Watch(t.Context(), c, r.noCharts(c, t0, healthyBaseline())); err != nil {
 		t.Fatalf("Watch: %v", err)
 	}
 	first := r.reports[0].Checks[0]
@@ -302,8 +309,9 @@ func TestWatchWarmUp(t *testing.T) {
 		return healthy(q, ts)
 	}}
 	r = recorder{}
-	err := fakeWatcher(clk, prom).Watch(t.Context(), r.noCharts(testCluster(20*time.Second, time.Second), t0, healthyBaseline()))
-	var br *upgrade.BreachError
+	c = testCluster(20*time.Second, time.Second)
+	err := fakeWatcher(clk, prom).Watch(t.Context(), c, r.noCharts(c, t0, healthyBaseline()))
+	var br *domain.BreachError
 	if !errors.As(err, &br) || !br.Blind || !clk.Now().Equal(t0.Add(5*time.Second)) {
 		t.Fatalf("Watch: %v at %s, want a blind breach at 5s (warm-up 4s, then two intervals)", err, clk.Now().Sub(t0))
 	}
@@ -321,7 +329,8 @@ func TestWatchCanceled(t *testing.T) {
 		return kongValues(t0, 0, true)(q, ts)
 	}}
 	var r recorder
-	err := fakeWatcher(clk, prom).Watch(ctx, r.noCharts(testCluster(time.Minute, 2*time.Second), t0, healthyBaseline()))
+	c := testCluster(time.Minute, 2*time.Second)
+	err := fakeWatcher(clk, prom).Watch(ctx, c, r.noCharts(c, t0, healthyBaseline()))
 	if !errors.Is(err, stop) {
 		t.Fatalf("Watch: %v, want the context's cause", err)
 	}

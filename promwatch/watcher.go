@@ -10,7 +10,6 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/drawbridge/drawbridge/config"
-	"github.com/drawbridge/drawbridge/upgrade"
 )
 
 // Defaults of a Watcher.
@@ -26,13 +25,13 @@ type Querier interface {
 	QueryRange(ctx context.Context, query string, r v1.Range, opts ...v1.Option) (model.Value, v1.Warnings, v1.Infos, error)
 }
 
-// Watcher reads a cluster's checks from the Prometheus that scrapes it. It implements
-// upgrade.Baseliner (the checks' values on X before the gate), upgrade.SeriesChecker (do the
-// series the checks need exist) and upgrade.Watcher (the watch of Y, with reports and charts).
-// The zero value is ready to use.
+// Watcher reads a cluster's checks from the Prometheus that scrapes it: the checks' values
+// on X before the gate (Baseline), whether the series the checks need exist (CheckSeries),
+// and the watch of Y, with reports and charts (Watch); the engine's ports for these are
+// satisfied in the composition root. The zero value is ready to use.
 type Watcher struct {
-	Client *Client       // queries; nil: a Client with its defaults
-	Clock  upgrade.Clock // nil: the wall clock
+	Client *Client // queries; nil: a Client with its defaults
+	Clock  Clock   // nil: the wall clock
 	// Lookback is how far back the baseline looks, ending when it is taken; 0: DefaultLookback.
 	// The charts start that far before the watch, too.
 	Lookback time.Duration
@@ -45,18 +44,18 @@ type Watcher struct {
 	Connect func(url string) (Querier, error)
 }
 
-var (
-	_ upgrade.Watcher       = (*Watcher)(nil)
-	_ upgrade.Baseliner     = (*Watcher)(nil)
-	_ upgrade.SeriesChecker = (*Watcher)(nil)
-)
+// Clock is the watch's time source: tests move time instead of waiting.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
 
 type wallClock struct{}
 
 func (wallClock) Now() time.Time                         { return time.Now() }
 func (wallClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
-func (w *Watcher) clock() upgrade.Clock {
+func (w *Watcher) clock() Clock {
 	if w.Clock != nil {
 		return w.Clock
 	}

@@ -6,41 +6,22 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/drawbridge/drawbridge/domain"
 	bolt "go.etcd.io/bbolt"
 )
-
-// Decision is an approver's answer at the gate. It is stored as its string.
-type Decision string
-
-// Decisions.
-const (
-	DecisionApprove Decision = "approve"
-	DecisionReject  Decision = "reject"
-)
-
-// Valid reports whether d is one of the known decisions.
-func (d Decision) Valid() bool { return d == DecisionApprove || d == DecisionReject }
-
-// Approval is one user's decision on a run.
-type Approval struct {
-	UserID   string    `json:"user_id"`
-	Decision Decision  `json:"decision"`
-	Reason   string    `json:"reason,omitempty"`
-	At       time.Time `json:"at"`
-}
 
 // AddApproval records a's decision on run, stamping At if it is zero. Each
 // user decides at most once per run: a second decision from the same user
 // fails with ErrDuplicate and changes nothing. The run must exist. The audit
 // events, if any, are appended to the run's log in the same transaction.
-func (s *Store) AddApproval(ctx context.Context, run RunID, a Approval, audit ...AuditEvent) error {
+func (s *Store) AddApproval(ctx context.Context, run domain.RunID, a domain.Approval, audit ...AuditEvent) error {
 	if err := s.addApproval(ctx, run, a, audit); err != nil {
 		return fmt.Errorf("add %s decision by %s on run %s: %w", a.Decision, a.UserID, run, err)
 	}
 	return nil
 }
 
-func (s *Store) addApproval(ctx context.Context, run RunID, a Approval, audit []AuditEvent) error {
+func (s *Store) addApproval(ctx context.Context, run domain.RunID, a domain.Approval, audit []AuditEvent) error {
 	if a.UserID == "" {
 		return errors.New("user ID is empty")
 	}
@@ -83,8 +64,8 @@ func (s *Store) addApproval(ctx context.Context, run RunID, a Approval, audit []
 }
 
 // Approvals returns the decisions on run in arrival order.
-func (s *Store) Approvals(ctx context.Context, run RunID) ([]Approval, error) {
-	var out []Approval
+func (s *Store) Approvals(ctx context.Context, run domain.RunID) ([]domain.Approval, error) {
+	var out []domain.Approval
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		var err error
 		out, err = approvalsOf(tx.Bucket(bucketApprovals), run)
@@ -96,8 +77,8 @@ func (s *Store) Approvals(ctx context.Context, run RunID) ([]Approval, error) {
 	return out, nil
 }
 
-func approvalsOf(b *bolt.Bucket, run RunID) ([]Approval, error) {
-	var out []Approval
+func approvalsOf(b *bolt.Bucket, run domain.RunID) ([]domain.Approval, error) {
+	var out []domain.Approval
 	err := scanRun(b, run, func(seq uint64, v []byte) error {
 		var rec approvalRecord
 		if err := decode(fmt.Sprintf("approval %d", seq), v, &rec); err != nil {

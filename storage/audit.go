@@ -7,24 +7,25 @@ import (
 	"math"
 	"time"
 
+	"github.com/drawbridge/drawbridge/domain"
 	bolt "go.etcd.io/bbolt"
 )
 
 // AuditEvent is one entry of the append-only audit log: who did what, when.
 type AuditEvent struct {
-	Seq    uint64    `json:"seq"`
-	At     time.Time `json:"at"`
-	Run    RunID     `json:"run,omitempty"` // 0 = not about one run
-	Actor  string    `json:"actor"`         // Slack user ID, "scheduler", …
-	Action string    `json:"action"`
-	Detail string    `json:"detail,omitempty"`
+	Seq    uint64       `json:"seq"`
+	At     time.Time    `json:"at"`
+	Run    domain.RunID `json:"run,omitempty"` // 0 = not about one run
+	Actor  string       `json:"actor"`         // Slack user ID, "scheduler", …
+	Action string       `json:"action"`
+	Detail string       `json:"detail,omitempty"`
 }
 
 // AuditFilter selects audit events.
 type AuditFilter struct {
-	Run      RunID  // 0 = all events
-	AfterSeq uint64 // only events with a larger Seq
-	Limit    int    // 0 = all
+	Run      domain.RunID // 0 = all events
+	AfterSeq uint64       // only events with a larger Seq
+	Limit    int          // 0 = all
 }
 
 // AppendAudit appends e to the audit log, assigning Seq (global and
@@ -81,7 +82,7 @@ func (s *Store) appendAuditTx(tx *bolt.Tx, e AuditEvent) (AuditEvent, error) {
 }
 
 // auditFor appends events to the log of run inside tx: their Run is set to run.
-func (s *Store) auditFor(tx *bolt.Tx, run RunID, events []AuditEvent) error {
+func (s *Store) auditFor(tx *bolt.Tx, run domain.RunID, events []AuditEvent) error {
 	for _, e := range events {
 		e.Run = run
 		if _, err := s.appendAuditTx(tx, e); err != nil {

@@ -5,14 +5,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/drawbridge/drawbridge/domain"
 )
 
 func TestAudit(t *testing.T) {
 	clock := newTestClock()
 	s := newStore(t, clock)
 	ctx := t.Context()
-	mustRun(t, s, "prod", StateScheduled)
-	mustRun(t, s, "staging", StateScheduled)
+	mustRun(t, s, "prod", domain.StateScheduled)
+	mustRun(t, s, "staging", domain.StateScheduled)
 
 	explicit := clock.Now().Add(-time.Hour)
 	inputs := []AuditEvent{
@@ -80,7 +82,7 @@ func TestChangesCarryTheirAuditEvents(t *testing.T) {
 	ctx := t.Context()
 	ev := func(action string) AuditEvent { return AuditEvent{Actor: "U9", Action: action, Run: 999} } // Run is overwritten
 
-	run, err := s.CreateRun(ctx, Run{Cluster: "prod", State: StatePreparing}, ev("start"))
+	run, err := s.CreateRun(ctx, domain.Run{Cluster: "prod", State: domain.StatePreparing}, ev("start"))
 	mustDo(t, err)
 	tests := []struct {
 		name      string
@@ -89,31 +91,31 @@ func TestChangesCarryTheirAuditEvents(t *testing.T) {
 		wantSaved bool
 	}{
 		{"update", func(e AuditEvent) error {
-			_, err := s.UpdateRun(ctx, run.ID, func(r *Run) error { r.Reason = "updated"; return nil }, e)
+			_, err := s.UpdateRun(ctx, run.ID, func(r *domain.Run) error { r.Reason = "updated"; return nil }, e)
 			return err
 		}, ev("abort"), true},
 		{"update refused", func(e AuditEvent) error {
-			_, err := s.UpdateRun(ctx, run.ID, func(r *Run) error { return errors.New("no") }, e)
+			_, err := s.UpdateRun(ctx, run.ID, func(r *domain.Run) error { return errors.New("no") }, e)
 			return err
 		}, ev("refused"), false},
 		{"update with an empty action", func(e AuditEvent) error {
-			_, err := s.UpdateRun(ctx, run.ID, func(r *Run) error { r.Reason = "must not stay"; return nil }, e)
+			_, err := s.UpdateRun(ctx, run.ID, func(r *domain.Run) error { r.Reason = "must not stay"; return nil }, e)
 			return err
 		}, ev(""), false},
 		{"step", func(e AuditEvent) error {
-			return s.PutStep(ctx, run.ID, StepRecord{Index: 1, Name: "preflight", Status: StepRunning}, e)
+			return s.PutStep(ctx, run.ID, domain.StepRecord{Index: 1, Name: "preflight", Status: domain.StepRunning}, e)
 		}, ev("step_started"), true},
 		{"step of a missing run", func(e AuditEvent) error {
-			return s.PutStep(ctx, 42, StepRecord{Index: 1, Name: "preflight", Status: StepRunning}, e)
+			return s.PutStep(ctx, 42, domain.StepRecord{Index: 1, Name: "preflight", Status: domain.StepRunning}, e)
 		}, ev("step_lost"), false},
 		{"approval", func(e AuditEvent) error {
-			return s.AddApproval(ctx, run.ID, Approval{UserID: "U2", Decision: DecisionApprove}, e)
+			return s.AddApproval(ctx, run.ID, domain.Approval{UserID: "U2", Decision: domain.DecisionApprove}, e)
 		}, ev("approve"), true},
 		{"approval twice", func(e AuditEvent) error {
-			return s.AddApproval(ctx, run.ID, Approval{UserID: "U2", Decision: DecisionApprove}, e)
+			return s.AddApproval(ctx, run.ID, domain.Approval{UserID: "U2", Decision: domain.DecisionApprove}, e)
 		}, ev("approve_again"), false},
 		{"approval with an empty action", func(e AuditEvent) error {
-			return s.AddApproval(ctx, run.ID, Approval{UserID: "U3", Decision: DecisionApprove}, e)
+			return s.AddApproval(ctx, run.ID, domain.Approval{UserID: "U3", Decision: domain.DecisionApprove}, e)
 		}, ev(""), false},
 	}
 	for _, tc := range tests {

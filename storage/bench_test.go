@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+
+	"github.com/drawbridge/drawbridge/domain"
 )
 
 // BenchmarkAppendAudit appends one event per op with fsync on: the real cost
@@ -24,10 +26,10 @@ func BenchmarkListNewestRuns(b *testing.B) {
 	s := openStore(b, filepath.Join(b.TempDir(), "drawbridge.db"), Options{NoSync: true})
 	ctx := b.Context()
 	for i := range 10_000 {
-		r := Run{
-			Cluster: fmt.Sprintf("cluster-%d", i%20), From: "3.4.2", To: "3.9.1", State: StateSucceeded,
+		r := domain.Run{
+			Cluster: fmt.Sprintf("cluster-%d", i%20), From: "3.4.2", To: "3.9.1", State: domain.StateSucceeded,
 			RequestedBy: "U01ABCDEF", Window: "sunday-night", CurrentStep: 14, Reason: "verified 3.9.1 on every node",
-			Details: map[string]string{"backup": fmt.Sprintf("/var/lib/drawbridge/backups/%d.dump", i), "fingerprint": "9f86d081884c7d659a2feaa0c55ad015"},
+			Facts: domain.Facts{Backup: &domain.Backup{Path: fmt.Sprintf("/var/lib/drawbridge/backups/%d.dump", i), Size: 1 << 20, SHA256: "9f86d081884c7d659a2feaa0c55ad015"}},
 		}
 		if _, err := s.CreateRun(ctx, r); err != nil {
 			b.Fatal(err)

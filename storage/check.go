@@ -1,8 +1,10 @@
 package storage
 
 import (
+	"bytes"
 	"fmt"
 
+	"github.com/drawbridge/drawbridge/domain"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -27,7 +29,10 @@ func checkFormats(tx *bolt.Tx) []error {
 		bucketOutbox, bucketOutboxDead, bucketMessageRefs, bucketClaimedKeys,
 	} {
 		_ = tx.Bucket(name).ForEach(func(k, v []byte) error {
-			var f formatOnly
+			f := formatOnly{want: formatV1}
+			if bytes.Equal(name, bucketRuns) || bytes.Equal(name, bucketSteps) {
+				f.want = formatV2
+			}
 			if err := decode(fmt.Sprintf("%s record %x", name, k), v, &f); err != nil {
 				errs = append(errs, err)
 			}
@@ -41,14 +46,14 @@ func checkFormats(tx *bolt.Tx) []error {
 // runs, each under its own cluster.
 func checkActive(tx *bolt.Tx) []error {
 	var errs []error
-	indexed := map[RunID]bool{}
+	indexed := map[domain.RunID]bool{}
 	_ = tx.Bucket(bucketActive).ForEach(func(k, v []byte) error {
 		n, ok := keyU64(v)
 		if !ok {
 			errs = append(errs, fmt.Errorf("active index entry %q is malformed: %x", k, v))
 			return nil
 		}
-		id := RunID(n)
+		id := domain.RunID(n)
 		indexed[id] = true
 		r, err := getRun(tx, id)
 		switch {
@@ -89,7 +94,7 @@ func checkAuditIndex(tx *bolt.Tx) []error {
 			return nil
 		}
 		e, err := decodeAudit(u64Key(seq), audit.Get(u64Key(seq)))
-		if err != nil || e.Run != RunID(run) {
+		if err != nil || e.Run != domain.RunID(run) {
 			errs = append(errs, fmt.Errorf("audit_by_run entry (run %d, seq %d) does not match the audit log", run, seq))
 		}
 		return nil

@@ -5,12 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/drawbridge/drawbridge/domain"
 )
 
-// formatV1 is the only record format so far. Every stored JSON value carries
-// it as "v", so a later drawbridge can recognise and upgrade old records
-// lazily instead of in a migration.
-const formatV1 = 1
+// Every stored JSON value carries its record format as "v", so a later drawbridge can
+// recognise old records. Runs and step records are at format 2 (typed facts, schema
+// version 3); every other record is at format 1.
+const (
+	formatV1 = 1
+	formatV2 = 2
+)
 
 // u64Key encodes n big-endian, so byte order is numeric order.
 func u64Key(n uint64) []byte {
@@ -48,15 +53,15 @@ func keyPair(k []byte) (a, b uint64, ok bool) {
 type (
 	runRecord struct {
 		V int `json:"v"`
-		Run
+		domain.Run
 	}
 	stepRecord struct {
 		V int `json:"v"`
-		StepRecord
+		domain.StepRecord
 	}
 	approvalRecord struct {
 		V int `json:"v"`
-		Approval
+		domain.Approval
 	}
 	auditRecord struct {
 		V int `json:"v"`
@@ -80,8 +85,21 @@ type (
 	}
 )
 
-// stored is a record in its stored form.
-type stored interface{ format() int }
+// stored is a record in its stored form: the format it has, and the one this code writes.
+type stored interface {
+	format() int
+	current() int
+}
+
+func (*runRecord) current() int        { return formatV2 }
+func (*stepRecord) current() int       { return formatV2 }
+func (*approvalRecord) current() int   { return formatV1 }
+func (*auditRecord) current() int      { return formatV1 }
+func (*scheduleRecord) current() int   { return formatV1 }
+func (*outboxRecord) current() int     { return formatV1 }
+func (*messageRefRecord) current() int { return formatV1 }
+func (*claimRecord) current() int      { return formatV1 }
+func (r *formatOnly) current() int     { return r.want }
 
 func (r *runRecord) format() int        { return r.V }
 func (r *stepRecord) format() int       { return r.V }
@@ -95,7 +113,8 @@ func (r *formatOnly) format() int       { return r.V }
 
 // formatOnly reads just the format field of any stored record.
 type formatOnly struct {
-	V int `json:"v"`
+	V    int `json:"v"`
+	want int // the format expected of its bucket
 }
 
 // encode marshals a stored record; what names it in the error.
@@ -114,8 +133,8 @@ func decode(what string, v []byte, rec stored) error {
 	if err := json.Unmarshal(v, rec); err != nil {
 		return fmt.Errorf("decode %s: %w", what, err)
 	}
-	if f := rec.format(); f != formatV1 {
-		return fmt.Errorf("decode %s: record format v%d is not supported (want v%d)", what, f, formatV1)
+	if f, want := rec.format(), rec.current(); f != want {
+		return fmt.Errorf("decode %s: record format v%d is not supported (want v%d)", what, f, want)
 	}
 	return nil
 }

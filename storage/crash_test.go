@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/drawbridge/drawbridge/domain"
 )
 
 // TestCrashKill: a child process writes records with fsync on and is killed
@@ -120,10 +122,10 @@ func runAndKill(t *testing.T, path string, seed uint64, waitReady bool, delay ti
 
 // crashLedger is what the children reported as committed.
 type crashLedger struct {
-	runs      map[RunID]reportedRun
+	runs      map[domain.RunID]reportedRun
 	steps     map[[2]uint64]int // (run, index) → attempt
-	approvals map[RunID]map[string]Decision
-	audit     map[uint64]AuditEvent // Seq, Run, Detail
+	approvals map[domain.RunID]map[string]domain.Decision
+	audit     map[uint64]AuditEvent // Seq, domain.Run, Detail
 	enqueued  map[uint64]string     // seq → key
 	completed map[uint64]bool
 }
@@ -135,9 +137,9 @@ type reportedRun struct {
 
 func newCrashLedger() *crashLedger {
 	return &crashLedger{
-		runs:      map[RunID]reportedRun{},
+		runs:      map[domain.RunID]reportedRun{},
 		steps:     map[[2]uint64]int{},
-		approvals: map[RunID]map[string]Decision{},
+		approvals: map[domain.RunID]map[string]domain.Decision{},
 		audit:     map[uint64]AuditEvent{},
 		enqueued:  map[uint64]string{},
 		completed: map[uint64]bool{},
@@ -174,7 +176,7 @@ func (l *crashLedger) add(line string) error {
 	}
 	switch {
 	case f[0] == "run" && len(f) == 4: // run <id> <rev> <cluster>
-		id := RunID(n(1))
+		id := domain.RunID(n(1))
 		if prev, ok := l.runs[id]; ok && (prev.rev >= n(2) || prev.cluster != f[3]) {
 			return fmt.Errorf("run %s reported again with %v after %v", id, f[2:], prev)
 		}
@@ -182,13 +184,13 @@ func (l *crashLedger) add(line string) error {
 	case f[0] == "step" && len(f) == 4: // step <run> <index> <attempt>
 		l.steps[[2]uint64{n(1), n(2)}] = int(n(3))
 	case f[0] == "approval" && len(f) == 4: // approval <run> <user> <decision>
-		id := RunID(n(1))
+		id := domain.RunID(n(1))
 		if l.approvals[id] == nil {
-			l.approvals[id] = map[string]Decision{}
+			l.approvals[id] = map[string]domain.Decision{}
 		}
-		l.approvals[id][f[2]] = Decision(f[3])
+		l.approvals[id][f[2]] = domain.Decision(f[3])
 	case f[0] == "audit" && len(f) == 4: // audit <seq> <run> <detail>
-		l.audit[n(1)] = AuditEvent{Seq: n(1), Run: RunID(n(2)), Detail: f[3]}
+		l.audit[n(1)] = AuditEvent{Seq: n(1), Run: domain.RunID(n(2)), Detail: f[3]}
 	case f[0] == "enqueue" && len(f) == 3: // enqueue <seq> <key>
 		l.enqueued[n(1)] = f[2]
 	case f[0] == "complete" && len(f) == 2: // complete <seq>
@@ -224,18 +226,18 @@ func verifyAfterCrash(t *testing.T, path string, want, all *crashLedger, when st
 			bad("run %s (reported rev %d): %v", id, rep.rev, err)
 		case r.Revision < rep.rev || r.Cluster != rep.cluster:
 			bad("run %s is rev %d on %q, reported rev %d on %q", id, r.Revision, r.Cluster, rep.rev, rep.cluster)
-		case r.Details["rev"] != strconv.FormatUint(r.Revision, 10) || r.CurrentStep != int(r.Revision)-1:
+		case r.Reason != "rev "+strconv.FormatUint(r.Revision, 10) || r.CurrentStep != int(r.Revision)-1:
 			bad("run %s rev %d holds the contents of another revision: %+v", id, r.Revision, r)
 		}
 	}
-	stepsOf := map[RunID][]StepRecord{}
+	stepsOf := map[domain.RunID][]domain.StepRecord{}
 	for key, attempt := range want.steps {
-		run := RunID(key[0])
+		run := domain.RunID(key[0])
 		if _, ok := stepsOf[run]; !ok {
 			stepsOf[run], err = s.Steps(ctx, run)
 			mustDo(t, err)
 		}
-		var found *StepRecord
+		var found *domain.StepRecord
 		for i, st := range stepsOf[run] {
 			if st.Index == int(key[1]) {
 				found = &stepsOf[run][i]
@@ -251,7 +253,7 @@ func verifyAfterCrash(t *testing.T, path string, want, all *crashLedger, when st
 	for run, users := range want.approvals {
 		got, err := s.Approvals(ctx, run)
 		mustDo(t, err)
-		decided := map[string]Decision{}
+		decided := map[string]domain.Decision{}
 		for _, a := range got {
 			decided[a.UserID] = a.Decision
 		}
@@ -337,8 +339,8 @@ type writer struct {
 	rng      *rand.Rand
 	name     string // unique to this child
 	n        int
-	all      []RunID // runs it may update
-	own      []RunID // runs it created: steps and approvals go only there
+	all      []domain.RunID // runs it may update
+	own      []domain.RunID // runs it created: steps and approvals go only there
 	attempts map[[2]uint64]int
 	pending  []uint64 // messages it enqueued and has not completed
 }
@@ -365,7 +367,7 @@ func (w *writer) step() error {
 
 func (w *writer) createRun() error {
 	cluster := fmt.Sprintf("c%s-%d", w.name, w.n)
-	r, err := w.s.CreateRun(w.ctx, Run{Cluster: cluster, State: StateScheduled, Details: map[string]string{"rev": "1"}})
+	r, err := w.s.CreateRun(w.ctx, domain.Run{Cluster: cluster, State: domain.StateScheduled, Reason: "rev 1"})
 	if err != nil {
 		return err
 	}
@@ -377,14 +379,11 @@ func (w *writer) createRun() error {
 
 func (w *writer) updateRun() error {
 	id := w.all[w.rng.IntN(len(w.all))]
-	state := []RunState{StatePreparing, StateWatching, StateSucceeded, StateAborted}[w.rng.IntN(4)]
-	r, err := w.s.UpdateRun(w.ctx, id, func(r *Run) error {
+	state := []domain.RunState{domain.StatePreparing, domain.StateWatching, domain.StateSucceeded, domain.StateAborted}[w.rng.IntN(4)]
+	r, err := w.s.UpdateRun(w.ctx, id, func(r *domain.Run) error {
 		r.State = state
 		r.CurrentStep++
-		if r.Details == nil {
-			r.Details = map[string]string{}
-		}
-		r.Details["rev"] = strconv.FormatUint(r.Revision+1, 10)
+		r.Reason = "rev " + strconv.FormatUint(r.Revision+1, 10)
 		return nil
 	})
 	if err != nil {
@@ -399,7 +398,7 @@ func (w *writer) putStep() error {
 	key := [2]uint64{uint64(run), uint64(w.rng.IntN(3))}
 	w.attempts[key]++
 	a := w.attempts[key]
-	rec := StepRecord{Index: int(key[1]), Name: "step", Status: StepRunning, Attempt: a, OutputTail: fmt.Sprintf("attempt %d", a)}
+	rec := domain.StepRecord{Index: int(key[1]), Name: "step", Status: domain.StepRunning, Attempt: a, OutputTail: fmt.Sprintf("attempt %d", a)}
 	if err := w.s.PutStep(w.ctx, run, rec); err != nil {
 		return err
 	}
@@ -410,8 +409,8 @@ func (w *writer) putStep() error {
 func (w *writer) addApproval() error {
 	run := w.own[w.rng.IntN(len(w.own))]
 	user := fmt.Sprintf("U%d", w.n) // unique, so never a duplicate
-	d := []Decision{DecisionApprove, DecisionReject}[w.rng.IntN(2)]
-	if err := w.s.AddApproval(w.ctx, run, Approval{UserID: user, Decision: d}); err != nil {
+	d := []domain.Decision{domain.DecisionApprove, domain.DecisionReject}[w.rng.IntN(2)]
+	if err := w.s.AddApproval(w.ctx, run, domain.Approval{UserID: user, Decision: d}); err != nil {
 		return err
 	}
 	fmt.Printf("approval %s %s %s\n", run, user, d)
@@ -419,7 +418,7 @@ func (w *writer) addApproval() error {
 }
 
 func (w *writer) appendAudit() error {
-	var run RunID
+	var run domain.RunID
 	if w.rng.IntN(4) != 0 {
 		run = w.all[w.rng.IntN(len(w.all))]
 	}

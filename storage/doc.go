@@ -1,5 +1,7 @@
-// Package storage owns drawbridge's persisted state in bbolt: the record
-// types, buckets, schema version and migrations.
+// Package storage owns drawbridge's persisted state in bbolt: the buckets, the records
+// that are storage's own (audit events, schedules, the outbox, message references,
+// idempotency keys), the schema version and its migrations. Runs, step records and
+// approvals are domain's values; storage persists them.
 //
 // Callers get a typed API. They never see a *bolt.Tx or a byte slice that
 // points into the memory map: every value is decoded (JSON, each record
@@ -8,13 +10,13 @@
 // no active run" and the write that depends on it cannot be separated by
 // another writer or by a crash.
 //
-// Layout (schema version 2):
+// Layout (schema version 3):
 //
 //	meta          schema_version → big-endian uint64; ping → last Ping time
-//	runs          be64(run ID) → Run
+//	runs          be64(run ID) → domain.Run (record format 2: typed facts since version 3)
 //	active        cluster name → be64(run ID) of its one non-terminal run
-//	steps         be64(run ID) + be64(step index) → StepRecord
-//	approvals     be64(run ID) + be64(arrival seq) → Approval
+//	steps         be64(run ID) + be64(step index) → domain.StepRecord (format 2)
+//	approvals     be64(run ID) + be64(arrival seq) → domain.Approval
 //	audit         be64(seq) → AuditEvent
 //	audit_by_run  be64(run ID) + be64(seq) → empty (added by schema version 2)
 //	schedules     be64(run ID) → Schedule

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/drawbridge/drawbridge/domain"
 )
 
 // testClock is an injected clock that moves only when told to.
@@ -73,9 +75,9 @@ func closeChecked(t testing.TB, s *Store) {
 }
 
 // mustRun creates a run on cluster in state, failing the test on error.
-func mustRun(t testing.TB, s *Store, cluster string, state RunState) Run {
+func mustRun(t testing.TB, s *Store, cluster string, state domain.RunState) domain.Run {
 	t.Helper()
-	r, err := s.CreateRun(t.Context(), Run{Cluster: cluster, From: "3.4.2", To: "3.9.1", State: state, RequestedBy: "U1"})
+	r, err := s.CreateRun(t.Context(), domain.Run{Cluster: cluster, From: "3.4.2", To: "3.9.1", State: state, RequestedBy: "U1"})
 	if err != nil {
 		t.Fatalf("CreateRun(%s, %s): %v", cluster, state, err)
 	}

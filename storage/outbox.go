@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/drawbridge/drawbridge/domain"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -14,7 +15,7 @@ import (
 // Seq order; one that keeps failing moves to the dead letters.
 type OutboxMessage struct {
 	Seq        uint64          `json:"seq"`
-	Run        RunID           `json:"run,omitempty"`
+	Run        domain.RunID    `json:"run,omitempty"`
 	Method     string          `json:"method"`        // e.g. "chat.postMessage"
 	Key        string          `json:"key,omitempty"` // names the Slack message for later updates
 	Payload    json.RawMessage `json:"payload,omitempty"`

@@ -4,120 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
-	"strings"
-	"time"
 
+	"github.com/drawbridge/drawbridge/domain"
 	bolt "go.etcd.io/bbolt"
 )
 
-// RunID identifies a run. IDs are assigned by CreateRun, start at 1 and
-// increase; 0 is not a valid ID.
-type RunID uint64
-
-// String returns the decimal number, e.g. "42".
-func (id RunID) String() string { return strconv.FormatUint(uint64(id), 10) }
-
-// ParseRunID parses "42", "#42" or "r42" (surrounding spaces allowed).
-func ParseRunID(s string) (RunID, error) {
-	t := strings.TrimSpace(s)
-	t = strings.TrimPrefix(t, "#")
-	if strings.HasPrefix(t, "r") || strings.HasPrefix(t, "R") {
-		t = t[1:]
-	}
-	n, err := strconv.ParseUint(t, 10, 64)
-	if err != nil || n == 0 {
-		return 0, fmt.Errorf("run ID %q is not a run number like 42, #42 or r42", s)
-	}
-	return RunID(n), nil
-}
-
-// RunState is where a run is in its life. It is stored as its string.
-type RunState string
-
-// Run states.
-const (
-	StateScheduled            RunState = "scheduled"
-	StatePreparing            RunState = "preparing"
-	StateAwaitingApproval     RunState = "awaiting_approval"
-	StateRejected             RunState = "rejected"
-	StateExpired              RunState = "expired"
-	StateStopping             RunState = "stopping"
-	StateMigrating            RunState = "migrating"
-	StateStarting             RunState = "starting"
-	StateWatching             RunState = "watching"
-	StateAwaitingDecommission RunState = "awaiting_decommission"
-	StateSucceeded            RunState = "succeeded"
-	StateFailedBeforeDowntime RunState = "failed_before_downtime"
-	StateNeedsAttention       RunState = "needs_attention"
-	StateRollingBack          RunState = "rolling_back"
-	StateRolledBack           RunState = "rolled_back"
-	StateRollbackFailed       RunState = "rollback_failed"
-	StateAborted              RunState = "aborted"
-)
-
-// runStates maps every valid state to whether it is terminal.
-var runStates = map[RunState]bool{
-	StateScheduled:            false,
-	StatePreparing:            false,
-	StateAwaitingApproval:     false,
-	StateRejected:             true,
-	StateExpired:              true,
-	StateStopping:             false,
-	StateMigrating:            false,
-	StateStarting:             false,
-	StateWatching:             false,
-	StateAwaitingDecommission: false,
-	StateSucceeded:            true,
-	StateFailedBeforeDowntime: true,
-	StateNeedsAttention:       false,
-	StateRollingBack:          false,
-	StateRolledBack:           true,
-	StateRollbackFailed:       true,
-	StateAborted:              true,
-}
-
-// Terminal reports whether a run in this state has ended. A cluster may have
-// at most one run that is not terminal.
-func (s RunState) Terminal() bool { return runStates[s] }
-
-// Valid reports whether s is one of the known states.
-func (s RunState) Valid() bool {
-	_, ok := runStates[s]
-	return ok
-}
-
-// Run is one upgrade of one cluster.
-type Run struct {
-	ID           RunID     `json:"id"`
-	Cluster      string    `json:"cluster"`
-	From         string    `json:"from,omitempty"`
-	To           string    `json:"to,omitempty"`
-	State        RunState  `json:"state"`
-	Force        bool      `json:"force,omitempty"`
-	RequestedBy  string    `json:"requested_by,omitempty"` // Slack user ID or "scheduler"
-	Window       string    `json:"window,omitempty"`
-	ScheduledFor time.Time `json:"scheduled_for,omitzero"`
-
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
-	DowntimeStart time.Time `json:"downtime_start,omitzero"`
-	DowntimeEnd   time.Time `json:"downtime_end,omitzero"`
-
-	CurrentStep int               `json:"current_step"`
-	Reason      string            `json:"reason,omitempty"`  // why it ended as it did
-	Details     map[string]string `json:"details,omitempty"` // free structured facts (backup path, fingerprint, …)
-	Revision    uint64            `json:"revision"`          // incremented by every write
-}
-
 // RunFilter selects runs for ListRuns.
 type RunFilter struct {
-	Cluster string     // "" = all clusters
-	States  []RunState // empty = all states
-	Limit   int        // 0 = 50
-	Before  RunID      // only runs with a smaller ID; 0 = from the newest
+	Cluster string            // "" = all clusters
+	States  []domain.RunState // empty = all states
+	Limit   int               // 0 = 50
+	Before  domain.RunID      // only runs with a smaller ID; 0 = from the newest
 }
 
 const defaultRunLimit = 50
@@ -127,9 +26,9 @@ const defaultRunLimit = 50
 // cluster already has a non-terminal run, the error wraps ErrClusterBusy and
 // names that run. The audit events, if any, are appended to the new run's log in the
 // same transaction.
-func (s *Store) CreateRun(ctx context.Context, r Run, audit ...AuditEvent) (Run, error) {
+func (s *Store) CreateRun(ctx context.Context, r domain.Run, audit ...AuditEvent) (domain.Run, error) {
 	if err := errors.Join(validateNewRun(r), validAudit(audit...)); err != nil {
-		return Run{}, fmt.Errorf("create run for cluster %q: %w", r.Cluster, err)
+		return domain.Run{}, fmt.Errorf("create run for cluster %q: %w", r.Cluster, err)
 	}
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		var err error
@@ -139,19 +38,19 @@ func (s *Store) CreateRun(ctx context.Context, r Run, audit ...AuditEvent) (Run,
 		return s.auditFor(tx, r.ID, audit)
 	})
 	if err != nil {
-		return Run{}, fmt.Errorf("create run for cluster %q: %w", r.Cluster, err)
+		return domain.Run{}, fmt.Errorf("create run for cluster %q: %w", r.Cluster, err)
 	}
 	return r, nil
 }
 
 // CreateScheduledRun is CreateRun and PutSchedule in one transaction: a scheduled run
 // never exists without its schedule. sc.Run is set to the new run's ID.
-func (s *Store) CreateScheduledRun(ctx context.Context, r Run, sc Schedule, audit ...AuditEvent) (Run, Schedule, error) {
+func (s *Store) CreateScheduledRun(ctx context.Context, r domain.Run, sc Schedule, audit ...AuditEvent) (domain.Run, Schedule, error) {
 	if err := errors.Join(validateNewRun(r), validAudit(audit...)); err != nil {
-		return Run{}, Schedule{}, fmt.Errorf("create scheduled run for cluster %q: %w", r.Cluster, err)
+		return domain.Run{}, Schedule{}, fmt.Errorf("create scheduled run for cluster %q: %w", r.Cluster, err)
 	}
 	if sc.OpensAt.IsZero() {
-		return Run{}, Schedule{}, fmt.Errorf("create scheduled run for cluster %q: the schedule's opens-at time is zero", r.Cluster)
+		return domain.Run{}, Schedule{}, fmt.Errorf("create scheduled run for cluster %q: the schedule's opens-at time is zero", r.Cluster)
 	}
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		var err error
@@ -165,13 +64,13 @@ func (s *Store) CreateScheduledRun(ctx context.Context, r Run, sc Schedule, audi
 		return s.auditFor(tx, r.ID, audit)
 	})
 	if err != nil {
-		return Run{}, Schedule{}, fmt.Errorf("create scheduled run for cluster %q: %w", r.Cluster, err)
+		return domain.Run{}, Schedule{}, fmt.Errorf("create scheduled run for cluster %q: %w", r.Cluster, err)
 	}
 	return r, sc, nil
 }
 
 // createRunTx stores the new run r inside tx, assigning its ID, times and revision.
-func (s *Store) createRunTx(tx *bolt.Tx, r Run) (Run, error) {
+func (s *Store) createRunTx(tx *bolt.Tx, r domain.Run) (domain.Run, error) {
 	if err := clusterFree(tx, r.Cluster, 0); err != nil {
 		return r, err
 	}
@@ -179,14 +78,14 @@ func (s *Store) createRunTx(tx *bolt.Tx, r Run) (Run, error) {
 	if err != nil {
 		return r, err
 	}
-	r.ID = RunID(seq)
+	r.ID = domain.RunID(seq)
 	r.CreatedAt = s.stamp()
 	r.UpdatedAt = r.CreatedAt
 	r.Revision = 1
 	return r, putRun(tx, r, "")
 }
 
-func validateNewRun(r Run) error {
+func validateNewRun(r domain.Run) error {
 	switch {
 	case r.ID != 0:
 		return fmt.Errorf("run ID %s was set by the caller; the store assigns IDs", r.ID)
@@ -199,15 +98,15 @@ func validateNewRun(r Run) error {
 }
 
 // GetRun returns the run with the given ID, or an error wrapping ErrNotFound.
-func (s *Store) GetRun(ctx context.Context, id RunID) (Run, error) {
-	var r Run
+func (s *Store) GetRun(ctx context.Context, id domain.RunID) (domain.Run, error) {
+	var r domain.Run
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		var err error
 		r, err = getRun(tx, id)
 		return err
 	})
 	if err != nil {
-		return Run{}, fmt.Errorf("get run %s: %w", id, err)
+		return domain.Run{}, fmt.Errorf("get run %s: %w", id, err)
 	}
 	return r, nil
 }
@@ -222,21 +121,23 @@ func (s *Store) GetRun(ctx context.Context, id RunID) (Run, error) {
 // leaves StateScheduled loses its schedule in the same transaction. The audit
 // events, if any, are appended to the run's log in the same transaction: the change and
 // its record are stored together or not at all.
-func (s *Store) UpdateRun(ctx context.Context, id RunID, fn func(*Run) error, audit ...AuditEvent) (Run, error) {
+func (s *Store) UpdateRun(ctx context.Context, id domain.RunID, fn func(*domain.Run) error, audit ...AuditEvent) (domain.Run, error) {
 	if fn == nil {
-		return Run{}, fmt.Errorf("update run %s: nil update function", id)
+		return domain.Run{}, fmt.Errorf("update run %s: nil update function", id)
 	}
 	if err := validAudit(audit...); err != nil {
-		return Run{}, fmt.Errorf("update run %s: %w", id, err)
+		return domain.Run{}, fmt.Errorf("update run %s: %w", id, err)
 	}
-	var r Run
+	var r domain.Run
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		old, err := getRun(tx, id)
 		if err != nil {
 			return err
 		}
-		r = old
-		r.Details = maps.Clone(old.Details)
+		// fn edits a copy of its own: old keeps what is stored, slices and pointers too.
+		if r, err = getRun(tx, id); err != nil {
+			return err
+		}
 		if err := fn(&r); err != nil {
 			return err
 		}
@@ -254,7 +155,7 @@ func (s *Store) UpdateRun(ctx context.Context, id RunID, fn func(*Run) error, au
 		if err := putRun(tx, r, old.State); err != nil {
 			return err
 		}
-		if old.State == StateScheduled && r.State != StateScheduled {
+		if old.State == domain.StateScheduled && r.State != domain.StateScheduled {
 			// A schedule is the scheduler's wake-up for a run that waits for it; a run
 			// that prepares or ends no longer does.
 			if err := tx.Bucket(bucketSchedules).Delete(u64Key(uint64(id))); err != nil {
@@ -264,12 +165,12 @@ func (s *Store) UpdateRun(ctx context.Context, id RunID, fn func(*Run) error, au
 		return s.auditFor(tx, id, audit)
 	})
 	if err != nil {
-		return Run{}, fmt.Errorf("update run %s: %w", id, err)
+		return domain.Run{}, fmt.Errorf("update run %s: %w", id, err)
 	}
 	return r, nil
 }
 
-func validateUpdate(old, r Run) error {
+func validateUpdate(old, r domain.Run) error {
 	switch {
 	case r.ID != old.ID:
 		return fmt.Errorf("run ID may not change (to %s)", r.ID)
@@ -282,7 +183,7 @@ func validateUpdate(old, r Run) error {
 }
 
 // ListRuns returns runs matching f, newest (highest ID) first.
-func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
+func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]domain.Run, error) {
 	if f.Limit < 0 {
 		return nil, fmt.Errorf("list runs: limit %d is negative", f.Limit)
 	}
@@ -290,7 +191,7 @@ func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
 	if limit == 0 {
 		limit = defaultRunLimit
 	}
-	var out []Run
+	var out []domain.Run
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketRuns).Cursor()
 		k, v := c.Last()
@@ -318,7 +219,7 @@ func (s *Store) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
 	return out, nil
 }
 
-func (f RunFilter) matches(r Run) bool {
+func (f RunFilter) matches(r domain.Run) bool {
 	if f.Cluster != "" && r.Cluster != f.Cluster {
 		return false
 	}
@@ -326,9 +227,9 @@ func (f RunFilter) matches(r Run) bool {
 }
 
 // ActiveRun returns the cluster's non-terminal run, if it has one.
-func (s *Store) ActiveRun(ctx context.Context, cluster string) (Run, bool, error) {
+func (s *Store) ActiveRun(ctx context.Context, cluster string) (domain.Run, bool, error) {
 	var (
-		r  Run
+		r  domain.Run
 		ok bool
 	)
 	err := s.view(ctx, func(tx *bolt.Tx) error {
@@ -342,28 +243,28 @@ func (s *Store) ActiveRun(ctx context.Context, cluster string) (Run, bool, error
 		return err
 	})
 	if err != nil {
-		return Run{}, false, fmt.Errorf("active run of cluster %q: %w", cluster, err)
+		return domain.Run{}, false, fmt.Errorf("active run of cluster %q: %w", cluster, err)
 	}
 	return r, ok, nil
 }
 
 // getRun loads and decodes one run; the result is safe after tx ends.
-func getRun(tx *bolt.Tx, id RunID) (Run, error) {
+func getRun(tx *bolt.Tx, id domain.RunID) (domain.Run, error) {
 	v := tx.Bucket(bucketRuns).Get(u64Key(uint64(id)))
 	if v == nil {
-		return Run{}, ErrNotFound
+		return domain.Run{}, ErrNotFound
 	}
 	var rec runRecord
 	if err := decode("run "+id.String(), v, &rec); err != nil {
-		return Run{}, err
+		return domain.Run{}, err
 	}
 	return rec.Run, nil
 }
 
 // putRun stores r and keeps the active index in step with its state. prev
 // is the state r had before this write ("" for a new run).
-func putRun(tx *bolt.Tx, r Run, prev RunState) error {
-	b, err := encode("run "+r.ID.String(), runRecord{V: formatV1, Run: r})
+func putRun(tx *bolt.Tx, r domain.Run, prev domain.RunState) error {
+	b, err := encode("run "+r.ID.String(), runRecord{V: formatV2, Run: r})
 	if err != nil {
 		return err
 	}
@@ -385,7 +286,7 @@ func putRun(tx *bolt.Tx, r Run, prev RunState) error {
 
 // clusterFree fails with ErrClusterBusy if the cluster has a non-terminal run
 // other than self.
-func clusterFree(tx *bolt.Tx, cluster string, self RunID) error {
+func clusterFree(tx *bolt.Tx, cluster string, self domain.RunID) error {
 	id, ok := activeID(tx, cluster)
 	if !ok || id == self {
 		return nil
@@ -397,17 +298,17 @@ func clusterFree(tx *bolt.Tx, cluster string, self RunID) error {
 	return fmt.Errorf("%w: run %s is %s", ErrClusterBusy, other.ID, other.State)
 }
 
-func activeID(tx *bolt.Tx, cluster string) (RunID, bool) {
+func activeID(tx *bolt.Tx, cluster string) (domain.RunID, bool) {
 	if cluster == "" {
 		return 0, false
 	}
 	n, ok := keyU64(tx.Bucket(bucketActive).Get([]byte(cluster)))
-	return RunID(n), ok
+	return domain.RunID(n), ok
 }
 
 // runExists is the check behind "run must exist" for the records that
 // belong to a run.
-func runExists(tx *bolt.Tx, id RunID) error {
+func runExists(tx *bolt.Tx, id domain.RunID) error {
 	if id == 0 || tx.Bucket(bucketRuns).Get(u64Key(uint64(id))) == nil {
 		return ErrNotFound
 	}

@@ -8,77 +8,17 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/drawbridge/drawbridge/domain"
 )
-
-func TestParseRunID(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    RunID
-		wantErr bool
-	}{
-		{in: "42", want: 42},
-		{in: "#42", want: 42},
-		{in: "r42", want: 42},
-		{in: "R7", want: 7},
-		{in: " 7 ", want: 7},
-		{in: "18446744073709551615", want: 18446744073709551615},
-		{in: "", wantErr: true},
-		{in: "0", wantErr: true},
-		{in: "#0", wantErr: true},
-		{in: "r", wantErr: true},
-		{in: "#", wantErr: true},
-		{in: "-1", wantErr: true},
-		{in: "+1", wantErr: true},
-		{in: "42x", wantErr: true},
-		{in: "run42", wantErr: true},
-		{in: "18446744073709551616", wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, err := ParseRunID(tt.in)
-			if (err != nil) != tt.wantErr || got != tt.want {
-				t.Errorf("ParseRunID(%q) = %d, %v; want %d, error %v", tt.in, got, err, tt.want, tt.wantErr)
-			}
-			if err != nil && !strings.Contains(err.Error(), fmt.Sprintf("%q", tt.in)) {
-				t.Errorf("error %q does not quote the input", err)
-			}
-		})
-	}
-	if s := RunID(42).String(); s != "42" {
-		t.Errorf("RunID(42).String() = %q", s)
-	}
-}
-
-func TestRunStates(t *testing.T) {
-	terminal := []RunState{StateRejected, StateExpired, StateSucceeded, StateFailedBeforeDowntime, StateRolledBack, StateRollbackFailed, StateAborted}
-	active := []RunState{StateScheduled, StatePreparing, StateAwaitingApproval, StateStopping, StateMigrating, StateStarting, StateWatching, StateAwaitingDecommission, StateNeedsAttention, StateRollingBack}
-	if n := len(terminal) + len(active); n != len(runStates) {
-		t.Fatalf("test lists %d states, package has %d", n, len(runStates))
-	}
-	for _, s := range terminal {
-		if !s.Valid() || !s.Terminal() {
-			t.Errorf("%s: Valid %v Terminal %v, want both true", s, s.Valid(), s.Terminal())
-		}
-	}
-	for _, s := range active {
-		if !s.Valid() || s.Terminal() {
-			t.Errorf("%s: Valid %v Terminal %v, want valid and not terminal", s, s.Valid(), s.Terminal())
-		}
-	}
-	for _, s := range []RunState{"", "Succeeded", "done"} {
-		if s.Valid() || s.Terminal() {
-			t.Errorf("%q: Valid %v Terminal %v, want neither", s, s.Valid(), s.Terminal())
-		}
-	}
-}
 
 func TestCreateRun(t *testing.T) {
 	clock := newTestClock()
 	s := newStore(t, clock)
 	ctx := t.Context()
-	in := Run{
-		Cluster: "prod", From: "3.4.2", To: "3.9.1", State: StateScheduled, RequestedBy: "scheduler",
-		Window: "sunday", ScheduledFor: clock.Now().Add(48 * time.Hour), Details: map[string]string{"k": "v"},
+	in := domain.Run{
+		Cluster: "prod", From: "3.4.2", To: "3.9.1", State: domain.StateScheduled, RequestedBy: "scheduler",
+		Window: "sunday", ScheduledFor: clock.Now().Add(48 * time.Hour), Facts: domain.Facts{Warnings: []string{"w"}, Backup: &domain.Backup{Path: "/b/1.dump", Size: 9}},
 		Revision: 77, CreatedAt: time.Unix(1, 0), // the store's to set
 	}
 	first, err := s.CreateRun(ctx, in)
@@ -90,7 +30,7 @@ func TestCreateRun(t *testing.T) {
 	mustDo(t, err)
 	assertEqual(t, "GetRun", got, first)
 
-	second := mustRun(t, s, "staging", StateSucceeded)
+	second := mustRun(t, s, "staging", domain.StateSucceeded)
 	if second.ID != 2 {
 		t.Errorf("second run ID = %d, want 2", second.ID)
 	}
@@ -102,13 +42,13 @@ func TestCreateRun(t *testing.T) {
 func TestCreateRunRefusesBadRuns(t *testing.T) {
 	tests := []struct {
 		name string
-		run  Run
+		run  domain.Run
 		want string
 	}{
-		{"ID set", Run{ID: 5, Cluster: "prod", State: StateScheduled}, "the store assigns IDs"},
-		{"no cluster", Run{State: StateScheduled}, "cluster is empty"},
-		{"no state", Run{Cluster: "prod"}, `state "" is not a run state`},
-		{"unknown state", Run{Cluster: "prod", State: "done"}, `state "done" is not a run state`},
+		{"ID set", domain.Run{ID: 5, Cluster: "prod", State: domain.StateScheduled}, "the store assigns IDs"},
+		{"no cluster", domain.Run{State: domain.StateScheduled}, "cluster is empty"},
+		{"no state", domain.Run{Cluster: "prod"}, `state "" is not a run state`},
+		{"unknown state", domain.Run{Cluster: "prod", State: "done"}, `state "done" is not a run state`},
 	}
 	s := newStore(t, nil)
 	for _, tt := range tests {
@@ -127,22 +67,22 @@ func TestCreateRunRefusesBadRuns(t *testing.T) {
 func TestClusterBusy(t *testing.T) {
 	s := newStore(t, nil)
 	ctx := t.Context()
-	first := mustRun(t, s, "prod", StateAwaitingApproval)
+	first := mustRun(t, s, "prod", domain.StateAwaitingApproval)
 
-	for _, state := range []RunState{StateScheduled, StateSucceeded} {
-		_, err := s.CreateRun(ctx, Run{Cluster: "prod", State: state})
+	for _, state := range []domain.RunState{domain.StateScheduled, domain.StateSucceeded} {
+		_, err := s.CreateRun(ctx, domain.Run{Cluster: "prod", State: state})
 		wantErrIs(t, err, ErrClusterBusy)
 		if !strings.Contains(err.Error(), "run 1 is awaiting_approval") {
 			t.Errorf("error %q does not name run 1 and its state", err)
 		}
 	}
-	mustRun(t, s, "staging", StateScheduled) // other clusters are free
+	mustRun(t, s, "staging", domain.StateScheduled) // other clusters are free
 
 	if active, ok, err := s.ActiveRun(ctx, "prod"); err != nil || !ok || active.ID != first.ID {
 		t.Fatalf("ActiveRun(prod) = %d, %v, %v; want run 1", active.ID, ok, err)
 	}
-	_, err := s.UpdateRun(ctx, first.ID, func(r *Run) error {
-		r.State = StateRejected
+	_, err := s.UpdateRun(ctx, first.ID, func(r *domain.Run) error {
+		r.State = domain.StateRejected
 		r.Reason = "rejected by U2"
 		return nil
 	})
@@ -150,10 +90,10 @@ func TestClusterBusy(t *testing.T) {
 	if _, ok, err := s.ActiveRun(ctx, "prod"); err != nil || ok {
 		t.Fatalf("ActiveRun(prod) after rejection: ok %v, %v; want none", ok, err)
 	}
-	next := mustRun(t, s, "prod", StateScheduled)
+	next := mustRun(t, s, "prod", domain.StateScheduled)
 
 	// A terminal run may not come back while another run holds the cluster.
-	_, err = s.UpdateRun(ctx, first.ID, func(r *Run) error { r.State = StateNeedsAttention; return nil })
+	_, err = s.UpdateRun(ctx, first.ID, func(r *domain.Run) error { r.State = domain.StateNeedsAttention; return nil })
 	wantErrIs(t, err, ErrClusterBusy)
 	if !strings.Contains(err.Error(), fmt.Sprintf("run %s is scheduled", next.ID)) {
 		t.Errorf("error %q does not name run %s", err, next.ID)
@@ -167,7 +107,7 @@ func TestCreateRunConcurrentlyOnOneCluster(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			_, errs[i] = s.CreateRun(t.Context(), Run{Cluster: "prod", State: StatePreparing})
+			_, errs[i] = s.CreateRun(t.Context(), domain.Run{Cluster: "prod", State: domain.StatePreparing})
 		})
 	}
 	wg.Wait()
@@ -189,20 +129,21 @@ func TestUpdateRun(t *testing.T) {
 	clock := newTestClock()
 	s := newStore(t, clock)
 	ctx := t.Context()
-	run := mustRun(t, s, "prod", StateScheduled)
+	run := mustRun(t, s, "prod", domain.StateScheduled)
 
 	clock.Advance(time.Minute)
-	got, err := s.UpdateRun(ctx, run.ID, func(r *Run) error {
-		r.State = StatePreparing
+	got, err := s.UpdateRun(ctx, run.ID, func(r *domain.Run) error {
+		r.State = domain.StatePreparing
 		r.CurrentStep = 2
-		r.Details = map[string]string{"fingerprint": "abc"}
+		r.Facts.Freeze = &domain.Fingerprint{Hash: "abc", Tables: map[string]domain.TableSum{"services": {Rows: 2, Hash: "x"}}}
 		r.Revision = 100              // ignored
 		r.CreatedAt = time.Unix(0, 0) // ignored
 		return nil
 	})
 	mustDo(t, err)
 	want := run
-	want.State, want.CurrentStep, want.Details = StatePreparing, 2, map[string]string{"fingerprint": "abc"}
+	want.State, want.CurrentStep = domain.StatePreparing, 2
+	want.Facts.Freeze = &domain.Fingerprint{Hash: "abc", Tables: map[string]domain.TableSum{"services": {Rows: 2, Hash: "x"}}}
 	want.Revision, want.UpdatedAt = 2, clock.Now()
 	assertEqual(t, "UpdateRun result", got, want)
 	stored, err := s.GetRun(ctx, run.ID)
@@ -214,31 +155,31 @@ func TestUpdateRunRefusalsWriteNothing(t *testing.T) {
 	errNotAwaiting := errors.New("run is not awaiting approval")
 	tests := []struct {
 		name   string
-		id     RunID
-		fn     func(*Run) error
+		id     domain.RunID
+		fn     func(*domain.Run) error
 		is     error
 		substr string
 	}{
 		{
 			name: "fn refuses after changing things",
-			fn: func(r *Run) error {
-				r.State = StateStopping
-				r.Details["touched"] = "yes"
+			fn: func(r *domain.Run) error {
+				r.State = domain.StateStopping
+				r.Facts.Warnings = append(r.Facts.Warnings, "touched")
 				return errNotAwaiting
 			},
 			is: errNotAwaiting,
 		},
-		{name: "ID changed", fn: func(r *Run) error { r.ID++; return nil }, substr: "run ID may not change"},
-		{name: "cluster changed", fn: func(r *Run) error { r.Cluster = "staging"; return nil }, substr: `cluster may not change (from "prod" to "staging")`},
-		{name: "invalid state", fn: func(r *Run) error { r.State = "paused"; return nil }, substr: `state "paused" is not a run state`},
+		{name: "ID changed", fn: func(r *domain.Run) error { r.ID++; return nil }, substr: "run ID may not change"},
+		{name: "cluster changed", fn: func(r *domain.Run) error { r.Cluster = "staging"; return nil }, substr: `cluster may not change (from "prod" to "staging")`},
+		{name: "invalid state", fn: func(r *domain.Run) error { r.State = "paused"; return nil }, substr: `state "paused" is not a run state`},
 		{name: "nil fn", substr: "nil update function"},
-		{name: "missing run", id: 99, fn: func(*Run) error { return nil }, is: ErrNotFound},
+		{name: "missing run", id: 99, fn: func(*domain.Run) error { return nil }, is: ErrNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStore(t, nil)
 			ctx := t.Context()
-			run, err := s.CreateRun(ctx, Run{Cluster: "prod", State: StateAwaitingApproval, Details: map[string]string{"a": "b"}})
+			run, err := s.CreateRun(ctx, domain.Run{Cluster: "prod", State: domain.StateAwaitingApproval, Facts: domain.Facts{Warnings: []string{"a"}}})
 			mustDo(t, err)
 			id := cmpOr(tt.id, run.ID)
 			_, err = s.UpdateRun(ctx, id, tt.fn)
@@ -258,7 +199,7 @@ func TestUpdateRunRefusalsWriteNothing(t *testing.T) {
 	}
 }
 
-func cmpOr(a, b RunID) RunID {
+func cmpOr(a, b domain.RunID) domain.RunID {
 	if a != 0 {
 		return a
 	}
@@ -270,31 +211,31 @@ func TestListRuns(t *testing.T) {
 	// IDs 1..8: prod gets odd IDs, staging even; 7 and 8 stay active.
 	for i := 1; i <= 8; i++ {
 		cluster := map[bool]string{true: "prod", false: "staging"}[i%2 == 1]
-		state := StateSucceeded
+		state := domain.StateSucceeded
 		if i == 4 {
-			state = StateRolledBack
+			state = domain.StateRolledBack
 		}
 		if i >= 7 {
-			state = StateWatching
+			state = domain.StateWatching
 		}
 		mustRun(t, s, cluster, state)
 	}
 	tests := []struct {
 		name    string
 		f       RunFilter
-		want    []RunID
+		want    []domain.RunID
 		wantErr string
 	}{
-		{name: "all, newest first", want: []RunID{8, 7, 6, 5, 4, 3, 2, 1}},
-		{name: "limit", f: RunFilter{Limit: 3}, want: []RunID{8, 7, 6}},
-		{name: "before", f: RunFilter{Before: 5}, want: []RunID{4, 3, 2, 1}},
-		{name: "before and limit", f: RunFilter{Before: 5, Limit: 2}, want: []RunID{4, 3}},
-		{name: "before beyond newest", f: RunFilter{Before: 100}, want: []RunID{8, 7, 6, 5, 4, 3, 2, 1}},
+		{name: "all, newest first", want: []domain.RunID{8, 7, 6, 5, 4, 3, 2, 1}},
+		{name: "limit", f: RunFilter{Limit: 3}, want: []domain.RunID{8, 7, 6}},
+		{name: "before", f: RunFilter{Before: 5}, want: []domain.RunID{4, 3, 2, 1}},
+		{name: "before and limit", f: RunFilter{Before: 5, Limit: 2}, want: []domain.RunID{4, 3}},
+		{name: "before beyond newest", f: RunFilter{Before: 100}, want: []domain.RunID{8, 7, 6, 5, 4, 3, 2, 1}},
 		{name: "before the first", f: RunFilter{Before: 1}, want: nil},
-		{name: "cluster", f: RunFilter{Cluster: "staging"}, want: []RunID{8, 6, 4, 2}},
-		{name: "cluster and limit", f: RunFilter{Cluster: "prod", Limit: 2}, want: []RunID{7, 5}},
-		{name: "states", f: RunFilter{States: []RunState{StateWatching, StateRolledBack}}, want: []RunID{8, 7, 4}},
-		{name: "cluster, states, before", f: RunFilter{Cluster: "staging", States: []RunState{StateSucceeded, StateRolledBack}, Before: 6}, want: []RunID{4, 2}},
+		{name: "cluster", f: RunFilter{Cluster: "staging"}, want: []domain.RunID{8, 6, 4, 2}},
+		{name: "cluster and limit", f: RunFilter{Cluster: "prod", Limit: 2}, want: []domain.RunID{7, 5}},
+		{name: "states", f: RunFilter{States: []domain.RunState{domain.StateWatching, domain.StateRolledBack}}, want: []domain.RunID{8, 7, 4}},
+		{name: "cluster, states, before", f: RunFilter{Cluster: "staging", States: []domain.RunState{domain.StateSucceeded, domain.StateRolledBack}, Before: 6}, want: []domain.RunID{4, 2}},
 		{name: "unknown cluster", f: RunFilter{Cluster: "dev"}, want: nil},
 		{name: "negative limit", f: RunFilter{Limit: -1}, wantErr: "limit -1 is negative"},
 	}
@@ -316,10 +257,10 @@ func TestListRuns(t *testing.T) {
 func TestListRunsPaging(t *testing.T) {
 	s := newStore(t, nil)
 	for i := range 120 {
-		mustRun(t, s, fmt.Sprintf("c%d", i%7), StateSucceeded)
+		mustRun(t, s, fmt.Sprintf("c%d", i%7), domain.StateSucceeded)
 	}
-	var all []RunID
-	var before RunID
+	var all []domain.RunID
+	var before domain.RunID
 	for pages := 0; ; pages++ {
 		runs, err := s.ListRuns(t.Context(), RunFilter{Before: before})
 		mustDo(t, err)
@@ -332,13 +273,13 @@ func TestListRunsPaging(t *testing.T) {
 		all = append(all, runIDs(runs)...)
 		before = runs[len(runs)-1].ID
 	}
-	if len(all) != 120 || !slices.IsSortedFunc(all, func(a, b RunID) int { return int(b) - int(a) }) || all[0] != 120 {
+	if len(all) != 120 || !slices.IsSortedFunc(all, func(a, b domain.RunID) int { return int(b) - int(a) }) || all[0] != 120 {
 		t.Errorf("paged through %d runs, want 120 in descending order: %v", len(all), all)
 	}
 }
 
-func runIDs(runs []Run) []RunID {
-	var ids []RunID
+func runIDs(runs []domain.Run) []domain.RunID {
+	var ids []domain.RunID
 	for _, r := range runs {
 		ids = append(ids, r.ID)
 	}

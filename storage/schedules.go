@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/drawbridge/drawbridge/domain"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -14,16 +15,16 @@ import (
 // most one per run, and only while the run is StateScheduled: UpdateRun deletes it when
 // the run leaves that state.
 type Schedule struct {
-	Run       RunID     `json:"run"`
-	Cluster   string    `json:"cluster"`
-	Version   string    `json:"version"`
-	Window    string    `json:"window,omitempty"`
-	OpensAt   time.Time `json:"opens_at"`
-	ClosesAt  time.Time `json:"closes_at,omitzero"`
-	RemindAt  time.Time `json:"remind_at,omitzero"`
-	Reminded  bool      `json:"reminded,omitempty"` // set by drawbridge before 2026-12; unused since
-	CreatedBy string    `json:"created_by,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
+	Run       domain.RunID `json:"run"`
+	Cluster   string       `json:"cluster"`
+	Version   string       `json:"version"`
+	Window    string       `json:"window,omitempty"`
+	OpensAt   time.Time    `json:"opens_at"`
+	ClosesAt  time.Time    `json:"closes_at,omitzero"`
+	RemindAt  time.Time    `json:"remind_at,omitzero"`
+	Reminded  bool         `json:"reminded,omitempty"` // set by drawbridge before 2026-12; unused since
+	CreatedBy string       `json:"created_by,omitempty"`
+	CreatedAt time.Time    `json:"created_at"`
 }
 
 // PutSchedule inserts or replaces the schedule of sc.Run, stamping CreatedAt
@@ -57,7 +58,7 @@ func (s *Store) putScheduleTx(tx *bolt.Tx, sc Schedule) (Schedule, error) {
 }
 
 // GetSchedule returns the schedule of run, or an error wrapping ErrNotFound.
-func (s *Store) GetSchedule(ctx context.Context, run RunID) (Schedule, error) {
+func (s *Store) GetSchedule(ctx context.Context, run domain.RunID) (Schedule, error) {
 	var sc Schedule
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketSchedules).Get(u64Key(uint64(run)))
@@ -78,7 +79,7 @@ func (s *Store) GetSchedule(ctx context.Context, run RunID) (Schedule, error) {
 }
 
 // DeleteSchedule removes the schedule of run; ErrNotFound if it has none.
-func (s *Store) DeleteSchedule(ctx context.Context, run RunID) error {
+func (s *Store) DeleteSchedule(ctx context.Context, run domain.RunID) error {
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketSchedules)
 		k := u64Key(uint64(run))

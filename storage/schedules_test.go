@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/drawbridge/drawbridge/domain"
 )
 
 func TestSchedules(t *testing.T) {
@@ -11,10 +13,10 @@ func TestSchedules(t *testing.T) {
 	s := newStore(t, clock)
 	ctx := t.Context()
 	for _, c := range []string{"a", "b", "c", "d"} {
-		mustRun(t, s, c, StateScheduled)
+		mustRun(t, s, c, domain.StateScheduled)
 	}
 	sunday := clock.Now().Add(72 * time.Hour)
-	sched := func(run RunID, opens time.Time) Schedule {
+	sched := func(run domain.RunID, opens time.Time) Schedule {
 		return Schedule{Run: run, Cluster: "c", Version: "3.9.1", Window: "w", OpensAt: opens, ClosesAt: opens.Add(2 * time.Hour), RemindAt: opens.Add(-time.Hour), CreatedBy: "U1"}
 	}
 	// Run 3 opens first; runs 2 and 4 share an opening time.
@@ -37,11 +39,11 @@ func TestSchedules(t *testing.T) {
 
 	list, err := s.ListSchedules(ctx)
 	mustDo(t, err)
-	var order []RunID
+	var order []domain.RunID
 	for _, sc := range list {
 		order = append(order, sc.Run)
 	}
-	assertEqual(t, "ListSchedules order", order, []RunID{3, 2, 4, 1})
+	assertEqual(t, "ListSchedules order", order, []domain.RunID{3, 2, 4, 1})
 
 	mustDo(t, s.DeleteSchedule(ctx, 2))
 	if _, err := s.GetSchedule(ctx, 2); !errors.Is(err, ErrNotFound) {
@@ -66,7 +68,7 @@ func TestCreateScheduledRun(t *testing.T) {
 	ctx := t.Context()
 	opens := time.Date(2026, 11, 29, 1, 0, 0, 0, time.UTC)
 	sc := Schedule{Cluster: "prod", Version: "3.5.0", Window: "sunday", OpensAt: opens, ClosesAt: opens.Add(2 * time.Hour), RemindAt: opens.Add(-time.Hour)}
-	run, got, err := s.CreateScheduledRun(ctx, Run{Cluster: "prod", To: "3.5.0", State: StateScheduled}, sc, AuditEvent{Actor: "U1", Action: "schedule"})
+	run, got, err := s.CreateScheduledRun(ctx, domain.Run{Cluster: "prod", To: "3.5.0", State: domain.StateScheduled}, sc, AuditEvent{Actor: "U1", Action: "schedule"})
 	mustDo(t, err)
 	if got.Run != run.ID || got.Run == 0 {
 		t.Fatalf("schedule of run %s, want the new run %s", got.Run, run.ID)
@@ -80,7 +82,7 @@ func TestCreateScheduledRun(t *testing.T) {
 		t.Errorf("audit of the new run: %+v", evs)
 	}
 
-	_, _, err = s.CreateScheduledRun(ctx, Run{Cluster: "prod", To: "3.6.1", State: StateScheduled}, sc, AuditEvent{Actor: "U1", Action: "schedule"})
+	_, _, err = s.CreateScheduledRun(ctx, domain.Run{Cluster: "prod", To: "3.6.1", State: domain.StateScheduled}, sc, AuditEvent{Actor: "U1", Action: "schedule"})
 	if !errors.Is(err, ErrClusterBusy) {
 		t.Fatalf("second run on a busy cluster: %v, want ErrClusterBusy", err)
 	}
@@ -91,7 +93,7 @@ func TestCreateScheduledRun(t *testing.T) {
 	if len(all) != 1 || len(runs) != 1 {
 		t.Errorf("after the refused run: %d schedules, %d runs; want 1 and 1", len(all), len(runs))
 	}
-	if _, _, err := s.CreateScheduledRun(ctx, Run{Cluster: "stage", State: StateScheduled}, Schedule{}); err == nil {
+	if _, _, err := s.CreateScheduledRun(ctx, domain.Run{Cluster: "stage", State: domain.StateScheduled}, Schedule{}); err == nil {
 		t.Error("a schedule without an opening time was accepted")
 	}
 }
@@ -106,20 +108,20 @@ func TestScheduleGoesWithItsState(t *testing.T) {
 	opens := clock.Now().Add(24 * time.Hour)
 	for _, tc := range []struct {
 		cluster string
-		to      RunState
+		to      domain.RunState
 		keeps   bool
 	}{
-		{"prepares", StatePreparing, false},
-		{"aborted", StateAborted, false},
-		{"stays", StateScheduled, true},
+		{"prepares", domain.StatePreparing, false},
+		{"aborted", domain.StateAborted, false},
+		{"stays", domain.StateScheduled, true},
 	} {
-		run := mustRun(t, s, tc.cluster, StateScheduled)
+		run := mustRun(t, s, tc.cluster, domain.StateScheduled)
 		mustDo(t, s.PutSchedule(ctx, Schedule{Run: run.ID, Cluster: tc.cluster, Version: "3.5.0", OpensAt: opens}))
-		_, err := s.UpdateRun(ctx, run.ID, func(r *Run) error { r.State = tc.to; return nil })
+		_, err := s.UpdateRun(ctx, run.ID, func(r *domain.Run) error { r.State = tc.to; return nil })
 		mustDo(t, err)
 		_, err = s.GetSchedule(ctx, run.ID)
 		if kept := err == nil; kept != tc.keeps {
-			t.Errorf("%s → %s: schedule kept %v, want %v (%v)", StateScheduled, tc.to, kept, tc.keeps, err)
+			t.Errorf("%s → %s: schedule kept %v, want %v (%v)", domain.StateScheduled, tc.to, kept, tc.keeps, err)
 		}
 	}
 }

@@ -29,14 +29,15 @@ var (
 
 // currentVersion is the schema version this code reads and writes. It is
 // len(migrations); a test keeps the two in step.
-const currentVersion = 2
+const currentVersion = 3
 
 // migrations[i] takes schema version i to i+1. There is no version 0, so
 // migrations[0] is nil. Each migration runs in its own Update, which also
 // bumps the stored version, so a crash leaves the file at one version or the
 // next, never in between.
-var migrations = []func(tx *bolt.Tx) error{
-	1: addAuditByRun,
+var migrations = []func(s *Store, tx *bolt.Tx) error{
+	1: func(_ *Store, tx *bolt.Tx) error { return addAuditByRun(tx) },
+	2: (*Store).typeFacts,
 }
 
 // currentBuckets lists every bucket of the current schema version. A fresh
@@ -85,7 +86,7 @@ func (s *Store) migrate() error {
 		return &newerSchemaError{path: s.path, have: v, max: currentVersion}
 	}
 	for ; v < currentVersion; v++ {
-		if err := s.db.Update(func(tx *bolt.Tx) error { return migrateOne(tx, v) }); err != nil {
+		if err := s.db.Update(func(tx *bolt.Tx) error { return s.migrateOne(tx, v) }); err != nil {
 			return fmt.Errorf("migrate schema version %d to %d: %w", v, v+1, err)
 		}
 	}
@@ -131,7 +132,7 @@ func (s *Store) initSchema() (int, error) {
 }
 
 // migrateOne runs migrations[from] and records version from+1.
-func migrateOne(tx *bolt.Tx, from int) error {
+func (s *Store) migrateOne(tx *bolt.Tx, from int) error {
 	v, err := readVersion(tx)
 	if err != nil {
 		return err
@@ -139,7 +140,7 @@ func migrateOne(tx *bolt.Tx, from int) error {
 	if v != from {
 		return fmt.Errorf("schema version is %d, expected %d", v, from)
 	}
-	if err := migrations[from](tx); err != nil {
+	if err := migrations[from](s, tx); err != nil {
 		return err
 	}
 	return writeVersion(tx, from+1)

@@ -6,9 +6,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/drawbridge/drawbridge/domain"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -87,8 +89,8 @@ func TestOpenSchemaV1(t *testing.T) {
 	ctx := t.Context()
 
 	v, err := s.SchemaVersion(ctx)
-	if err != nil || v != 2 {
-		t.Fatalf("SchemaVersion after migration = %d, %v; want 2", v, err)
+	if err != nil || v != 3 {
+		t.Fatalf("SchemaVersion after migration = %d, %v; want 3", v, err)
 	}
 	events, err := s.Audit(ctx, AuditFilter{Run: 1})
 	mustDo(t, err)
@@ -96,7 +98,12 @@ func TestOpenSchemaV1(t *testing.T) {
 	for _, e := range events {
 		got = append(got, fmt.Sprintf("%d %s %s", e.Seq, e.Actor, e.Action))
 	}
-	assertEqual(t, "run 1 audit after migration", got, []string{"1 U01 start", "2 U02 approve", "5 drawbridge succeeded"})
+	// Version 3 types the runs' details; "backup" was never one drawbridge wrote, so it is
+	// kept in the run's audit log rather than lost.
+	assertEqual(t, "run 1 audit after migration", got, []string{"1 U01 start", "2 U02 approve", "5 drawbridge succeeded", "6 drawbridge migrate"})
+	if d := events[3].Detail; !strings.Contains(d, "backup=/var/lib/drawbridge/backups/1.dump") {
+		t.Errorf("migrate event = %q, want the detail it could not type", d)
+	}
 	events, err = s.Audit(ctx, AuditFilter{Run: 2})
 	mustDo(t, err)
 	if len(events) != 1 || events[0].Seq != 4 {
@@ -106,20 +113,20 @@ func TestOpenSchemaV1(t *testing.T) {
 	// The old records read as they are and the store keeps going from them.
 	run, err := s.GetRun(ctx, 1)
 	mustDo(t, err)
-	if run.State != StateSucceeded || run.Revision != 9 || run.Details["backup"] == "" {
+	if run.State != domain.StateSucceeded || run.Revision != 9 || run.DowntimeEnd.IsZero() {
 		t.Errorf("run 1 = %+v", run)
 	}
 	if active, ok, err := s.ActiveRun(ctx, "staging"); !ok || err != nil || active.ID != 2 {
 		t.Errorf("ActiveRun(staging) = %d, %v, %v; want 2", active.ID, ok, err)
 	}
-	next := mustRun(t, s, "prod", StateScheduled)
+	next := mustRun(t, s, "prod", domain.StateScheduled)
 	if next.ID != 3 {
 		t.Errorf("new run ID = %d, want 3 (after the file's runs)", next.ID)
 	}
 	e, err := s.AppendAudit(ctx, AuditEvent{Run: 1, Actor: "U09", Action: "note"})
 	mustDo(t, err)
-	if e.Seq != 6 {
-		t.Errorf("new audit seq = %d, want 6", e.Seq)
+	if e.Seq != 7 {
+		t.Errorf("new audit seq = %d, want 7", e.Seq)
 	}
 	if ok, _ := s.ClaimKey(ctx, "action:1736072400.1"); ok {
 		t.Error("a key claimed in v1 could be claimed again")
@@ -139,8 +146,8 @@ func TestOpenSchemaV1(t *testing.T) {
 	s = openStore(t, path, Options{NoSync: true})
 	events, err = s.Audit(ctx, AuditFilter{Run: 1})
 	mustDo(t, err)
-	if len(events) != 4 {
-		t.Errorf("run 1 has %d audit events after reopen, want 4", len(events))
+	if len(events) != 5 {
+		t.Errorf("run 1 has %d audit events after reopen, want 5", len(events))
 	}
 }
 

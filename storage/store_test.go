@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drawbridge/drawbridge/domain"
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 )
@@ -82,7 +83,7 @@ func TestOpenRefuses(t *testing.T) {
 				})
 			},
 			is:      ErrNewerSchema,
-			wantMsg: []string{"has schema version 99", "understands up to 2", "upgrade drawbridge"},
+			wantMsg: []string{"has schema version 99", "understands up to 3", "upgrade drawbridge"},
 		},
 		{
 			name: "someone else's bbolt file",
@@ -210,16 +211,16 @@ func TestValuesSurviveReopen(t *testing.T) {
 	ctx := t.Context()
 
 	s := openStore(t, path, opts)
-	run, err := s.CreateRun(ctx, Run{
-		Cluster: "prod", From: "3.4.2", To: "3.9.1", State: StateAwaitingApproval, Force: true,
+	run, err := s.CreateRun(ctx, domain.Run{
+		Cluster: "prod", From: "3.4.2", To: "3.9.1", State: domain.StateAwaitingApproval, Force: true,
 		RequestedBy: "U1", Window: "sunday", ScheduledFor: clock.Now().Add(time.Hour),
-		Details: map[string]string{"backup": "/var/backups/kong.dump"},
+		Facts: domain.Facts{Backup: &domain.Backup{Path: "/var/backups/kong.dump", Size: 12 << 20, SHA256: "ab"}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	step := StepRecord{Index: 3, Name: "backup", Status: StepSucceeded, Attempt: 1, StartedAt: clock.Now(), EndedAt: clock.Now().Add(time.Minute), OutputTail: "ok", Details: map[string]string{"size": "12MB"}}
-	approval := Approval{UserID: "U2", Decision: DecisionApprove, Reason: "lgtm", At: clock.Now()}
+	step := domain.StepRecord{Index: 3, Name: "backup", Status: domain.StepSucceeded, Attempt: 1, StartedAt: clock.Now(), EndedAt: clock.Now().Add(time.Minute), OutputTail: "ok", Facts: domain.StepFacts{Backup: &domain.Backup{Path: "/var/backups/kong.dump", Size: 12 << 20}, Took: time.Second}}
+	approval := domain.Approval{UserID: "U2", Decision: domain.DecisionApprove, Reason: "lgtm", At: clock.Now()}
 	sched := Schedule{Run: run.ID, Cluster: "prod", Version: "3.9.1", Window: "sunday", OpensAt: clock.Now().Add(time.Hour), ClosesAt: clock.Now().Add(3 * time.Hour), RemindAt: clock.Now().Add(30 * time.Minute), CreatedBy: "U1", CreatedAt: clock.Now()}
 	mustDo(t, s.PutStep(ctx, run.ID, step))
 	mustDo(t, s.AddApproval(ctx, run.ID, approval))
@@ -245,10 +246,10 @@ func TestValuesSurviveReopen(t *testing.T) {
 	assertEqual(t, "run", got, run)
 	steps, err := s.Steps(ctx, run.ID)
 	mustDo(t, err)
-	assertEqual(t, "steps", steps, []StepRecord{step})
+	assertEqual(t, "steps", steps, []domain.StepRecord{step})
 	approvals, err := s.Approvals(ctx, run.ID)
 	mustDo(t, err)
-	assertEqual(t, "approvals", approvals, []Approval{approval})
+	assertEqual(t, "approvals", approvals, []domain.Approval{approval})
 	gotSched, err := s.GetSchedule(ctx, run.ID)
 	mustDo(t, err)
 	assertEqual(t, "schedule", gotSched, sched)
@@ -276,7 +277,7 @@ func TestValuesSurviveReopen(t *testing.T) {
 
 func TestClosedStore(t *testing.T) {
 	s := newStore(t, nil)
-	run := mustRun(t, s, "prod", StateScheduled)
+	run := mustRun(t, s, "prod", domain.StateScheduled)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -288,17 +289,22 @@ func TestClosedStore(t *testing.T) {
 		"Ping":          func() error { return s.Ping(ctx) },
 		"Check":         func() error { return s.Check(ctx) },
 		"SchemaVersion": func() error { _, err := s.SchemaVersion(ctx); return err },
-		"CreateRun":     func() error { _, err := s.CreateRun(ctx, Run{Cluster: "x", State: StateScheduled}); return err },
-		"GetRun":        func() error { _, err := s.GetRun(ctx, run.ID); return err },
-		"UpdateRun": func() error {
-			_, err := s.UpdateRun(ctx, run.ID, func(*Run) error { return nil })
+		"CreateRun": func() error {
+			_, err := s.CreateRun(ctx, domain.Run{Cluster: "x", State: domain.StateScheduled})
 			return err
 		},
-		"ListRuns":    func() error { _, err := s.ListRuns(ctx, RunFilter{}); return err },
-		"ActiveRun":   func() error { _, _, err := s.ActiveRun(ctx, "prod"); return err },
-		"PutStep":     func() error { return s.PutStep(ctx, run.ID, StepRecord{Status: StepPending}) },
-		"Steps":       func() error { _, err := s.Steps(ctx, run.ID); return err },
-		"AddApproval": func() error { return s.AddApproval(ctx, run.ID, Approval{UserID: "U", Decision: DecisionApprove}) },
+		"GetRun": func() error { _, err := s.GetRun(ctx, run.ID); return err },
+		"UpdateRun": func() error {
+			_, err := s.UpdateRun(ctx, run.ID, func(*domain.Run) error { return nil })
+			return err
+		},
+		"ListRuns":  func() error { _, err := s.ListRuns(ctx, RunFilter{}); return err },
+		"ActiveRun": func() error { _, _, err := s.ActiveRun(ctx, "prod"); return err },
+		"PutStep":   func() error { return s.PutStep(ctx, run.ID, domain.StepRecord{Status: domain.StepPending}) },
+		"Steps":     func() error { _, err := s.Steps(ctx, run.ID); return err },
+		"AddApproval": func() error {
+			return s.AddApproval(ctx, run.ID, domain.Approval{UserID: "U", Decision: domain.DecisionApprove})
+		},
 		"Approvals":   func() error { _, err := s.Approvals(ctx, run.ID); return err },
 		"AppendAudit": func() error { _, err := s.AppendAudit(ctx, AuditEvent{Action: "x"}); return err },
 		"Audit":       func() error { _, err := s.Audit(ctx, AuditFilter{}); return err },
@@ -327,7 +333,7 @@ func TestCanceledContextWritesNothing(t *testing.T) {
 	s := newStore(t, nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := s.CreateRun(ctx, Run{Cluster: "prod", State: StateScheduled}); !errors.Is(err, context.Canceled) {
+	if _, err := s.CreateRun(ctx, domain.Run{Cluster: "prod", State: domain.StateScheduled}); !errors.Is(err, context.Canceled) {
 		t.Errorf("CreateRun = %v, want context.Canceled", err)
 	}
 	if _, err := s.AppendAudit(ctx, AuditEvent{Action: "x"}); !errors.Is(err, context.Canceled) {
@@ -374,8 +380,8 @@ func TestCheckFindsBrokenInvariants(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStore(t, nil)
-			mustRun(t, s, "prod", StateWatching)
-			mustRun(t, s, "prod2", StateSucceeded)
+			mustRun(t, s, "prod", domain.StateWatching)
+			mustRun(t, s, "prod2", domain.StateSucceeded)
 			if _, err := s.AppendAudit(t.Context(), AuditEvent{Run: 1, Actor: "U1", Action: "start"}); err != nil {
 				t.Fatal(err)
 			}
@@ -398,13 +404,13 @@ func TestCheckFindsBrokenInvariants(t *testing.T) {
 
 func TestUnknownRecordFormatIsAnError(t *testing.T) {
 	s := newStore(t, nil)
-	run := mustRun(t, s, "prod", StateSucceeded)
+	run := mustRun(t, s, "prod", domain.StateSucceeded)
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketRuns).Put(u64Key(uint64(run.ID)), []byte(`{"v":2,"id":1,"cluster":"prod","state":"succeeded"}`))
+		return tx.Bucket(bucketRuns).Put(u64Key(uint64(run.ID)), []byte(`{"v":3,"id":1,"cluster":"prod","state":"succeeded"}`))
 	})
 	mustDo(t, err)
 	_, err = s.GetRun(t.Context(), run.ID)
-	if err == nil || !strings.Contains(err.Error(), "record format v2 is not supported") {
+	if err == nil || !strings.Contains(err.Error(), "record format v3 is not supported") {
 		t.Errorf("GetRun = %v, want a record format error", err)
 	}
 	mustDo(t, s.Close())

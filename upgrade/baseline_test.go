@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/internal/fakeclock"
 	"github.com/drawbridge/drawbridge/storage"
 )
@@ -24,22 +25,22 @@ func TestEarlierRunsLeftOutOfTheBaseline(t *testing.T) {
 	clock := fakeclock.New(now)
 	e := &Engine{opts: Options{Store: store, Clock: clock, Log: slog.New(slog.DiscardHandler)}}
 	ctx := t.Context()
-	mk := func(cluster string, state storage.RunState, downAt time.Time) storage.Run {
+	mk := func(cluster string, state domain.RunState, downAt time.Time) domain.Run {
 		t.Helper()
-		r, err := store.CreateRun(ctx, storage.Run{Cluster: cluster, State: storage.StatePreparing})
+		r, err := store.CreateRun(ctx, domain.Run{Cluster: cluster, State: domain.StatePreparing})
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err = store.UpdateRun(ctx, r.ID, func(r *storage.Run) error { r.State, r.DowntimeStart = state, downAt; return nil })
+		r, err = store.UpdateRun(ctx, r.ID, func(r *domain.Run) error { r.State, r.DowntimeStart = state, downAt; return nil })
 		if err != nil {
 			t.Fatal(err)
 		}
 		return r
 	}
-	rolledBack := mk("demo", storage.StateRolledBack, now.Add(-3*time.Minute))
-	mk("demo", storage.StateFailedBeforeDowntime, time.Time{}) // never stopped a node
-	mk("other", storage.StateSucceeded, now.Add(-time.Minute))
-	current := mk("demo", storage.StateWatching, now.Add(-30*time.Second))
+	rolledBack := mk("demo", domain.StateRolledBack, now.Add(-3*time.Minute))
+	mk("demo", domain.StateFailedBeforeDowntime, time.Time{}) // never stopped a node
+	mk("other", domain.StateSucceeded, now.Add(-time.Minute))
+	current := mk("demo", domain.StateWatching, now.Add(-30*time.Second))
 
 	got := e.earlierRuns(ctx, "demo", 0) // plan: no run of its own
 	if len(got) != 2 {

@@ -2,11 +2,10 @@ package upgrade_test
 
 import (
 	"fmt"
-	"strconv"
 	"testing"
 	"time"
 
-	"github.com/drawbridge/drawbridge/storage"
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/upgrade"
 )
 
@@ -27,15 +26,16 @@ func BenchmarkBotOverhead(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				h.waitState(run.ID, 5*time.Minute, storage.StateAwaitingApproval)
+				h.waitState(run.ID, 5*time.Minute, domain.StateAwaitingApproval)
 				if _, err := h.engine.Approve(b.Context(), run.ID, "U0APPROVER"); err != nil {
 					b.Fatal(err)
 				}
-				done := h.waitState(run.ID, 5*time.Minute, storage.StateAwaitingDecommission)
+				done := h.waitState(run.ID, 5*time.Minute, domain.StateAwaitingDecommission)
 				b.StopTimer()
-				overhead += parse(b, done.Details["measure.overhead_s"])
-				downtime += parse(b, done.Details["measure.downtime_s"])
-				commands += parse(b, done.Details["measure.commands_s"])
+				m := done.Facts.Measured
+				overhead += m.Overhead.Seconds()
+				downtime += m.Downtime.Seconds()
+				commands += m.Commands.Seconds()
 				h.engine.Close()
 				c.KillNodes()
 				b.StartTimer()
@@ -45,13 +45,4 @@ func BenchmarkBotOverhead(b *testing.B) {
 			b.ReportMetric(commands/float64(b.N), "commands-s")
 		})
 	}
-}
-
-func parse(b *testing.B, s string) float64 {
-	b.Helper()
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		b.Fatalf("measurement %q: %v", s, err)
-	}
-	return f
 }

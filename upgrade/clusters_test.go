@@ -4,13 +4,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/internal/kongtest"
-	"github.com/drawbridge/drawbridge/storage"
 	"github.com/drawbridge/drawbridge/upgrade"
 )
 
@@ -30,12 +31,12 @@ func TestLoadedPluginsAndForce(t *testing.T) {
 	h := newHarness(t, c, nil)
 	run := h.startToGate("3.7.1")
 	steps := h.steps(run.ID)
-	if d := steps["preflight"].Details["check.nodes answer"]; !strings.Contains(d, "they load ai-proxy, key-auth, prometheus, rate-limiting") {
+	if d := checkDetail(steps["preflight"], "nodes answer"); !strings.Contains(d, "they load ai-proxy, key-auth, prometheus, rate-limiting") {
 		t.Errorf("preflight: %q", d)
 	}
 	ev := steps["evaluate"]
-	if ev.Details["new_plugins"] != "ai-proxy" || ev.Details["force"] != "true" {
-		t.Errorf("evaluate: new plugins %q, force %q; want ai-proxy, true", ev.Details["new_plugins"], ev.Details["force"])
+	if e := ev.Facts.Evaluation; e == nil || !slices.Equal(e.NewPlugins, []string{"ai-proxy"}) || !e.Force {
+		t.Errorf("evaluate: %+v; want new plugins ai-proxy, force", e)
 	}
 	if !strings.Contains(ev.OutputTail, "migrations up runs 2 migrations: core:023_360_to_370, ai-proxy:001_360_to_370") {
 		t.Errorf("evaluate output:\n%s", ev.OutputTail)
@@ -43,7 +44,7 @@ func TestLoadedPluginsAndForce(t *testing.T) {
 	if _, err := h.engine.Approve(t.Context(), run.ID, "U0APPROVER"); err != nil {
 		t.Fatal(err)
 	}
-	h.waitState(run.ID, long, storage.StateAwaitingDecommission)
+	h.waitState(run.ID, long, domain.StateAwaitingDecommission)
 	c.WantVersions("3.7.1")
 	var up, finish string
 	for _, l := range strings.Split(c.commandLog(0), "\n") {
@@ -63,7 +64,7 @@ func TestLoadedPluginsAndForce(t *testing.T) {
 	if _, err := h.engine.Decommission(t.Context(), run.ID, "U0OPERATOR"); err != nil {
 		t.Fatal(err)
 	}
-	h.waitState(run.ID, long, storage.StateSucceeded)
+	h.waitState(run.ID, long, domain.StateSucceeded)
 }
 
 // TestHalfDoneUpConverges: 3.5.0 → 3.6.1 with rate-limiting's migration failing part-way
@@ -87,7 +88,7 @@ func TestHalfDoneUpConverges(t *testing.T) {
 			if _, err := h.engine.Approve(t.Context(), run.ID, "U0APPROVER"); err != nil {
 				t.Fatal(err)
 			}
-			failed := h.waitState(run.ID, long, storage.StateNeedsAttention)
+			failed := h.waitState(run.ID, long, domain.StateNeedsAttention)
 			for _, want := range []string{"kong migrations up failed", "executed core:022_350_to_360, acme:003_350_to_360",
 				"pending opentelemetry:001_331_to_332", "still new rate-limiting:006_350_to_360, response-ratelimiting:001_350_to_360"} {
 				if !strings.Contains(failed.Reason, want) {
@@ -103,7 +104,7 @@ func TestHalfDoneUpConverges(t *testing.T) {
 			if _, err := h.engine.Resume(t.Context(), run.ID, "U0OPERATOR"); err != nil {
 				t.Fatal(err)
 			}
-			h.waitState(run.ID, long, storage.StateAwaitingDecommission)
+			h.waitState(run.ID, long, domain.StateAwaitingDecommission)
 			c.WantVersions("3.6.1")
 			up := h.steps(run.ID)["migrations_up"]
 			if byHand {
@@ -138,7 +139,7 @@ func TestMigrationsLockHeld(t *testing.T) {
 	if _, err := h.engine.Approve(t.Context(), run.ID, "U0APPROVER"); err != nil {
 		t.Fatal(err)
 	}
-	h.waitState(run.ID, long, storage.StateAwaitingDecommission)
+	h.waitState(run.ID, long, domain.StateAwaitingDecommission)
 	up := h.steps(run.ID)["migrations_up"]
 	for _, want := range []string{"Kong's migrations lock is held by node other-node until", "Kong's migrations lock is free", "core migrated up to: 021_340_to_350"} {
 		if !strings.Contains(up.OutputTail, want) {
@@ -170,7 +171,7 @@ func TestMigrationsTimeoutOn37(t *testing.T) {
 	if _, err := h.engine.Approve(t.Context(), run.ID, "U0APPROVER"); err != nil {
 		t.Fatal(err)
 	}
-	failed := h.waitState(run.ID, long, storage.StateNeedsAttention)
+	failed := h.waitState(run.ID, long, domain.StateNeedsAttention)
 	for _, want := range []string{"receive_message: failed to get type: timeout", "a timeout: from 3.7 Kong applies pg_timeout", "add --db-timeout 600", "still new core:023_360_to_370"} {
 		if !strings.Contains(failed.Reason, want) {
 			t.Errorf("reason lacks %q:\n%s", want, failed.Reason)
@@ -199,14 +200,14 @@ func TestCustomPluginMissingOnY(t *testing.T) {
 		if _, err := h.engine.Approve(t.Context(), run.ID, "U0APPROVER"); err != nil {
 			t.Fatal(err)
 		}
-		failed := h.waitState(run.ID, long, storage.StateNeedsAttention)
+		failed := h.waitState(run.ID, long, domain.StateNeedsAttention)
 		if !strings.Contains(failed.Reason, "custom-x plugin is enabled but not installed") {
 			t.Errorf("reason does not carry Kong's message: %s", failed.Reason)
 		}
 		if _, err := h.engine.Rollback(t.Context(), run.ID, "U0OPERATOR"); err != nil {
 			t.Fatal(err)
 		}
-		h.waitState(run.ID, long, storage.StateRolledBack)
+		h.waitState(run.ID, long, domain.StateRolledBack)
 		c.WantVersions("3.4.2")
 	})
 	t.Run("found by the check, before the downtime", func(t *testing.T) {
@@ -218,7 +219,7 @@ func TestCustomPluginMissingOnY(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		failed := h.waitState(run.ID, long, storage.StateFailedBeforeDowntime)
+		failed := h.waitState(run.ID, long, domain.StateFailedBeforeDowntime)
 		if !strings.Contains(failed.Reason, "the check of 3.5.0 failed") || !strings.Contains(failed.Reason, "custom-x is not installed for Kong 3.5.0") {
 			t.Errorf("reason %s", failed.Reason)
 		}
@@ -242,7 +243,7 @@ func TestMigrationsLockRace(t *testing.T) {
 	if _, err := h.engine.Approve(t.Context(), run.ID, "U0APPROVER"); err != nil {
 		t.Fatal(err)
 	}
-	failed := h.waitState(run.ID, long, storage.StateNeedsAttention)
+	failed := h.waitState(run.ID, long, domain.StateNeedsAttention)
 	for _, want := range []string{"kong migrations up did nothing: another node held Kong's migrations lock", "find it, let it end, then Resume", "still new core:021_340_to_350"} {
 		if !strings.Contains(failed.Reason, want) {
 			t.Errorf("reason lacks %q:\n%s", want, failed.Reason)
@@ -252,7 +253,7 @@ func TestMigrationsLockRace(t *testing.T) {
 	if _, err := h.engine.Resume(t.Context(), run.ID, "U0OPERATOR"); err != nil {
 		t.Fatal(err)
 	}
-	h.waitState(run.ID, long, storage.StateAwaitingDecommission)
+	h.waitState(run.ID, long, domain.StateAwaitingDecommission)
 	c.WantVersions("3.5.0")
 }
 
@@ -277,7 +278,7 @@ func TestPGSchemaUpgradeAndRollback(t *testing.T) {
 	if _, err := h.engine.Approve(t.Context(), run.ID, "U0APPROVER"); err != nil {
 		t.Fatal(err)
 	}
-	h.waitState(run.ID, long, storage.StateAwaitingDecommission)
+	h.waitState(run.ID, long, domain.StateAwaitingDecommission)
 	c.WantVersions("3.5.0")
 	if up := h.steps(run.ID)["migrations_up"]; !strings.Contains(up.OutputTail, "core migrated up to: 021_340_to_350") {
 		t.Errorf("migrations up:\n%s", up.OutputTail)
@@ -285,7 +286,7 @@ func TestPGSchemaUpgradeAndRollback(t *testing.T) {
 	if _, err := h.engine.Rollback(t.Context(), run.ID, "U0OPERATOR"); err != nil {
 		t.Fatal(err)
 	}
-	h.waitState(run.ID, long, storage.StateRolledBack)
+	h.waitState(run.ID, long, domain.StateRolledBack)
 	c.WantVersions("3.4.2")
 	db2 := c.database()
 	defer db2.Close()
@@ -312,4 +313,14 @@ func TestPGSchemaUpgradeAndRollback(t *testing.T) {
 	if inPublic != 0 {
 		t.Errorf("%d tables in schema public; Kong's belong in kong_s", inPublic)
 	}
+}
+
+// checkDetail is the verdict and detail of one preflight check ("ok: …"), "" without it.
+func checkDetail(preflight domain.StepRecord, name string) string {
+	for _, c := range preflight.Facts.Checks {
+		if c.Name == name {
+			return c.Verdict + ": " + c.Detail
+		}
+	}
+	return ""
 }

@@ -4,16 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/kong/catalog"
 	"github.com/drawbridge/drawbridge/storage"
 )
 
 // IllegalError is a command the run's state does not allow, with a reason people read.
 type IllegalError struct {
-	Run    storage.RunID
-	State  storage.RunState
+	Run    domain.RunID
+	State  domain.RunState
 	Action string
 	Why    string
 }
@@ -28,7 +28,7 @@ var ErrIllegal = errors.New("illegal in the run's state")
 // Is makes errors.Is(err, ErrIllegal) true.
 func (e *IllegalError) Is(target error) bool { return target == ErrIllegal }
 
-func illegal(run storage.Run, action, why string) error {
+func illegal(run domain.Run, action, why string) error {
 	return &IllegalError{Run: run.ID, State: run.State, Action: action, Why: why}
 }
 
@@ -43,27 +43,27 @@ type StartRequest struct {
 // Start creates a run and starts it: preflight, freeze, backup, evaluate, stage, then the
 // approval gate. It refuses a cluster with an active run, an unknown cluster, and a
 // version that is not a Kong release.
-func (e *Engine) Start(ctx context.Context, req StartRequest) (storage.Run, error) {
+func (e *Engine) Start(ctx context.Context, req StartRequest) (domain.Run, error) {
 	c, err := e.cluster(req.Cluster)
 	if err != nil {
-		return storage.Run{}, err
+		return domain.Run{}, err
 	}
 	to, err := catalog.ParseVersion(req.To)
 	if err != nil {
-		return storage.Run{}, err
+		return domain.Run{}, err
 	}
 	if _, ok := catalog.Default().Release(to); !ok {
-		return storage.Run{}, fmt.Errorf("Kong %s is not an OSS release drawbridge knows (2.8.0 … %s)", to, catalog.Default().Latest().Version)
+		return domain.Run{}, fmt.Errorf("Kong %s is not an OSS release drawbridge knows (2.8.0 … %s)", to, catalog.Default().Latest().Version)
 	}
-	run := storage.Run{
-		Cluster: c.Name, To: to.String(), State: storage.StatePreparing, Force: req.Force,
-		RequestedBy: req.RequestedBy, Details: map[string]string{},
+	run := domain.Run{
+		Cluster: c.Name, To: to.String(), State: domain.StatePreparing, Force: req.Force,
+		RequestedBy: req.RequestedBy,
 	}
 	run, err = e.opts.Store.CreateRun(ctx, run, auditEvent(req.RequestedBy, "start", fmt.Sprintf("upgrade %s to %s", c.Name, to)))
 	if err != nil {
 		return run, fmt.Errorf("start %s on %s: %w", to, c.Name, err)
 	}
-	e.opts.Sink.Emit(Event{Kind: EventStateChanged, Run: run, Message: "requested by " + actorName(req.RequestedBy)})
+	e.opts.Sink.Emit(domain.Event{Kind: domain.EventStateChanged, Run: run, Message: "requested by " + actorName(req.RequestedBy)})
 	e.spawn(run.ID)
 	return run, nil
 }
@@ -72,48 +72,48 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (storage.Run, erro
 // person; the requester may not approve unless the config allows it. It returns the run
 // as it stands after the approval, with its gate (Status.Gate): whether the run goes ahead
 // now, waits for more approvals, or waits for its window to open.
-func (e *Engine) Approve(ctx context.Context, id storage.RunID, user string) (Status, error) {
-	return e.decision(ctx, id, user, storage.DecisionApprove, "")
+func (e *Engine) Approve(ctx context.Context, id domain.RunID, user string) (domain.Status, error) {
+	return e.decision(ctx, id, user, domain.DecisionApprove, "")
 }
 
 // Reject records a rejection; the run ends "rejected".
-func (e *Engine) Reject(ctx context.Context, id storage.RunID, user, reason string) (Status, error) {
-	return e.decision(ctx, id, user, storage.DecisionReject, reason)
+func (e *Engine) Reject(ctx context.Context, id domain.RunID, user, reason string) (domain.Status, error) {
+	return e.decision(ctx, id, user, domain.DecisionReject, reason)
 }
 
-func (e *Engine) decision(ctx context.Context, id storage.RunID, user string, d storage.Decision, reason string) (Status, error) {
-	verb := map[storage.Decision]string{storage.DecisionApprove: "approve", storage.DecisionReject: "reject"}[d]
+func (e *Engine) decision(ctx context.Context, id domain.RunID, user string, d domain.Decision, reason string) (domain.Status, error) {
+	verb := map[domain.Decision]string{domain.DecisionApprove: "approve", domain.DecisionReject: "reject"}[d]
 	run, err := e.opts.Store.GetRun(ctx, id)
 	if err != nil {
-		return Status{Run: run}, err
+		return domain.Status{Run: run}, err
 	}
-	if run.State != storage.StateAwaitingApproval {
-		return Status{Run: run}, illegal(run, verb, fmt.Sprintf("it is %s, not awaiting approval", humanState(run.State)))
+	if run.State != domain.StateAwaitingApproval {
+		return domain.Status{Run: run}, illegal(run, verb, fmt.Sprintf("it is %s, not awaiting approval", run.State.Human()))
 	}
-	if d == storage.DecisionApprove && user == run.RequestedBy && !e.opts.Config.Access.AllowSelfApproval {
-		return Status{Run: run}, illegal(run, verb, "you requested it, and a run needs another person's approval (four-eyes)")
+	if d == domain.DecisionApprove && user == run.RequestedBy && !e.opts.Config.Access.AllowSelfApproval {
+		return domain.Status{Run: run}, illegal(run, verb, "you requested it, and a run needs another person's approval (four-eyes)")
 	}
-	err = e.opts.Store.AddApproval(ctx, id, storage.Approval{UserID: user, Decision: d, Reason: reason, At: e.opts.Clock.Now()},
+	err = e.opts.Store.AddApproval(ctx, id, domain.Approval{UserID: user, Decision: d, Reason: reason, At: e.opts.Clock.Now()},
 		auditEvent(user, verb, reason))
 	if errors.Is(err, storage.ErrDuplicate) {
 		return e.alreadyDecided(ctx, run, user, verb)
 	}
 	if err != nil {
-		return Status{Run: run}, err
+		return domain.Status{Run: run}, err
 	}
 	st, err := e.Status(ctx, id)
 	if err != nil {
 		return st, err
 	}
 	// The status message shows the decision at once; the run's goroutine acts on it.
-	e.opts.Sink.Emit(Event{Kind: EventDecision, Run: st.Run, Actor: user, Decision: d})
+	e.opts.Sink.Emit(domain.Event{Kind: domain.EventDecision, Run: st.Run, Actor: user, Decision: d})
 	e.spawn(id)
 	return st, nil
 }
 
 // alreadyDecided refuses a second decision by the same person, saying what the first was
 // and where the gate stands.
-func (e *Engine) alreadyDecided(ctx context.Context, run storage.Run, user, verb string) (Status, error) {
+func (e *Engine) alreadyDecided(ctx context.Context, run domain.Run, user, verb string) (domain.Status, error) {
 	st, err := e.Status(ctx, run.ID)
 	if err != nil {
 		return st, illegal(run, verb, "you have already decided on it")
@@ -123,7 +123,7 @@ func (e *Engine) alreadyDecided(ctx context.Context, run storage.Run, user, verb
 		if a.UserID != user {
 			continue
 		}
-		why = fmt.Sprintf("you have already decided on it (%s at %s)", map[storage.Decision]string{storage.DecisionApprove: "approved", storage.DecisionReject: "rejected"}[a.Decision],
+		why = fmt.Sprintf("you have already decided on it (%s at %s)", map[domain.Decision]string{domain.DecisionApprove: "approved", domain.DecisionReject: "rejected"}[a.Decision],
 			a.At.UTC().Format("15:04:05 UTC"))
 	}
 	if g := st.Gate; g != nil && g.Approved() && !g.Until.IsZero() {
@@ -134,24 +134,24 @@ func (e *Engine) alreadyDecided(ctx context.Context, run storage.Run, user, verb
 
 // Abort stops a run before its downtime; the freeze is lifted and X is untouched. A run
 // still waiting for its schedule ends at once (as Unschedule does): nothing of it runs.
-func (e *Engine) Abort(ctx context.Context, id storage.RunID, user string) (storage.Run, error) {
-	run, err := e.opts.Store.UpdateRun(ctx, id, func(r *storage.Run) error {
+func (e *Engine) Abort(ctx context.Context, id domain.RunID, user string) (domain.Run, error) {
+	run, err := e.opts.Store.UpdateRun(ctx, id, func(r *domain.Run) error {
 		switch {
 		case r.State.Terminal():
-			return illegal(*r, "abort", "it has already ended ("+humanState(r.State)+")")
+			return illegal(*r, "abort", "it has already ended ("+r.State.Human()+")")
 		case !r.DowntimeStart.IsZero():
 			return illegal(*r, "abort", "its downtime has begun; roll it back instead")
-		case r.State == storage.StateScheduled:
-			r.State, r.Reason = storage.StateAborted, "aborted by "+actorName(user)+" before it was prepared"
+		case r.State == domain.StateScheduled:
+			r.State, r.Reason = domain.StateAborted, "aborted by "+actorName(user)+" before it was prepared"
 			return nil
 		}
-		setOp(r, "abort", user, "")
+		setOp(r, domain.OpAbort, user, "")
 		return nil
 	}, auditEvent(user, "abort", ""))
 	if err != nil {
 		return run, err
 	}
-	if run.State == storage.StateAborted {
+	if run.State == domain.StateAborted {
 		e.scheduledEnded(run)
 		return run, nil
 	}
@@ -162,29 +162,29 @@ func (e *Engine) Abort(ctx context.Context, id storage.RunID, user string) (stor
 
 // Rollback restores X: stop Y, restore the database from the run's backup, start X. It is
 // legal once the downtime has begun, and again after a failed rollback.
-func (e *Engine) Rollback(ctx context.Context, id storage.RunID, user string) (storage.Run, error) {
+func (e *Engine) Rollback(ctx context.Context, id domain.RunID, user string) (domain.Run, error) {
 	return e.requestRollback(ctx, id, user, "rollback requested by "+actorName(user))
 }
 
-func (e *Engine) requestRollback(ctx context.Context, id storage.RunID, user, reason string) (storage.Run, error) {
-	run, err := e.opts.Store.UpdateRun(ctx, id, func(r *storage.Run) error {
+func (e *Engine) requestRollback(ctx context.Context, id domain.RunID, user, reason string) (domain.Run, error) {
+	run, err := e.opts.Store.UpdateRun(ctx, id, func(r *domain.Run) error {
 		switch {
 		case r.DowntimeStart.IsZero():
 			return illegal(*r, "roll back", "its downtime has not begun, so nothing has changed; abort it instead")
-		case r.State == storage.StateRollingBack:
+		case r.State == domain.StateRollingBack:
 			return illegal(*r, "roll back", "it is rolling back already")
-		case r.State.Terminal() && r.State != storage.StateRollbackFailed:
-			return illegal(*r, "roll back", "it has ended ("+humanState(r.State)+")")
+		case r.State.Terminal() && r.State != domain.StateRollbackFailed:
+			return illegal(*r, "roll back", "it has ended ("+r.State.Human()+")")
 		}
-		setOp(r, "rollback", user, reason)
+		setOp(r, domain.OpRollback, user, reason)
 		return nil
 	}, auditEvent(user, "rollback", reason))
 	if err != nil {
 		return run, err
 	}
-	if run.State == storage.StateRollbackFailed {
+	if run.State == domain.StateRollbackFailed {
 		// A finished run has no goroutine; retrying the rollback needs one.
-		_, _ = e.opts.Store.UpdateRun(ctx, id, func(r *storage.Run) error { r.State = storage.StateNeedsAttention; return nil })
+		_, _ = e.opts.Store.UpdateRun(ctx, id, func(r *domain.Run) error { r.State = domain.StateNeedsAttention; return nil })
 	}
 	e.interrupt(id, errRollbackAsked)
 	e.spawn(id)
@@ -192,12 +192,12 @@ func (e *Engine) requestRollback(ctx context.Context, id storage.RunID, user, re
 }
 
 // Resume re-runs the step a run stopped at, for a run that needs attention.
-func (e *Engine) Resume(ctx context.Context, id storage.RunID, user string) (storage.Run, error) {
-	run, err := e.opts.Store.UpdateRun(ctx, id, func(r *storage.Run) error {
-		if r.State != storage.StateNeedsAttention {
-			return illegal(*r, "resume", "it is "+humanState(r.State)+", not waiting for attention")
+func (e *Engine) Resume(ctx context.Context, id domain.RunID, user string) (domain.Run, error) {
+	run, err := e.opts.Store.UpdateRun(ctx, id, func(r *domain.Run) error {
+		if r.State != domain.StateNeedsAttention {
+			return illegal(*r, "resume", "it is "+r.State.Human()+", not waiting for attention")
 		}
-		setOp(r, "resume", user, "")
+		setOp(r, domain.OpResume, user, "")
 		return nil
 	}, auditEvent(user, "resume", ""))
 	if err != nil {
@@ -208,12 +208,12 @@ func (e *Engine) Resume(ctx context.Context, id storage.RunID, user string) (sto
 }
 
 // Decommission runs the decommission step after a clean watch.
-func (e *Engine) Decommission(ctx context.Context, id storage.RunID, user string) (storage.Run, error) {
-	run, err := e.opts.Store.UpdateRun(ctx, id, func(r *storage.Run) error {
-		if r.State != storage.StateAwaitingDecommission {
-			return illegal(*r, "decommission", "it is "+humanState(r.State)+"; decommission comes after a clean watch")
+func (e *Engine) Decommission(ctx context.Context, id domain.RunID, user string) (domain.Run, error) {
+	run, err := e.opts.Store.UpdateRun(ctx, id, func(r *domain.Run) error {
+		if r.State != domain.StateAwaitingDecommission {
+			return illegal(*r, "decommission", "it is "+r.State.Human()+"; decommission comes after a clean watch")
 		}
-		setOp(r, "decommission", user, "")
+		setOp(r, domain.OpDecommission, user, "")
 		return nil
 	}, auditEvent(user, "decommission", ""))
 	if err != nil {
@@ -223,56 +223,31 @@ func (e *Engine) Decommission(ctx context.Context, id storage.RunID, user string
 	return run, nil
 }
 
-func setOp(r *storage.Run, op, actor, reason string) {
-	if r.Details == nil {
-		r.Details = map[string]string{}
-	}
-	r.Details[detailPendingOp], r.Details[detailOpActor] = op, actor
-	if reason != "" {
-		r.Details[detailOpReason] = reason
-	}
-}
-
-// Status is a run with everything recorded about it.
-type Status struct {
-	Run       storage.Run
-	Steps     []storage.StepRecord
-	Approvals []storage.Approval
-	// Gate is where the approval gate stands, while the run waits there (nil otherwise).
-	Gate *Gate
-}
-
-// Step is the record of step id, if the run has one.
-func (s Status) Step(id StepID) (storage.StepRecord, bool) {
-	for _, r := range s.Steps {
-		if r.Index == int(id) {
-			return r, true
-		}
-	}
-	return storage.StepRecord{}, false
+func setOp(r *domain.Run, op domain.OperationKind, actor, reason string) {
+	r.Facts.Pending = &domain.Operation{Kind: op, Actor: actor, Reason: reason}
 }
 
 // Status returns a run's records.
-func (e *Engine) Status(ctx context.Context, id storage.RunID) (Status, error) {
+func (e *Engine) Status(ctx context.Context, id domain.RunID) (domain.Status, error) {
 	run, err := e.opts.Store.GetRun(ctx, id)
 	if err != nil {
-		return Status{}, err
+		return domain.Status{}, err
 	}
 	steps, err := e.opts.Store.Steps(ctx, id)
 	if err != nil {
-		return Status{}, err
+		return domain.Status{}, err
 	}
 	aps, err := e.opts.Store.Approvals(ctx, id)
 	if err != nil {
-		return Status{}, err
+		return domain.Status{}, err
 	}
-	st := Status{Run: run, Steps: steps, Approvals: aps}
-	if run.State == storage.StateAwaitingApproval {
-		v := view{run: run, steps: map[StepID]storage.StepRecord{}, approvals: aps}
+	st := domain.Status{Run: run, Steps: steps, Approvals: aps}
+	if run.State == domain.StateAwaitingApproval {
+		v := view{run: run, steps: map[domain.StepID]domain.StepRecord{}, approvals: aps}
 		for _, r := range steps {
-			v.steps[StepID(r.Index)] = r
+			v.steps[domain.StepID(r.Index)] = r
 		}
-		if rec, ok := v.steps[StepApproval]; ok && rec.Status == storage.StepRunning {
+		if rec, ok := v.steps[domain.StepApproval]; ok && rec.Status == domain.StepRunning {
 			g := e.gateOf(v, e.opts.Clock.Now())
 			st.Gate = &g
 		}
@@ -281,14 +256,14 @@ func (e *Engine) Status(ctx context.Context, id storage.RunID) (Status, error) {
 }
 
 // List returns runs, newest first.
-func (e *Engine) List(ctx context.Context, f storage.RunFilter) ([]storage.Run, error) {
+func (e *Engine) List(ctx context.Context, f storage.RunFilter) ([]domain.Run, error) {
 	return e.opts.Store.ListRuns(ctx, f)
 }
 
 // finish moves a run to a state that ends a phase (a terminal state, or rolling back),
 // after cleaning up: a step left running is closed, and the freeze is lifted when the run
 // ends.
-func (e *Engine) finish(ctx context.Context, id storage.RunID, st storage.RunState, reason string) {
+func (e *Engine) finish(ctx context.Context, id domain.RunID, st domain.RunState, reason string) {
 	v, err := e.load(ctx, id)
 	if err != nil {
 		e.opts.Log.Error("load run to finish", "run", id.String(), "err", err)
@@ -296,54 +271,28 @@ func (e *Engine) finish(ctx context.Context, id storage.RunID, st storage.RunSta
 	}
 	now := e.opts.Clock.Now()
 	for _, rec := range v.steps {
-		if st == storage.StateRollingBack && StepID(rec.Index) >= StepRollbackStop && rec.Status != storage.StepSucceeded {
-			rec.Status, rec.Error = storage.StepPending, "" // a new rollback attempt runs its steps again
+		if st == domain.StateRollingBack && domain.StepID(rec.Index) >= domain.StepRollbackStop && rec.Status != domain.StepSucceeded {
+			rec.Status, rec.Error = domain.StepPending, "" // a new rollback attempt runs its steps again
 			if err := e.opts.Store.PutStep(ctx, id, rec); err != nil {
 				e.opts.Log.Error("reset rollback step", "run", id.String(), "err", err)
 			}
 			continue
 		}
-		if rec.Status == storage.StepRunning {
-			rec.Status, rec.EndedAt = storage.StepFailed, now
+		if rec.Status == domain.StepRunning {
+			rec.Status, rec.EndedAt = domain.StepFailed, now
 			rec.Error = "ended: " + reason
 			if err := e.opts.Store.PutStep(ctx, id, rec); err != nil {
 				e.opts.Log.Error("close step", "run", id.String(), "err", err)
 			}
 		}
 	}
-	if st.Terminal() && v.run.Details[detailFreezeDone] == "true" {
+	if st.Terminal() && v.run.Facts.Frozen {
 		if msg := e.unfreeze(ctx, v.run); msg != "" {
 			reason += "; " + msg
 		}
 	}
-	if st == storage.StateSucceeded || st == storage.StateRolledBack {
+	if st == domain.StateSucceeded || st == domain.StateRolledBack {
 		reason = e.summary(v, st, reason)
 	}
 	e.setState(ctx, id, st, reason)
-}
-
-var humanStates = map[storage.RunState]string{
-	storage.StateAwaitingApproval:     "awaiting approval",
-	storage.StateAwaitingDecommission: "awaiting decommission",
-	storage.StateFailedBeforeDowntime: "failed before downtime",
-	storage.StateNeedsAttention:       "needs attention",
-	storage.StateRollingBack:          "rolling back",
-	storage.StateRolledBack:           "rolled back",
-	storage.StateRollbackFailed:       "rollback failed",
-}
-
-// humanState is how people read a state.
-func humanState(s storage.RunState) string {
-	if h, ok := humanStates[s]; ok {
-		return h
-	}
-	return string(s)
-}
-
-// HumanState is how people read a state ("awaiting approval").
-func HumanState(s storage.RunState) string { return humanState(s) }
-
-// Active reports whether a state belongs to a run still in progress.
-func Active(s storage.RunState) bool {
-	return !s.Terminal() && !slices.Contains([]storage.RunState{storage.StateScheduled}, s)
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/drawbridge/drawbridge/config"
-	"github.com/drawbridge/drawbridge/storage"
+	"github.com/drawbridge/drawbridge/domain"
 )
 
 // TestDecide: the engine's next action from a stored run, table by table.
@@ -19,37 +19,37 @@ func TestDecide(t *testing.T) {
 	}
 	e := &Engine{opts: Options{Config: cfg}}
 
-	done := func(ids ...StepID) map[StepID]storage.StepRecord {
-		m := map[StepID]storage.StepRecord{}
+	done := func(ids ...domain.StepID) map[domain.StepID]domain.StepRecord {
+		m := map[domain.StepID]domain.StepRecord{}
 		for _, id := range ids {
-			m[id] = storage.StepRecord{Index: int(id), Name: defOf(id).name, Status: storage.StepSucceeded}
+			m[id] = domain.StepRecord{Index: int(id), Name: defOf(id).Name, Status: domain.StepSucceeded}
 		}
 		return m
 	}
-	with := func(m map[StepID]storage.StepRecord, id StepID, st storage.StepStatus, started time.Time) map[StepID]storage.StepRecord {
-		m[id] = storage.StepRecord{Index: int(id), Name: defOf(id).name, Status: st, StartedAt: started}
+	with := func(m map[domain.StepID]domain.StepRecord, id domain.StepID, st domain.StepStatus, started time.Time) map[domain.StepID]domain.StepRecord {
+		m[id] = domain.StepRecord{Index: int(id), Name: defOf(id).Name, Status: st, StartedAt: started}
 		return m
 	}
-	prep := []StepID{StepPreflight, StepFreeze, StepBackup, StepEvaluate, StepStage}
-	through := func(last StepID) []StepID {
-		var out []StepID
+	prep := []domain.StepID{domain.StepPreflight, domain.StepFreeze, domain.StepBackup, domain.StepEvaluate, domain.StepStage}
+	through := func(last domain.StepID) []domain.StepID {
+		var out []domain.StepID
 		for _, d := range forwardSteps {
-			out = append(out, d.id)
-			if d.id == last {
+			out = append(out, d.ID)
+			if d.ID == last {
 				break
 			}
 		}
 		return out
 	}
-	approve := func(users ...string) []storage.Approval {
-		var out []storage.Approval
+	approve := func(users ...string) []domain.Approval {
+		var out []domain.Approval
 		for _, u := range users {
-			out = append(out, storage.Approval{UserID: u, Decision: storage.DecisionApprove})
+			out = append(out, domain.Approval{UserID: u, Decision: domain.DecisionApprove})
 		}
 		return out
 	}
-	run := func(cluster string, st storage.RunState, details map[string]string) storage.Run {
-		return storage.Run{ID: 1, Cluster: cluster, State: st, From: "3.4.2", To: "3.5.0", Details: details}
+	run := func(cluster string, st domain.RunState, op *domain.Operation) domain.Run {
+		return domain.Run{ID: 1, Cluster: cluster, State: st, From: "3.4.2", To: "3.5.0", Facts: domain.Facts{Pending: op}}
 	}
 	gateOpen := now.Add(-10 * time.Minute)
 
@@ -59,47 +59,47 @@ func TestDecide(t *testing.T) {
 		recovering bool
 		want       action
 	}{
-		{"ended run", view{run: run("plain", storage.StateSucceeded, nil)}, false, action{kind: actDone}},
-		{"scheduled run is the scheduler's", view{run: run("plain", storage.StateScheduled, nil)}, false, action{kind: actDone}},
-		{"new run starts with preflight", view{run: run("plain", storage.StatePreparing, nil), steps: done()}, false, action{kind: actRun, step: StepPreflight}},
-		{"abort asked", view{run: run("plain", storage.StatePreparing, map[string]string{detailPendingOp: "abort", detailOpActor: "U1"}), steps: done()}, false,
-			action{kind: actTransition, state: storage.StateAborted, reason: "aborted by U1"}},
-		{"rollback asked", view{run: run("plain", storage.StateWatching, map[string]string{detailPendingOp: "rollback", detailOpReason: "breach"}), steps: done(through(StepStart)...)}, false,
-			action{kind: actTransition, state: storage.StateRollingBack, reason: "breach"}},
-		{"interrupted step after a restart", view{run: run("plain", storage.StatePreparing, nil), steps: with(done(StepPreflight), StepFreeze, storage.StepRunning, now)}, true,
-			action{kind: actRecover, step: StepFreeze}},
-		{"failed step whose consequence was not stored", view{run: run("plain", storage.StateMigrating, nil), steps: with(done(through(StepStop)...), StepMigrationsUp, storage.StepFailed, now)}, false,
-			action{kind: actFailure, step: StepMigrationsUp}},
-		{"needs attention waits for a person", view{run: run("plain", storage.StateNeedsAttention, nil)}, false, action{kind: actWait}},
-		{"resume asked", view{run: run("plain", storage.StateNeedsAttention, map[string]string{detailPendingOp: "resume"})}, false, action{kind: actResume}},
-		{"gate opens after stage", view{run: run("plain", storage.StatePreparing, nil), steps: done(prep...)}, false, action{kind: actRun, step: StepApproval}},
-		{"gate waits for approvals until the timeout", view{run: run("plain", storage.StateAwaitingApproval, nil), steps: with(done(prep...), StepApproval, storage.StepRunning, gateOpen), approvals: approve("U1")}, false,
+		{"ended run", view{run: run("plain", domain.StateSucceeded, nil)}, false, action{kind: actDone}},
+		{"scheduled run is the scheduler's", view{run: run("plain", domain.StateScheduled, nil)}, false, action{kind: actDone}},
+		{"new run starts with preflight", view{run: run("plain", domain.StatePreparing, nil), steps: done()}, false, action{kind: actRun, step: domain.StepPreflight}},
+		{"abort asked", view{run: run("plain", domain.StatePreparing, &domain.Operation{Kind: domain.OpAbort, Actor: "U1"}), steps: done()}, false,
+			action{kind: actTransition, state: domain.StateAborted, reason: "aborted by U1"}},
+		{"rollback asked", view{run: run("plain", domain.StateWatching, &domain.Operation{Kind: domain.OpRollback, Reason: "breach"}), steps: done(through(domain.StepStart)...)}, false,
+			action{kind: actTransition, state: domain.StateRollingBack, reason: "breach"}},
+		{"interrupted step after a restart", view{run: run("plain", domain.StatePreparing, nil), steps: with(done(domain.StepPreflight), domain.StepFreeze, domain.StepRunning, now)}, true,
+			action{kind: actRecover, step: domain.StepFreeze}},
+		{"failed step whose consequence was not stored", view{run: run("plain", domain.StateMigrating, nil), steps: with(done(through(domain.StepStop)...), domain.StepMigrationsUp, domain.StepFailed, now)}, false,
+			action{kind: actFailure, step: domain.StepMigrationsUp}},
+		{"needs attention waits for a person", view{run: run("plain", domain.StateNeedsAttention, nil)}, false, action{kind: actWait}},
+		{"resume asked", view{run: run("plain", domain.StateNeedsAttention, &domain.Operation{Kind: domain.OpResume})}, false, action{kind: actResume}},
+		{"gate opens after stage", view{run: run("plain", domain.StatePreparing, nil), steps: done(prep...)}, false, action{kind: actRun, step: domain.StepApproval}},
+		{"gate waits for approvals until the timeout", view{run: run("plain", domain.StateAwaitingApproval, nil), steps: with(done(prep...), domain.StepApproval, domain.StepRunning, gateOpen), approvals: approve("U1")}, false,
 			action{kind: actWait, until: gateOpen.Add(time.Hour)}},
-		{"gate crossed with enough approvals", view{run: run("plain", storage.StateAwaitingApproval, nil), steps: with(done(prep...), StepApproval, storage.StepRunning, gateOpen), approvals: approve("U1", "U2")}, false,
-			action{kind: actRun, step: StepApproval}},
-		{"a rejection ends it", view{run: run("plain", storage.StateAwaitingApproval, nil), steps: with(done(prep...), StepApproval, storage.StepRunning, gateOpen),
-			approvals: append(approve("U1"), storage.Approval{UserID: "U2", Decision: storage.DecisionReject, Reason: "not today"})}, false,
-			action{kind: actTransition, state: storage.StateRejected, reason: "rejected by U2: not today"}},
-		{"approval timeout expires it", view{run: run("plain", storage.StateAwaitingApproval, nil), steps: with(done(prep...), StepApproval, storage.StepRunning, now.Add(-2*time.Hour))}, false,
-			action{kind: actTransition, state: storage.StateExpired, reason: "no approval within 1h"}},
-		{"approved outside every window waits", view{run: run("windowed", storage.StateAwaitingApproval, nil), steps: with(done(prep...), StepApproval, storage.StepRunning, gateOpen), approvals: approve("U1", "U2")}, false,
+		{"gate crossed with enough approvals", view{run: run("plain", domain.StateAwaitingApproval, nil), steps: with(done(prep...), domain.StepApproval, domain.StepRunning, gateOpen), approvals: approve("U1", "U2")}, false,
+			action{kind: actRun, step: domain.StepApproval}},
+		{"a rejection ends it", view{run: run("plain", domain.StateAwaitingApproval, nil), steps: with(done(prep...), domain.StepApproval, domain.StepRunning, gateOpen),
+			approvals: append(approve("U1"), domain.Approval{UserID: "U2", Decision: domain.DecisionReject, Reason: "not today"})}, false,
+			action{kind: actTransition, state: domain.StateRejected, reason: "rejected by U2: not today"}},
+		{"approval timeout expires it", view{run: run("plain", domain.StateAwaitingApproval, nil), steps: with(done(prep...), domain.StepApproval, domain.StepRunning, now.Add(-2*time.Hour))}, false,
+			action{kind: actTransition, state: domain.StateExpired, reason: "no approval within 1h"}},
+		{"approved outside every window waits", view{run: run("windowed", domain.StateAwaitingApproval, nil), steps: with(done(prep...), domain.StepApproval, domain.StepRunning, gateOpen), approvals: approve("U1", "U2")}, false,
 			action{kind: actWait, until: gateOpen.Add(time.Hour)}}, // the approval deadline comes before any opening
-		{"clean watch waits for decommission", view{run: run("plain", storage.StateWatching, nil), steps: done(through(StepWatch)...)}, false,
-			action{kind: actTransition, state: storage.StateAwaitingDecommission, reason: "the watch ended clean"}},
-		{"decommission waits for the button", view{run: run("plain", storage.StateAwaitingDecommission, nil), steps: done(through(StepWatch)...)}, false, action{kind: actWait}},
-		{"decommission asked", view{run: run("plain", storage.StateAwaitingDecommission, map[string]string{detailPendingOp: "decommission"}), steps: done(through(StepWatch)...)}, false,
-			action{kind: actRun, step: StepDecommission}},
-		{"automatic decommission", view{run: run("auto", storage.StateAwaitingDecommission, nil), steps: done(through(StepWatch)...)}, false, action{kind: actRun, step: StepDecommission}},
-		{"every step done", view{run: run("plain", storage.StateAwaitingDecommission, nil), steps: done(through(StepDecommission)...)}, false,
-			action{kind: actTransition, state: storage.StateSucceeded, reason: "upgraded to 3.5.0"}},
-		{"rollback goes step by step", view{run: run("plain", storage.StateRollingBack, nil), steps: done(StepRollbackStop)}, false, action{kind: actRun, step: StepRollbackRestore}},
-		{"rollback done", view{run: run("plain", storage.StateRollingBack, nil), steps: done(StepRollbackStop, StepRollbackRestore, StepRollbackStart)}, false,
-			action{kind: actTransition, state: storage.StateRolledBack, reason: "rolled back: every node answers 3.4.2"}},
+		{"clean watch waits for decommission", view{run: run("plain", domain.StateWatching, nil), steps: done(through(domain.StepWatch)...)}, false,
+			action{kind: actTransition, state: domain.StateAwaitingDecommission, reason: "the watch ended clean"}},
+		{"decommission waits for the button", view{run: run("plain", domain.StateAwaitingDecommission, nil), steps: done(through(domain.StepWatch)...)}, false, action{kind: actWait}},
+		{"decommission asked", view{run: run("plain", domain.StateAwaitingDecommission, &domain.Operation{Kind: domain.OpDecommission}), steps: done(through(domain.StepWatch)...)}, false,
+			action{kind: actRun, step: domain.StepDecommission}},
+		{"automatic decommission", view{run: run("auto", domain.StateAwaitingDecommission, nil), steps: done(through(domain.StepWatch)...)}, false, action{kind: actRun, step: domain.StepDecommission}},
+		{"every step done", view{run: run("plain", domain.StateAwaitingDecommission, nil), steps: done(through(domain.StepDecommission)...)}, false,
+			action{kind: actTransition, state: domain.StateSucceeded, reason: "upgraded to 3.5.0"}},
+		{"rollback goes step by step", view{run: run("plain", domain.StateRollingBack, nil), steps: done(domain.StepRollbackStop)}, false, action{kind: actRun, step: domain.StepRollbackRestore}},
+		{"rollback done", view{run: run("plain", domain.StateRollingBack, nil), steps: done(domain.StepRollbackStop, domain.StepRollbackRestore, domain.StepRollbackStart)}, false,
+			action{kind: actTransition, state: domain.StateRolledBack, reason: "rolled back: every node answers 3.4.2"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.v.steps == nil {
-				tc.v.steps = map[StepID]storage.StepRecord{}
+				tc.v.steps = map[domain.StepID]domain.StepRecord{}
 			}
 			got := e.decide(tc.v, now, tc.recovering)
 			if got != tc.want {
@@ -126,47 +126,47 @@ func TestDecideScheduledGate(t *testing.T) {
 	}
 	e := &Engine{opts: Options{Config: cfg}}
 	gateOpen := at(0, 11, 0)
-	steps := func(gateOpen time.Time) map[StepID]storage.StepRecord {
-		m := map[StepID]storage.StepRecord{}
-		for _, id := range []StepID{StepPreflight, StepFreeze, StepBackup, StepEvaluate, StepStage} {
-			m[id] = storage.StepRecord{Index: int(id), Status: storage.StepSucceeded}
+	steps := func(gateOpen time.Time) map[domain.StepID]domain.StepRecord {
+		m := map[domain.StepID]domain.StepRecord{}
+		for _, id := range []domain.StepID{domain.StepPreflight, domain.StepFreeze, domain.StepBackup, domain.StepEvaluate, domain.StepStage} {
+			m[id] = domain.StepRecord{Index: int(id), Status: domain.StepSucceeded}
 		}
-		m[StepApproval] = storage.StepRecord{Index: int(StepApproval), Status: storage.StepRunning, StartedAt: gateOpen}
+		m[domain.StepApproval] = domain.StepRecord{Index: int(domain.StepApproval), Status: domain.StepRunning, StartedAt: gateOpen}
 		return m
 	}
-	windowed := storage.Run{ID: 1, Cluster: "windowed", State: storage.StateAwaitingApproval, From: "3.4.2", To: "3.5.0",
-		Window: "w", ScheduledFor: at(0, 12, 0), Details: map[string]string{detailWindowCloses: "2026-12-02T00:14:00Z"}}
+	windowed := domain.Run{ID: 1, Cluster: "windowed", State: domain.StateAwaitingApproval, From: "3.4.2", To: "3.5.0",
+		Window: "w", ScheduledFor: at(0, 12, 0), Facts: domain.Facts{WindowCloses: time.Date(2026, 12, 2, 0, 14, 0, 0, time.UTC)}}
 	// Scheduled for 00:12:40, inside the 00:12 opening: the gate waits for that time.
 	late := windowed
 	late.ScheduledFor = at(0, 12, 40)
 	// A cluster without windows, scheduled for 03:00 (it prepared 15 minutes ahead).
-	plain := storage.Run{ID: 2, Cluster: "plain", State: storage.StateAwaitingApproval, From: "3.4.2", To: "3.5.0",
-		ScheduledFor: at(3, 0, 0), Details: map[string]string{detailWindowCloses: "2026-12-02T04:00:00Z"}}
-	approved := []storage.Approval{{UserID: "U1", Decision: storage.DecisionApprove}}
+	plain := domain.Run{ID: 2, Cluster: "plain", State: domain.StateAwaitingApproval, From: "3.4.2", To: "3.5.0",
+		ScheduledFor: at(3, 0, 0), Facts: domain.Facts{WindowCloses: time.Date(2026, 12, 2, 4, 0, 0, 0, time.UTC)}}
+	approved := []domain.Approval{{UserID: "U1", Decision: domain.DecisionApprove}}
 
 	cases := []struct {
 		name      string
-		run       storage.Run
-		approvals []storage.Approval
+		run       domain.Run
+		approvals []domain.Approval
 		now       time.Time
 		want      action
 	}{
 		{"approved ahead: waits for the opening", windowed, approved, at(0, 11, 2), action{kind: actWait, until: at(0, 12, 0)}},
-		{"approved ahead: crossed at the opening", windowed, approved, at(0, 12, 0), action{kind: actRun, step: StepApproval}},
-		{"approved inside the window: crossed", windowed, approved, at(0, 13, 0), action{kind: actRun, step: StepApproval}},
+		{"approved ahead: crossed at the opening", windowed, approved, at(0, 12, 0), action{kind: actRun, step: domain.StepApproval}},
+		{"approved inside the window: crossed", windowed, approved, at(0, 13, 0), action{kind: actRun, step: domain.StepApproval}},
 		{"not approved: waits until the window closes", windowed, nil, at(0, 12, 30), action{kind: actWait, until: at(0, 14, 0)}},
 		{"not approved when the window closes: expired", windowed, nil, at(0, 14, 0),
-			action{kind: actTransition, state: storage.StateExpired, reason: "window w closed at 2026-12-02T00:14:00Z before the run was approved"}},
+			action{kind: actTransition, state: domain.StateExpired, reason: "window w closed at 2026-12-02T00:14:00Z before the run was approved"}},
 		{"approved in the blackout: waits, but not past the close", windowed, approved, at(0, 13, 40), action{kind: actWait, until: at(0, 14, 0)}},
 		{"approved, blackout until after the close: expired, saying why", windowed, approved, at(0, 14, 0),
-			action{kind: actTransition, state: storage.StateExpired, reason: "approved, but the downtime could not start before the deadline: window w closed at 2026-12-02T00:14:00Z, and blackout freeze ends only at 2026-12-02T02:00:00Z"}},
+			action{kind: actTransition, state: domain.StateExpired, reason: "approved, but the downtime could not start before the deadline: window w closed at 2026-12-02T00:14:00Z, and blackout freeze ends only at 2026-12-02T02:00:00Z"}},
 		{"scheduled for a time inside the window: waits for it", late, approved, at(0, 12, 10), action{kind: actWait, until: at(0, 12, 40)}},
-		{"scheduled for a time inside the window: crossed then", late, approved, at(0, 12, 40), action{kind: actRun, step: StepApproval}},
+		{"scheduled for a time inside the window: crossed then", late, approved, at(0, 12, 40), action{kind: actRun, step: domain.StepApproval}},
 		{"no windows, approved ahead of the scheduled time: waits for it", plain, approved, at(2, 50, 0), action{kind: actWait, until: at(3, 0, 0)}},
-		{"no windows, at the scheduled time: crossed", plain, approved, at(3, 0, 0), action{kind: actRun, step: StepApproval}},
-		{"no windows, approved, drawbridge back after the timeout but before the close: crossed", plain, approved, at(3, 50, 0), action{kind: actRun, step: StepApproval}},
+		{"no windows, at the scheduled time: crossed", plain, approved, at(3, 0, 0), action{kind: actRun, step: domain.StepApproval}},
+		{"no windows, approved, drawbridge back after the timeout but before the close: crossed", plain, approved, at(3, 50, 0), action{kind: actRun, step: domain.StepApproval}},
 		{"no windows, approved, back after the close: expired", plain, approved, at(4, 0, 0),
-			action{kind: actTransition, state: storage.StateExpired, reason: "approved, but the downtime could not start before the deadline: the time it was scheduled for (2026-12-02T03:00:00Z) was 1h past at 2026-12-02T04:00:00Z (drawbridge was not running)"}},
+			action{kind: actTransition, state: domain.StateExpired, reason: "approved, but the downtime could not start before the deadline: the time it was scheduled for (2026-12-02T03:00:00Z) was 1h past at 2026-12-02T04:00:00Z (drawbridge was not running)"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,12 +3,13 @@ package upgrade_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/internal/wire"
 	"github.com/drawbridge/drawbridge/storage"
 	"github.com/drawbridge/drawbridge/upgrade"
@@ -37,7 +38,7 @@ func TestUpgradeSucceeds(t *testing.T) {
 	if _, err := h.engine.Start(ctx, upgrade.StartRequest{Cluster: "test", To: "3.5.0", RequestedBy: "U0OPERATOR"}); !errors.Is(err, storage.ErrClusterBusy) {
 		t.Errorf("a second run on the cluster: %v, want ErrClusterBusy", err)
 	}
-	h.waitState(run.ID, long, storage.StateAwaitingApproval)
+	h.waitState(run.ID, long, domain.StateAwaitingApproval)
 	c.WantVersions("3.4.2") // nothing touched before the gate
 
 	// Legality: the requester may not approve; nobody may decommission yet.
@@ -56,34 +57,32 @@ func TestUpgradeSucceeds(t *testing.T) {
 	if _, err := h.engine.Approve(ctx, run.ID, "U0APPROVER"); err == nil {
 		t.Error("a second approval by the same person was accepted")
 	}
-	h.waitState(run.ID, long, storage.StateAwaitingDecommission)
+	h.waitState(run.ID, long, domain.StateAwaitingDecommission)
 	c.WantVersions("3.5.0")
 	if _, err := h.engine.Decommission(ctx, run.ID, "U0OPERATOR"); err != nil {
 		t.Fatal(err)
 	}
-	done := h.waitState(run.ID, long, storage.StateSucceeded)
+	done := h.waitState(run.ID, long, domain.StateSucceeded)
 
 	if done.From != "3.4.2" || done.To != "3.5.0" {
 		t.Errorf("run from %s to %s", done.From, done.To)
 	}
 	steps := h.steps(run.ID)
 	for _, name := range []string{"preflight", "freeze", "backup", "evaluate", "approval", "stop", "migrations_up", "migrations_finish", "start", "watch", "decommission"} {
-		if s := steps[name]; s.Status != storage.StepSucceeded {
+		if s := steps[name]; s.Status != domain.StepSucceeded {
 			t.Errorf("step %s is %s: %s", name, s.Status, s.Error)
 		}
 	}
-	if s := steps["stage"]; s.Status != storage.StepSkipped {
+	if s := steps["stage"]; s.Status != domain.StepSkipped {
 		t.Errorf("stage (no command) is %s", s.Status)
 	}
-	if b := steps["backup"]; b.Details["sha256"] == "" || b.Details["size"] == "" {
-		t.Errorf("backup details %v", b.Details)
-	} else if _, err := os.Stat(b.Details["path"]); err != nil {
+	if b := steps["backup"].Facts.Backup; b == nil || b.SHA256 == "" || b.Size == 0 {
+		t.Errorf("backup facts %+v", b)
+	} else if _, err := os.Stat(b.Path); err != nil {
 		t.Errorf("backup file: %v", err)
 	}
-	for _, k := range []string{"measure.downtime_s", "measure.commands_s", "measure.overhead_s"} {
-		if _, err := strconv.ParseFloat(done.Details[k], 64); err != nil {
-			t.Errorf("measurement %s = %q", k, done.Details[k])
-		}
+	if m := done.Facts.Measured; m.Downtime <= 0 || m.Commands <= 0 || m.Overhead != m.Downtime-m.Commands {
+		t.Errorf("measurements %+v", m)
 	}
 	if done.DowntimeStart.IsZero() || !done.DowntimeEnd.After(done.DowntimeStart) {
 		t.Errorf("downtime %s → %s", done.DowntimeStart, done.DowntimeEnd)
@@ -141,7 +140,7 @@ func TestMigrationFailureRollsBack(t *testing.T) {
 	if _, err := h.engine.Approve(ctx, run.ID, "U0APPROVER"); err != nil {
 		t.Fatal(err)
 	}
-	failed := h.waitState(run.ID, long, storage.StateNeedsAttention)
+	failed := h.waitState(run.ID, long, domain.StateNeedsAttention)
 	if !strings.Contains(failed.Reason, "022_350_to_360") {
 		t.Errorf("reason %q does not name the failing migration", failed.Reason)
 	}
@@ -151,7 +150,7 @@ func TestMigrationFailureRollsBack(t *testing.T) {
 	if _, err := h.engine.Rollback(ctx, run.ID, "U0OPERATOR"); err != nil {
 		t.Fatal(err)
 	}
-	done := h.waitState(run.ID, long, storage.StateRolledBack)
+	done := h.waitState(run.ID, long, domain.StateRolledBack)
 	c.WantVersions("3.4.2")
 
 	db = c.database()
@@ -168,27 +167,18 @@ func TestMigrationFailureRollsBack(t *testing.T) {
 		t.Errorf("schema_meta after rollback:\n%s\nwant:\n%s", got, want)
 	}
 	steps := h.steps(run.ID)
-	if r := steps["rollback_restore"]; r.Details["method"] != "rename" || r.Details["failed_db"] == "" {
-		t.Errorf("restore details %v", r.Details)
+	if r := steps["rollback_restore"].Facts.Restore; r == nil || r.Method != "rename" || r.FailedDB == "" {
+		t.Errorf("restore facts %+v", r)
 	}
 	if !strings.Contains(done.Reason, "rolled back to 3.4.2") {
 		t.Errorf("summary %q", done.Reason)
 	}
 	// 3.5.0 never answered: one outage from the upgrade's stop until 3.4.2 answered again.
-	if d := done.Details["measure.rollback_downtime_s"]; d == "" || !strings.Contains(done.Reason, "downtime "+d+"s, from the upgrade's stop until 3.4.2 answered again") {
-		t.Errorf("rollback downtime %q, summary %q", d, done.Reason)
-	} else if want := steps["rollback_start"].EndedAt.Sub(done.DowntimeStart).Seconds(); parseSeconds(t, d) > want+0.001 || parseSeconds(t, d) < 0.1 {
-		t.Errorf("rollback downtime %ss, want at most the %.3fs from the upgrade's stop to the rollback's end", d, want)
+	if d := done.Facts.Measured.RollbackDowntime; d == 0 || !strings.Contains(done.Reason, fmt.Sprintf("downtime %.3fs, from the upgrade's stop until 3.4.2 answered again", d.Seconds())) {
+		t.Errorf("rollback downtime %s, summary %q", d, done.Reason)
+	} else if want := steps["rollback_start"].EndedAt.Sub(done.DowntimeStart).Seconds(); d.Seconds() > want+0.001 || d.Seconds() < 0.1 {
+		t.Errorf("rollback downtime %s, want at most the %.3fs from the upgrade's stop to the rollback's end", d, want)
 	}
-}
-
-func parseSeconds(t *testing.T, s string) float64 {
-	t.Helper()
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		t.Fatalf("%q is not seconds: %v", s, err)
-	}
-	return f
 }
 
 func schemaString(st interface{ Pending() []string }) string {
@@ -207,7 +197,7 @@ func TestNodeWillNotStart(t *testing.T) {
 	if _, err := h.engine.Approve(ctx, run.ID, "U0APPROVE2"); err != nil {
 		t.Fatal(err)
 	}
-	failed := h.waitState(run.ID, long, storage.StateNeedsAttention)
+	failed := h.waitState(run.ID, long, domain.StateNeedsAttention)
 	if !strings.Contains(failed.Reason, "start Y failed") || !strings.Contains(failed.Reason, c.Nodes[1].Name) {
 		t.Errorf("reason %q", failed.Reason)
 	}
@@ -215,7 +205,7 @@ func TestNodeWillNotStart(t *testing.T) {
 	if _, err := h.engine.Rollback(ctx, run.ID, "U0OPERATOR"); err != nil {
 		t.Fatal(err)
 	}
-	h.waitState(run.ID, long, storage.StateRolledBack)
+	h.waitState(run.ID, long, domain.StateRolledBack)
 	c.WantVersions("3.4.2")
 }
 
@@ -230,18 +220,18 @@ func TestAutoRollbackOnWatchBreach(t *testing.T) {
 	if _, err := h.engine.Approve(ctx, run.ID, "U0APPROVER"); err != nil {
 		t.Fatal(err)
 	}
-	h.waitState(run.ID, long, storage.StateWatching)
+	h.waitState(run.ID, long, domain.StateWatching)
 	c.KillNode(2) // a node of Y crashes during the watch
-	h.waitState(run.ID, long, storage.StateRolledBack)
+	h.waitState(run.ID, long, domain.StateRolledBack)
 	c.WantVersions("3.4.2")
 	st, _ := h.engine.Status(ctx, run.ID)
 	if !strings.Contains(st.Run.Reason, "rolled back") {
 		t.Errorf("summary %q", st.Run.Reason)
 	}
 	// Y answered before the breach: the rollback's own outage is reported besides the upgrade's.
-	if d := st.Run.Details["measure.rollback_downtime_s"]; d == "" || st.Run.Details["measure.downtime_s"] == "" ||
-		!strings.Contains(st.Run.Reason, " and "+d+"s more during the rollback") {
-		t.Errorf("rollback downtime %q, summary %q", d, st.Run.Reason)
+	if d := st.Run.Facts.Measured.RollbackDowntime; d == 0 || st.Run.Facts.Measured.Downtime == 0 ||
+		!strings.Contains(st.Run.Reason, fmt.Sprintf(" and %.3fs more during the rollback", d.Seconds())) {
+		t.Errorf("rollback downtime %s, summary %q", d, st.Run.Reason)
 	}
 	var sawRollback bool
 	for _, e := range h.audit(run.ID) {
@@ -264,8 +254,8 @@ func TestPostgresStopsDuringBackup(t *testing.T) {
 	killed := make(chan struct{})
 	h := newHarness(t, c, func(o *upgrade.Options) {
 		sink := o.Sink
-		o.Sink = upgrade.SinkFunc(func(e upgrade.Event) {
-			if e.Kind == upgrade.EventStepStarted && e.Step.Name == "backup" {
+		o.Sink = upgrade.SinkFunc(func(e domain.Event) {
+			if e.Kind == domain.EventStepStarted && e.Step.Name == "backup" {
 				if err := pg.Kill(); err != nil {
 					t.Error(err)
 				}
@@ -278,7 +268,7 @@ func TestPostgresStopsDuringBackup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := h.waitState(run.ID, long, storage.StateFailedBeforeDowntime)
+	done := h.waitState(run.ID, long, domain.StateFailedBeforeDowntime)
 	<-killed
 	if !strings.Contains(done.Reason, "database backup failed") {
 		t.Errorf("reason %q", done.Reason)
@@ -309,7 +299,7 @@ func TestConfigChangeDuringFreeze(t *testing.T) {
 	if _, err := h.engine.Approve(ctx, run.ID, "U0APPROVER"); err != nil {
 		t.Fatal(err)
 	}
-	done := h.waitState(run.ID, long, storage.StateFailedBeforeDowntime)
+	done := h.waitState(run.ID, long, domain.StateFailedBeforeDowntime)
 	if !strings.Contains(done.Reason, "services") || !strings.Contains(done.Reason, "changed during the freeze") {
 		t.Errorf("reason %q does not name the services table", done.Reason)
 	}
@@ -330,7 +320,7 @@ func TestRejectAndAbort(t *testing.T) {
 	if _, err := h.engine.Reject(ctx, run.ID, "U0APPROVER", "not during the sale"); err != nil {
 		t.Fatal(err)
 	}
-	done := h.waitState(run.ID, long, storage.StateRejected)
+	done := h.waitState(run.ID, long, domain.StateRejected)
 	if !strings.Contains(done.Reason, "not during the sale") {
 		t.Errorf("reason %q", done.Reason)
 	}
@@ -342,7 +332,7 @@ func TestRejectAndAbort(t *testing.T) {
 	if _, err := h.engine.Abort(ctx, run2.ID, "U0OPERATOR"); err != nil {
 		t.Fatal(err)
 	}
-	done = h.waitState(run2.ID, long, storage.StateAborted)
+	done = h.waitState(run2.ID, long, domain.StateAborted)
 	if !strings.Contains(done.Reason, "freeze lifted") {
 		t.Errorf("reason %q", done.Reason)
 	}
@@ -398,11 +388,11 @@ func TestShutdownDuringWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitStore(t, store, run.ID, storage.StateAwaitingApproval)
+	waitStore(t, store, run.ID, domain.StateAwaitingApproval)
 	if _, err := eng.Approve(ctx, run.ID, "U0APPROVER"); err != nil {
 		t.Fatal(err)
 	}
-	waitStore(t, store, run.ID, storage.StateWatching)
+	waitStore(t, store, run.ID, domain.StateWatching)
 	start := time.Now()
 	eng.Close()
 	if d := time.Since(start); d > 5*time.Second {
@@ -410,20 +400,20 @@ func TestShutdownDuringWatch(t *testing.T) {
 	}
 	steps, _ := store.Steps(ctx, run.ID)
 	for _, s := range steps {
-		if s.Name == "watch" && s.Status != storage.StepRunning {
+		if s.Name == "watch" && s.Status != domain.StepRunning {
 			t.Errorf("watch is %s after the shutdown, want running", s.Status)
 		}
 	}
 	store.Close()
 
 	h := newHarness(t, c, nil) // a new drawbridge on the same state file
-	h.waitState(run.ID, long, storage.StateAwaitingDecommission)
-	if s := h.steps(run.ID)["watch"]; s.Attempt != 2 || s.Status != storage.StepSucceeded {
+	h.waitState(run.ID, long, domain.StateAwaitingDecommission)
+	if s := h.steps(run.ID)["watch"]; s.Attempt != 2 || s.Status != domain.StepSucceeded {
 		t.Errorf("watch: attempt %d, %s", s.Attempt, s.Status)
 	}
 }
 
-func waitStore(t *testing.T, store *storage.Store, id storage.RunID, want storage.RunState) {
+func waitStore(t *testing.T, store *storage.Store, id domain.RunID, want domain.RunState) {
 	t.Helper()
 	deadline := time.Now().Add(long)
 	for {
@@ -453,19 +443,19 @@ func TestRollbackFailsThenRetries(t *testing.T) {
 	if _, err := h.engine.Approve(ctx, run.ID, "U0APPROVER"); err != nil {
 		t.Fatal(err)
 	}
-	failed := h.waitState(run.ID, long, storage.StateNeedsAttention)
-	backup := failed.Details["backup.path"]
+	failed := h.waitState(run.ID, long, domain.StateNeedsAttention)
+	backup := failed.Facts.Backup.Path
 	if err := os.Rename(backup, backup+".away"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.engine.Rollback(ctx, run.ID, "U0OPERATOR"); err != nil {
 		t.Fatal(err)
 	}
-	rf := h.waitState(run.ID, long, storage.StateRollbackFailed)
+	rf := h.waitState(run.ID, long, domain.StateRollbackFailed)
 	if !strings.Contains(rf.Reason, "restore database failed") || !strings.Contains(rf.Reason, backup) {
 		t.Errorf("reason %q", rf.Reason)
 	}
-	if s := h.steps(run.ID)["rollback_restore"]; s.Status != storage.StepFailed || s.Error == "" {
+	if s := h.steps(run.ID)["rollback_restore"]; s.Status != domain.StepFailed || s.Error == "" {
 		t.Errorf("restore step %s: %q", s.Status, s.Error)
 	}
 	if err := os.Rename(backup+".away", backup); err != nil {
@@ -475,6 +465,6 @@ func TestRollbackFailsThenRetries(t *testing.T) {
 	if _, err := h.engine.Rollback(ctx, run.ID, "U0OPERATOR"); err != nil {
 		t.Fatal(err)
 	}
-	h.waitState(run.ID, long, storage.StateRolledBack)
+	h.waitState(run.ID, long, domain.StateRolledBack)
 	c.WantVersions("3.4.2")
 }

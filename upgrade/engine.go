@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/storage"
 )
 
@@ -85,7 +86,7 @@ type Engine struct {
 	opts Options
 
 	mu       sync.Mutex
-	runners  map[storage.RunID]*runner
+	runners  map[domain.RunID]*runner
 	ctx      context.Context
 	stop     context.CancelCauseFunc
 	wg       sync.WaitGroup
@@ -98,12 +99,12 @@ type Engine struct {
 
 // runner is the goroutine of one run.
 type runner struct {
-	id   storage.RunID
+	id   domain.RunID
 	wake chan struct{}
 	mu   sync.Mutex
 	// cancelStep interrupts the step that is running, with a cause saying why.
 	cancelStep context.CancelCauseFunc
-	current    StepID // the step executing, 0 when waiting
+	current    domain.StepID // the step executing, 0 when waiting
 }
 
 func (r *runner) poke() {
@@ -119,7 +120,7 @@ func New(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	ctx, stop := context.WithCancelCause(context.Background())
-	return &Engine{opts: opts, runners: map[storage.RunID]*runner{}, ctx: ctx, stop: stop, schedKick: make(chan struct{}, 1)}, nil
+	return &Engine{opts: opts, runners: map[domain.RunID]*runner{}, ctx: ctx, stop: stop, schedKick: make(chan struct{}, 1)}, nil
 }
 
 var errShutdown = errors.New("drawbridge is shutting down")
@@ -133,7 +134,7 @@ func (e *Engine) Recover(ctx context.Context) error {
 		return fmt.Errorf("list runs to resume: %w", err)
 	}
 	for _, r := range runs {
-		if r.State.Terminal() || r.State == storage.StateScheduled {
+		if r.State.Terminal() || r.State == domain.StateScheduled {
 			continue
 		}
 		e.opts.Log.Info("resuming run", "run", r.ID.String(), "cluster", r.Cluster, "state", string(r.State))
@@ -175,7 +176,7 @@ func (e *Engine) Close() {
 	e.kickScheduler()
 	for _, r := range runners {
 		r.mu.Lock()
-		if r.cancelStep != nil && (r.current == StepApproval || r.current == StepWatch) {
+		if r.cancelStep != nil && (r.current == domain.StepApproval || r.current == domain.StepWatch) {
 			r.cancelStep(errShutdown)
 		}
 		r.mu.Unlock()
@@ -193,7 +194,7 @@ func (e *Engine) Close() {
 }
 
 // spawn starts the run's goroutine unless it runs already; it pokes it otherwise.
-func (e *Engine) spawn(id storage.RunID) {
+func (e *Engine) spawn(id domain.RunID) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
@@ -224,7 +225,7 @@ func (e *Engine) spawn(id storage.RunID) {
 }
 
 // interrupt cancels the step a run is executing, if any.
-func (e *Engine) interrupt(id storage.RunID, cause error) {
+func (e *Engine) interrupt(id domain.RunID, cause error) {
 	e.mu.Lock()
 	r, ok := e.runners[id]
 	e.mu.Unlock()
@@ -240,7 +241,7 @@ func (e *Engine) interrupt(id storage.RunID, cause error) {
 }
 
 // runDir is where a run's command output goes.
-func (e *Engine) runDir(id storage.RunID) string {
+func (e *Engine) runDir(id domain.RunID) string {
 	return filepath.Join(e.opts.DataDir, "runs", id.String())
 }
 

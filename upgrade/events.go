@@ -1,52 +1,18 @@
 package upgrade
 
-import (
-	"github.com/drawbridge/drawbridge/storage"
-)
-
-// EventKind says what happened to a run.
-type EventKind string
-
-const (
-	EventStateChanged EventKind = "state_changed"
-	EventStepStarted  EventKind = "step_started"
-	EventStepFinished EventKind = "step_finished"
-	EventNotice       EventKind = "notice" // something people should read: a warning, the freeze
-	EventWatch        EventKind = "watch"  // the watch's state after an interval (Report)
-	EventCharts       EventKind = "charts" // PNG charts of the watch (Charts)
-	EventAlert        EventKind = "alert"  // a breach (Breach); Auto when the rollback starts by itself
-	// EventDecision: an approver approved or rejected the run at its gate (Actor,
-	// Decision); the run's goroutine acts on it next.
-	EventDecision EventKind = "decision"
-)
-
-// Event is emitted after the change it describes has been stored. notify/ renders it.
-type Event struct {
-	Kind    EventKind
-	Run     storage.Run
-	Step    *storage.StepRecord // for step events
-	Message string              // for notices and state changes: why
-	Report  *WatchReport        // EventWatch
-	Charts  []Chart             // EventCharts
-	Breach  *BreachError        // EventAlert
-	Auto    bool                // EventAlert: auto_rollback starts the rollback
-	Moment  string              // EventCharts: "breach" or "end"
-	// EventDecision: who decided, and what.
-	Actor    string
-	Decision storage.Decision
-}
+import "github.com/drawbridge/drawbridge/domain"
 
 // Sink receives events. Emit must not block for long; it runs on the run's goroutine.
 type Sink interface {
-	Emit(Event)
+	Emit(domain.Event)
 }
 
 // SinkFunc adapts a function to Sink.
-type SinkFunc func(Event)
+type SinkFunc func(domain.Event)
 
 // Emit calls f.
-func (f SinkFunc) Emit(e Event) { f(e) }
+func (f SinkFunc) Emit(e domain.Event) { f(e) }
 
 type discard struct{}
 
-func (discard) Emit(Event) {}
+func (discard) Emit(domain.Event) {}

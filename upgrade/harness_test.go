@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/internal/kongtest"
 	"github.com/drawbridge/drawbridge/internal/testsvc"
 	"github.com/drawbridge/drawbridge/internal/wire"
@@ -116,7 +117,7 @@ type harness struct {
 	store  *storage.Store
 	engine *upgrade.Engine
 	mu     sync.Mutex
-	events []upgrade.Event
+	events []domain.Event
 	notify chan struct{}
 }
 
@@ -156,7 +157,7 @@ func (w testWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-func (h *harness) emit(e upgrade.Event) {
+func (h *harness) emit(e domain.Event) {
 	h.mu.Lock()
 	h.events = append(h.events, e)
 	h.mu.Unlock()
@@ -168,7 +169,7 @@ func (h *harness) emit(e upgrade.Event) {
 
 // waitState waits until the run is in one of the states, failing on any terminal other
 // state.
-func (h *harness) waitState(id storage.RunID, timeout time.Duration, want ...storage.RunState) storage.Run {
+func (h *harness) waitState(id domain.RunID, timeout time.Duration, want ...domain.RunState) domain.Run {
 	h.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -192,7 +193,7 @@ func (h *harness) waitState(id storage.RunID, timeout time.Duration, want ...sto
 }
 
 // describe prints the run's steps for a failure message.
-func (h *harness) describe(id storage.RunID) string {
+func (h *harness) describe(id domain.RunID) string {
 	st, err := h.engine.Status(context.Background(), id)
 	if err != nil {
 		return err.Error()
@@ -209,12 +210,12 @@ func (h *harness) describe(id storage.RunID) string {
 	return b.String()
 }
 
-func (h *harness) steps(id storage.RunID) map[string]storage.StepRecord {
+func (h *harness) steps(id domain.RunID) map[string]domain.StepRecord {
 	st, err := h.engine.Status(context.Background(), id)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	out := map[string]storage.StepRecord{}
+	out := map[string]domain.StepRecord{}
 	for _, s := range st.Steps {
 		out[s.Name] = s
 	}
@@ -223,16 +224,16 @@ func (h *harness) steps(id storage.RunID) map[string]storage.StepRecord {
 
 // startToGate starts an upgrade of the test cluster to version, requested by U0OPERATOR,
 // and waits until it awaits approval.
-func (h *harness) startToGate(version string) storage.Run {
+func (h *harness) startToGate(version string) domain.Run {
 	h.t.Helper()
 	run, err := h.engine.Start(h.t.Context(), upgrade.StartRequest{Cluster: "test", To: version, RequestedBy: "U0OPERATOR"})
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return h.waitState(run.ID, long, storage.StateAwaitingApproval)
+	return h.waitState(run.ID, long, domain.StateAwaitingApproval)
 }
 
-func (h *harness) audit(id storage.RunID) []storage.AuditEvent {
+func (h *harness) audit(id domain.RunID) []storage.AuditEvent {
 	evs, err := h.store.Audit(context.Background(), storage.AuditFilter{Run: id})
 	if err != nil {
 		h.t.Fatal(err)

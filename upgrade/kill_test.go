@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/internal/wire"
 	"github.com/drawbridge/drawbridge/storage"
 	"github.com/drawbridge/drawbridge/upgrade"
@@ -50,15 +51,15 @@ func helperMain() int {
 	// At every step event the engine waits for the test's word (a line on stdin), so the
 	// test can kill it exactly there, or let it go on and kill it inside the step.
 	in := bufio.NewReader(os.Stdin)
-	opts.Sink = upgrade.SinkFunc(func(e upgrade.Event) {
+	opts.Sink = upgrade.SinkFunc(func(e domain.Event) {
 		switch e.Kind {
-		case upgrade.EventStepStarted:
+		case domain.EventStepStarted:
 			say("started %s", e.Step.Name)
 			_, _ = in.ReadString('\n')
-		case upgrade.EventStepFinished:
+		case domain.EventStepFinished:
 			say("finished %s %s", e.Step.Name, e.Step.Status)
 			_, _ = in.ReadString('\n')
-		case upgrade.EventStateChanged:
+		case domain.EventStateChanged:
 			say("state %s", e.Run.State)
 		}
 	})
@@ -77,7 +78,7 @@ func helperMain() int {
 		fmt.Println("error", err)
 		return 1
 	}
-	var id storage.RunID
+	var id domain.RunID
 	if len(runs) == 0 {
 		run, err := eng.Start(ctx, upgrade.StartRequest{Cluster: "test", To: killTo, RequestedBy: "U0OPERATOR"})
 		if err != nil {
@@ -96,11 +97,11 @@ func helperMain() int {
 			return 1
 		}
 		switch run.State {
-		case storage.StateAwaitingApproval:
+		case domain.StateAwaitingApproval:
 			_, _ = eng.Approve(ctx, id, "U0APPROVER")
-		case storage.StateAwaitingDecommission:
+		case domain.StateAwaitingDecommission:
 			_, _ = eng.Decommission(ctx, id, "U0OPERATOR")
-		case storage.StateNeedsAttention:
+		case domain.StateNeedsAttention:
 			say("attention %s", run.Reason)
 			_, _ = eng.Resume(ctx, id, "U0OPERATOR")
 		}
@@ -265,7 +266,7 @@ func TestKillAtEveryStep(t *testing.T) {
 	}
 	steps, _ := store.Steps(t.Context(), runs[0].ID)
 	for _, s := range steps {
-		if s.Status != storage.StepSucceeded && s.Status != storage.StepSkipped {
+		if s.Status != domain.StepSucceeded && s.Status != domain.StepSkipped {
 			t.Errorf("step %s is %s: %s", s.Name, s.Status, s.Error)
 		}
 	}

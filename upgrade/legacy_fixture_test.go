@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/internal/kongtest"
 	"github.com/drawbridge/drawbridge/internal/wire"
 	"github.com/drawbridge/drawbridge/storage"
@@ -21,9 +22,10 @@ import (
 // runs belong to. TestWriteLegacyState wrote it, with the code of that release.
 const legacyDir = "testdata/state-v2"
 
-// TestWriteLegacyState writes legacyDir. It ran once, at the commit before the typed facts,
-// with DRAWBRIDGE_WRITE_LEGACY_STATE=1; it is kept to show how the file was made, and
-// skips otherwise.
+// TestWriteLegacyState writes legacyDir. It ran once, at commit 0db9b8a (the last with
+// Details maps), with DRAWBRIDGE_WRITE_LEGACY_STATE=1; it is kept to show how the file was
+// made, and skips otherwise. Run today it would write today's format, which is not the
+// point of the fixture: to write it again, check out that commit.
 //
 // The file holds runs in every state: on cluster "gate", one rejected, one rolled back,
 // one aborted (all to 3.5.0), one succeeded (3.4.2 → 3.5.0) and one waiting at the gate
@@ -33,7 +35,7 @@ const legacyDir = "testdata/state-v2"
 // remaining state. gate.dump and watch.dump are the two Kong databases at that moment.
 func TestWriteLegacyState(t *testing.T) {
 	if os.Getenv("DRAWBRIDGE_WRITE_LEGACY_STATE") == "" {
-		t.Skip("writes testdata/state-v2; set DRAWBRIDGE_WRITE_LEGACY_STATE=1 to write it again")
+		t.Skip("wrote testdata/state-v2 at commit 0db9b8a; see the doc comment")
 	}
 	services(t)
 	gate := kongtest.New(t, kongtest.Options{Nodes: 2, PG: sharedPG})
@@ -55,16 +57,16 @@ func TestWriteLegacyState(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	start := func(cluster, to string) storage.RunID {
+	start := func(cluster, to string) domain.RunID {
 		t.Helper()
 		run, err := h.engine.Start(ctx, upgrade.StartRequest{Cluster: cluster, To: to, RequestedBy: "U0OPERATOR"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		h.waitState(run.ID, long, storage.StateAwaitingApproval)
+		h.waitState(run.ID, long, domain.StateAwaitingApproval)
 		return run.ID
 	}
-	approve := func(id storage.RunID) {
+	approve := func(id domain.RunID) {
 		t.Helper()
 		if _, err := h.engine.Approve(ctx, id, "U0APPROVER"); err != nil {
 			t.Fatal(err)
@@ -75,33 +77,33 @@ func TestWriteLegacyState(t *testing.T) {
 	if _, err := h.engine.Reject(ctx, id, "U0APPROVER", "not this week"); err != nil {
 		t.Fatal(err)
 	}
-	h.waitState(id, long, storage.StateRejected)
+	h.waitState(id, long, domain.StateRejected)
 
 	rolledBack := start("gate", "3.5.0")
 	approve(rolledBack)
-	h.waitState(rolledBack, long, storage.StateAwaitingDecommission)
+	h.waitState(rolledBack, long, domain.StateAwaitingDecommission)
 	if _, err := h.engine.Rollback(ctx, rolledBack, "U0OPERATOR"); err != nil {
 		t.Fatal(err)
 	}
-	h.waitState(rolledBack, long, storage.StateRolledBack)
+	h.waitState(rolledBack, long, domain.StateRolledBack)
 
 	id = start("gate", "3.5.0")
 	if _, err := h.engine.Abort(ctx, id, "U0OPERATOR"); err != nil {
 		t.Fatal(err)
 	}
-	h.waitState(id, long, storage.StateAborted)
+	h.waitState(id, long, domain.StateAborted)
 
 	id = start("gate", "3.5.0")
 	approve(id)
-	h.waitState(id, long, storage.StateAwaitingDecommission)
+	h.waitState(id, long, domain.StateAwaitingDecommission)
 	if _, err := h.engine.Decommission(ctx, id, "U0OPERATOR"); err != nil {
 		t.Fatal(err)
 	}
-	h.waitState(id, long, storage.StateSucceeded)
+	h.waitState(id, long, domain.StateSucceeded)
 
 	id = start("watch", "3.5.0")
 	approve(id)
-	h.waitState(id, long, storage.StateWatching)
+	h.waitState(id, long, domain.StateWatching)
 	t.Logf("watch run %s in its watch", id)
 
 	atGate := start("gate", "3.6.1")
@@ -118,12 +120,12 @@ func TestWriteLegacyState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, st := range []storage.RunState{storage.StateScheduled, storage.StatePreparing, storage.StateExpired,
-		storage.StateStopping, storage.StateMigrating, storage.StateStarting, storage.StateAwaitingDecommission,
-		storage.StateFailedBeforeDowntime, storage.StateNeedsAttention,
-		storage.StateRollingBack, storage.StateRollbackFailed} {
+	for _, st := range []domain.RunState{domain.StateScheduled, domain.StatePreparing, domain.StateExpired,
+		domain.StateStopping, domain.StateMigrating, domain.StateStarting, domain.StateAwaitingDecommission,
+		domain.StateFailedBeforeDowntime, domain.StateNeedsAttention,
+		domain.StateRollingBack, domain.StateRollbackFailed} {
 		r := src
-		r.ID, r.Revision, r.Cluster, r.State = 0, 0, "legacy-"+string(st), storage.StatePreparing
+		r.ID, r.Revision, r.Cluster, r.State = 0, 0, "legacy-"+string(st), domain.StatePreparing
 		created, err := store.CreateRun(ctx, r, storage.AuditEvent{Actor: "fixture", Action: "copy", Detail: fmt.Sprintf("of run %s", rolledBack)})
 		if err != nil {
 			t.Fatal(err)
@@ -133,7 +135,7 @@ func TestWriteLegacyState(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if _, err := store.UpdateRun(ctx, created.ID, func(r *storage.Run) error { r.State = st; return nil }); err != nil {
+		if _, err := store.UpdateRun(ctx, created.ID, func(r *domain.Run) error { r.State = st; return nil }); err != nil {
 			t.Fatal(err)
 		}
 	}

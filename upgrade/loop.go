@@ -6,34 +6,15 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/storage"
-)
-
-// Run details the engine keeps (storage.Run.Details).
-const (
-	detailPendingOp   = "op"          // abort, rollback, resume, decommission: asked, not yet done
-	detailOpActor     = "op.actor"    // who asked
-	detailOpReason    = "op.reason"   // why (rollback on breach, …)
-	detailFingerprint = "fingerprint" // JSON kong.Fingerprint taken at the freeze
-	detailBackupPath  = "backup.path"
-	detailBackupSHA   = "backup.sha256"
-	detailBackupSize  = "backup.size"
-	detailForce       = "force"
-	detailFreezeDone  = "freeze.done"
-	detailWatchStart  = "watch.started"
-	detailWarning     = "warning"
-	detailBaseline    = "baseline" // JSON Baseline taken before the gate
-	// The nodes' plugins setting at preflight, comma-joined (kong.PluginsSetting):
-	// schema_meta is judged by the plugins they load.
-	detailPlugins      = "kong.plugins"
-	detailControlPlane = "kong.control_plane" // "true": the nodes are hybrid control planes
 )
 
 // action is what decide tells the loop to do next.
 type action struct {
 	kind   actionKind
-	step   StepID
-	state  storage.RunState // for actTransition
+	step   domain.StepID
+	state  domain.RunState // for actTransition
 	reason string
 	until  time.Time // for actWait: wake up then at the latest (zero: only when poked)
 }
@@ -52,19 +33,19 @@ const (
 
 // view is everything decide looks at: the stored run, its step records and approvals.
 type view struct {
-	run       storage.Run
-	steps     map[StepID]storage.StepRecord
-	approvals []storage.Approval
+	run       domain.Run
+	steps     map[domain.StepID]domain.StepRecord
+	approvals []domain.Approval
 }
 
-func (v view) status(id StepID) storage.StepStatus {
+func (v view) status(id domain.StepID) domain.StepStatus {
 	if rec, ok := v.steps[id]; ok {
 		return rec.Status
 	}
-	return storage.StepPending
+	return domain.StepPending
 }
 
-func (e *Engine) load(ctx context.Context, id storage.RunID) (view, error) {
+func (e *Engine) load(ctx context.Context, id domain.RunID) (view, error) {
 	run, err := e.opts.Store.GetRun(ctx, id)
 	if err != nil {
 		return view{}, err
@@ -77,9 +58,9 @@ func (e *Engine) load(ctx context.Context, id storage.RunID) (view, error) {
 	if err != nil {
 		return view{}, err
 	}
-	v := view{run: run, steps: map[StepID]storage.StepRecord{}, approvals: aps}
+	v := view{run: run, steps: map[domain.StepID]domain.StepRecord{}, approvals: aps}
 	for _, r := range recs {
-		v.steps[StepID(r.Index)] = r
+		v.steps[domain.StepID(r.Index)] = r
 	}
 	return v, nil
 }
@@ -138,72 +119,71 @@ func (e *Engine) decide(v view, now time.Time, recovering bool) action {
 		return action{kind: actDone}
 	}
 	// Operations people asked for come first.
-	switch run.Details[detailPendingOp] {
-	case "abort":
-		return action{kind: actTransition, state: storage.StateAborted, reason: "aborted by " + actorName(run.Details[detailOpActor])}
+	op := run.Facts.Pending
+	if op.Is(domain.OpAbort) {
+		return action{kind: actTransition, state: domain.StateAborted, reason: "aborted by " + actorName(op.Actor)}
 	}
-	if run.State == storage.StateScheduled {
+	if run.State == domain.StateScheduled {
 		return action{kind: actDone} // the scheduler's until it prepares
 	}
-	switch run.Details[detailPendingOp] {
-	case "rollback":
-		return action{kind: actTransition, state: storage.StateRollingBack, reason: run.Details[detailOpReason]}
+	if op.Is(domain.OpRollback) {
+		return action{kind: actTransition, state: domain.StateRollingBack, reason: op.Reason}
 	}
 	switch run.State {
-	case storage.StateNeedsAttention, storage.StateRollbackFailed:
-		if run.Details[detailPendingOp] == "resume" {
+	case domain.StateNeedsAttention, domain.StateRollbackFailed:
+		if op.Is(domain.OpResume) {
 			return action{kind: actResume}
 		}
 		return action{kind: actWait}
-	case storage.StateRollingBack:
+	case domain.StateRollingBack:
 		for _, d := range rollbackSteps {
-			switch v.status(d.id) {
-			case storage.StepSucceeded, storage.StepSkipped:
+			switch v.status(d.ID) {
+			case domain.StepSucceeded, domain.StepSkipped:
 				continue
-			case storage.StepRunning:
+			case domain.StepRunning:
 				if recovering {
-					return action{kind: actRecover, step: d.id}
+					return action{kind: actRecover, step: d.ID}
 				}
-			case storage.StepFailed:
-				return action{kind: actFailure, step: d.id}
+			case domain.StepFailed:
+				return action{kind: actFailure, step: d.ID}
 			}
-			return action{kind: actRun, step: d.id}
+			return action{kind: actRun, step: d.ID}
 		}
-		return action{kind: actTransition, state: storage.StateRolledBack, reason: "rolled back: every node answers " + run.From}
+		return action{kind: actTransition, state: domain.StateRolledBack, reason: "rolled back: every node answers " + run.From}
 	}
 	for _, d := range forwardSteps {
-		st := v.status(d.id)
-		if st == storage.StepSucceeded || st == storage.StepSkipped {
+		st := v.status(d.ID)
+		if st == domain.StepSucceeded || st == domain.StepSkipped {
 			continue
 		}
-		switch d.id {
-		case StepApproval:
+		switch d.ID {
+		case domain.StepApproval:
 			return e.decideGate(v, now)
-		case StepDecommission:
-			if run.State != storage.StateAwaitingDecommission {
-				return action{kind: actTransition, state: storage.StateAwaitingDecommission, reason: "the watch ended clean"}
+		case domain.StepDecommission:
+			if run.State != domain.StateAwaitingDecommission {
+				return action{kind: actTransition, state: domain.StateAwaitingDecommission, reason: "the watch ended clean"}
 			}
-			if run.Details[detailPendingOp] != "decommission" && !e.autoDecommission(run) {
+			if !op.Is(domain.OpDecommission) && !e.autoDecommission(run) {
 				return action{kind: actWait}
 			}
 		}
-		if st == storage.StepRunning && recovering {
-			return action{kind: actRecover, step: d.id}
+		if st == domain.StepRunning && recovering {
+			return action{kind: actRecover, step: d.ID}
 		}
-		if st == storage.StepFailed {
+		if st == domain.StepFailed {
 			// The failure was stored but not what follows from it (a crash in between).
-			return action{kind: actFailure, step: d.id}
+			return action{kind: actFailure, step: d.ID}
 		}
-		return action{kind: actRun, step: d.id}
+		return action{kind: actRun, step: d.ID}
 	}
-	return action{kind: actTransition, state: storage.StateSucceeded, reason: "upgraded to " + run.To}
+	return action{kind: actTransition, state: domain.StateSucceeded, reason: "upgraded to " + run.To}
 }
 
 // decideGate handles the approval gate: approvals, rejection and the approval timeout.
 func (e *Engine) decideGate(v view, now time.Time) action {
-	rec, open := v.steps[StepApproval]
-	if !open || rec.Status != storage.StepRunning {
-		return action{kind: actRun, step: StepApproval} // open the gate
+	rec, open := v.steps[domain.StepApproval]
+	if !open || rec.Status != domain.StepRunning {
+		return action{kind: actRun, step: domain.StepApproval} // open the gate
 	}
 	g := e.gateOf(v, now)
 	switch {
@@ -212,13 +192,13 @@ func (e *Engine) decideGate(v view, now time.Time) action {
 		if g.Rejection.Reason != "" {
 			reason += ": " + g.Rejection.Reason
 		}
-		return action{kind: actTransition, state: storage.StateRejected, reason: reason}
+		return action{kind: actTransition, state: domain.StateRejected, reason: reason}
 	case g.Approved() && g.Until.IsZero() && !windowClosed(v.run, now):
 		// Approved in time and the gate may be crossed: a late wake-up (drawbridge was
 		// down at the opening) still crosses, unless the run's window has closed.
-		return action{kind: actRun, step: StepApproval}
+		return action{kind: actRun, step: domain.StepApproval}
 	case !now.Before(g.Deadline):
-		return action{kind: actTransition, state: storage.StateExpired, reason: g.Expiry}
+		return action{kind: actTransition, state: domain.StateExpired, reason: g.Expiry}
 	case g.Approvals < g.Required:
 		return action{kind: actWait, until: g.Deadline}
 	}
@@ -226,41 +206,23 @@ func (e *Engine) decideGate(v view, now time.Time) action {
 }
 
 // windowClosed reports whether a scheduled run's window has closed at now.
-func windowClosed(run storage.Run, now time.Time) bool {
+func windowClosed(run domain.Run, now time.Time) bool {
 	closes, ok := windowCloses(run)
 	return ok && !now.Before(closes)
 }
 
-// Gate is where a run waiting at its approval gate stands.
-type Gate struct {
-	Approvals, Required int
-	Rejection           *storage.Approval // the first rejection, which ends the run
-	// Deadline is when the run expires unless the gate is crossed: the approval timeout
-	// after the gate opened, or its window's close when that comes first. Expiry says
-	// which, as the run's reason would.
-	Deadline time.Time
-	Expiry   string
-	// Until is set when the approvals are in but the gate stays closed: it may be crossed
-	// then, when Why ("window nightly opens", "blackout freeze ends") has happened.
-	Until time.Time
-	Why   string
-}
-
-// Approved reports whether enough approvals are in.
-func (g Gate) Approved() bool { return g.Approvals >= g.Required && g.Rejection == nil }
-
 // gateOf reads the gate of a run whose gate is open (step 6 running) at now.
-func (e *Engine) gateOf(v view, now time.Time) Gate {
+func (e *Engine) gateOf(v view, now time.Time) domain.Gate {
 	run := v.run
-	g := Gate{Approvals: countApprovals(v.approvals), Required: max(e.opts.Config.Access.RequiredApprovals, 1)}
+	g := domain.Gate{Approvals: countApprovals(v.approvals), Required: max(e.opts.Config.Access.RequiredApprovals, 1)}
 	for _, a := range v.approvals {
-		if a.Decision == storage.DecisionReject {
+		if a.Decision == domain.DecisionReject {
 			g.Rejection = &a
 			break
 		}
 	}
 	timeout := e.opts.Config.Access.ApprovalTimeout
-	g.Deadline = v.steps[StepApproval].StartedAt.Add(timeout.D())
+	g.Deadline = v.steps[domain.StepApproval].StartedAt.Add(timeout.D())
 	g.Expiry = fmt.Sprintf("no approval within %s", timeout)
 	ranOut := fmt.Sprintf("the approval timeout (%s) ran out at %s", timeout, g.Deadline.UTC().Format(time.RFC3339))
 	if closes, ok := windowCloses(run); ok && (closes.Before(g.Deadline) || g.Approved()) {
@@ -284,10 +246,10 @@ func (e *Engine) gateOf(v view, now time.Time) Gate {
 	return g
 }
 
-func countApprovals(aps []storage.Approval) int {
+func countApprovals(aps []domain.Approval) int {
 	n := 0
 	for _, a := range aps {
-		if a.Decision == storage.DecisionApprove {
+		if a.Decision == domain.DecisionApprove {
 			n++
 		}
 	}
@@ -301,7 +263,7 @@ func minTime(a, b time.Time) time.Time {
 	return a
 }
 
-func (e *Engine) autoDecommission(run storage.Run) bool {
+func (e *Engine) autoDecommission(run domain.Run) bool {
 	c, err := e.cluster(run.Cluster)
 	return err == nil && c.AutoDecommission
 }
@@ -312,27 +274,29 @@ func (e *Engine) resume(ctx context.Context, v view) {
 	state := resumeState(v)
 	resumed := ""
 	for _, rec := range v.steps {
-		if rec.Status != storage.StepFailed && rec.Status != storage.StepRunning {
+		if rec.Status != domain.StepFailed && rec.Status != domain.StepRunning {
 			continue
 		}
 		resumed = rec.Name
-		rec.Status = storage.StepPending
+		rec.Status = domain.StepPending
 		if err := e.opts.Store.PutStep(ctx, v.run.ID, rec); err != nil {
 			e.opts.Log.Error("reset step to resume", "run", v.run.ID.String(), "err", err)
 			return
 		}
 	}
-	actor := v.run.Details[detailOpActor]
+	var actor string
+	if op := v.run.Facts.Pending; op != nil {
+		actor = op.Actor
+	}
 	reason := "resumed by " + actorName(actor)
 	if resumed != "" {
 		reason += ": " + resumed + " runs again"
 	}
-	run, err := e.opts.Store.UpdateRun(ctx, v.run.ID, func(r *storage.Run) error {
+	run, err := e.opts.Store.UpdateRun(ctx, v.run.ID, func(r *domain.Run) error {
 		r.State = state
-		delete(r.Details, detailPendingOp)
-		delete(r.Details, detailOpActor)
+		r.Facts.Pending = nil
 		if resumed == "decommission" {
-			setOp(r, "decommission", actor, "") // resuming it means running it
+			setOp(r, domain.OpDecommission, actor, "") // resuming it means running it
 		}
 		return nil
 	}, auditEvent(actor, "resumed", reason))
@@ -340,22 +304,22 @@ func (e *Engine) resume(ctx context.Context, v view) {
 		e.opts.Log.Error("resume run", "run", v.run.ID.String(), "err", err)
 		return
 	}
-	e.opts.Sink.Emit(Event{Kind: EventStateChanged, Run: run, Message: reason})
+	e.opts.Sink.Emit(domain.Event{Kind: domain.EventStateChanged, Run: run, Message: reason})
 }
 
 // resumeState is the state a resumed run goes back to: that of its failed step.
-func resumeState(v view) storage.RunState {
+func resumeState(v view) domain.RunState {
 	for _, d := range forwardSteps {
-		if st := v.status(d.id); st == storage.StepFailed || st == storage.StepRunning {
-			return d.state
+		if st := v.status(d.ID); st == domain.StepFailed || st == domain.StepRunning {
+			return d.State
 		}
 	}
 	for _, d := range rollbackSteps {
-		if st := v.status(d.id); st == storage.StepFailed || st == storage.StepRunning {
-			return storage.StateRollingBack
+		if st := v.status(d.ID); st == domain.StepFailed || st == domain.StepRunning {
+			return domain.StateRollingBack
 		}
 	}
-	return storage.StateNeedsAttention
+	return domain.StateNeedsAttention
 }
 
 func actorName(id string) string {
@@ -366,7 +330,7 @@ func actorName(id string) string {
 }
 
 // execute runs one step: persist "running", act, persist the result.
-func (e *Engine) execute(r *runner, v view, id StepID) {
+func (e *Engine) execute(r *runner, v view, id domain.StepID) {
 	d := defOf(id)
 	ctx, cancel := context.WithCancelCause(e.ctx)
 	r.mu.Lock()
@@ -381,7 +345,7 @@ func (e *Engine) execute(r *runner, v view, id StepID) {
 
 	run, rec, err := e.begin(ctx, v, d)
 	if err != nil {
-		e.opts.Log.Error("record step start", "run", v.run.ID.String(), "step", d.name, "err", err)
+		e.opts.Log.Error("record step start", "run", v.run.ID.String(), "step", d.Name, "err", err)
 		return
 	}
 	res := e.runStep(ctx, run, rec, d)
@@ -392,85 +356,77 @@ func (e *Engine) execute(r *runner, v view, id StepID) {
 type stepResult struct {
 	err     error
 	tail    string
-	details map[string]string
+	facts   domain.StepFacts
 	skipped bool
-	// runDetails are merged into the run's details when the step succeeds.
-	runDetails map[string]string
+	// learned writes what the step found into the run's facts when the step succeeds.
+	learned func(*domain.Run)
 	// downtimeEnd, when set, is stored as the run's DowntimeEnd.
 	downtimeEnd time.Time
 }
 
 // begin stores the step as running (and the run's state) before anything is done.
-func (e *Engine) begin(ctx context.Context, v view, d stepDef) (storage.Run, storage.StepRecord, error) {
+func (e *Engine) begin(ctx context.Context, v view, d stepDef) (domain.Run, domain.StepRecord, error) {
 	now := e.opts.Clock.Now()
-	rec := v.steps[d.id]
-	if d.id == StepApproval && rec.Status == storage.StepRunning {
+	rec := v.steps[d.ID]
+	if d.ID == domain.StepApproval && rec.Status == domain.StepRunning {
 		return v.run, rec, nil // crossing a gate opened earlier: its opening time stays
 	}
-	rec.Index, rec.Name = int(d.id), d.name
-	rec.Status, rec.Attempt, rec.StartedAt, rec.EndedAt = storage.StepRunning, rec.Attempt+1, now, time.Time{}
+	rec.Index, rec.Name = int(d.ID), d.Name
+	rec.Status, rec.Attempt, rec.StartedAt, rec.EndedAt = domain.StepRunning, rec.Attempt+1, now, time.Time{}
 	rec.Error, rec.OutputTail = "", ""
 	db := context.WithoutCancel(ctx)
 	if err := e.opts.Store.PutStep(db, v.run.ID, rec); err != nil {
-		return storage.Run{}, rec, err
+		return domain.Run{}, rec, err
 	}
 	prev := v.run.State
-	run, err := e.opts.Store.UpdateRun(db, v.run.ID, func(r *storage.Run) error {
-		r.State, r.CurrentStep = d.state, int(d.id)
-		if r.Details[detailPendingOp] == "resume" {
-			delete(r.Details, detailPendingOp)
-			delete(r.Details, detailOpActor)
+	run, err := e.opts.Store.UpdateRun(db, v.run.ID, func(r *domain.Run) error {
+		r.State, r.CurrentStep = d.State, int(d.ID)
+		if r.Facts.Pending.Is(domain.OpResume) {
+			r.Facts.Pending = nil
 		}
-		if d.id == StepStop && r.DowntimeStart.IsZero() {
+		if d.ID == domain.StepStop && r.DowntimeStart.IsZero() {
 			r.DowntimeStart = now // the first stop is issued right after this is stored
 		}
 		return nil
-	}, auditEvent("drawbridge", "step_started", fmt.Sprintf("%s (attempt %d)", d.name, rec.Attempt)))
+	}, auditEvent("drawbridge", "step_started", fmt.Sprintf("%s (attempt %d)", d.Name, rec.Attempt)))
 	if err != nil {
 		return run, rec, err
 	}
 	if prev != run.State {
-		e.opts.Sink.Emit(Event{Kind: EventStateChanged, Run: run})
+		e.opts.Sink.Emit(domain.Event{Kind: domain.EventStateChanged, Run: run})
 	}
-	e.opts.Sink.Emit(Event{Kind: EventStepStarted, Run: run, Step: &rec})
+	e.opts.Sink.Emit(domain.Event{Kind: domain.EventStepStarted, Run: run, Step: &rec})
 	return run, rec, nil
 }
 
 // end stores the step's result and what follows from it.
-func (e *Engine) end(ctx context.Context, run storage.Run, rec storage.StepRecord, d stepDef, res stepResult, cause error) {
+func (e *Engine) end(ctx context.Context, run domain.Run, rec domain.StepRecord, d stepDef, res stepResult, cause error) {
 	db := context.WithoutCancel(ctx)
 	if errors.Is(cause, errShutdown) && res.err != nil {
 		// Leave the record "running": the next start checks and resumes it.
-		e.opts.Log.Info("step interrupted by shutdown", "run", run.ID.String(), "step", d.name)
+		e.opts.Log.Info("step interrupted by shutdown", "run", run.ID.String(), "step", d.Name)
 		return
 	}
-	if d.id == StepApproval && res.err == nil && !res.skipped && res.details["crossed"] != "true" {
+	if d.ID == domain.StepApproval && res.err == nil && !res.skipped && (res.facts.Gate == nil || !res.facts.Gate.Crossed) {
 		return // the gate opened and waits for approvals
 	}
 	rec.EndedAt = e.opts.Clock.Now()
 	rec.OutputTail = res.tail
-	rec.Details = res.details
+	rec.Facts = res.facts
 	switch {
 	case res.err != nil:
-		rec.Status, rec.Error = storage.StepFailed, res.err.Error()
+		rec.Status, rec.Error = domain.StepFailed, res.err.Error()
 	case res.skipped:
-		rec.Status = storage.StepSkipped
+		rec.Status = domain.StepSkipped
 	default:
-		rec.Status = storage.StepSucceeded
+		rec.Status = domain.StepSucceeded
 	}
 	// What the step found goes into the run before the step is marked done: a crash in
 	// between leaves the step "running", and it is repeated or checked at the next start.
-	if res.err == nil && (len(res.runDetails) > 0 || !res.downtimeEnd.IsZero()) {
-		updated, err := e.opts.Store.UpdateRun(db, run.ID, func(r *storage.Run) error {
-			if r.Details == nil {
-				r.Details = map[string]string{}
-			}
-			for k, v := range res.runDetails {
-				if k == "from" {
-					r.From = v // preflight found the version the nodes run
-					continue
-				}
-				r.Details[k] = v
+	if res.err == nil && (res.learned != nil || !res.downtimeEnd.IsZero()) {
+		updated, err := e.opts.Store.UpdateRun(db, run.ID, func(r *domain.Run) error {
+			if res.learned != nil {
+				res.learned(r)
 			}
 			if !res.downtimeEnd.IsZero() {
 				r.DowntimeEnd = res.downtimeEnd
@@ -478,16 +434,16 @@ func (e *Engine) end(ctx context.Context, run storage.Run, rec storage.StepRecor
 			return nil
 		})
 		if err != nil {
-			e.opts.Log.Error("record step details", "run", run.ID.String(), "step", d.name, "err", err)
+			e.opts.Log.Error("record step details", "run", run.ID.String(), "step", d.Name, "err", err)
 			return
 		}
 		run = updated
 	}
-	if err := e.opts.Store.PutStep(db, run.ID, rec, auditEvent("drawbridge", "step_"+string(rec.Status), d.name+errSuffix(res.err))); err != nil {
-		e.opts.Log.Error("record step result", "run", run.ID.String(), "step", d.name, "err", err)
+	if err := e.opts.Store.PutStep(db, run.ID, rec, auditEvent("drawbridge", "step_"+string(rec.Status), d.Name+errSuffix(res.err))); err != nil {
+		e.opts.Log.Error("record step result", "run", run.ID.String(), "step", d.Name, "err", err)
 		return
 	}
-	e.opts.Sink.Emit(Event{Kind: EventStepFinished, Run: run, Step: &rec})
+	e.opts.Sink.Emit(domain.Event{Kind: domain.EventStepFinished, Run: run, Step: &rec})
 	if res.err != nil {
 		e.onFailure(db, run, d, res.err, cause)
 	}
@@ -503,19 +459,19 @@ func errSuffix(err error) string {
 // onFailure decides what a failed step means for the run (issue: before the gate → X
 // untouched, "failed before downtime"; after it → needs attention, or rollback when
 // auto_rollback is on; in a rollback → "rollback failed").
-func (e *Engine) onFailure(ctx context.Context, run storage.Run, d stepDef, err, cause error) {
+func (e *Engine) onFailure(ctx context.Context, run domain.Run, d stepDef, err, cause error) {
 	switch {
 	case errors.Is(cause, errAbortAsked), errors.Is(cause, errRollbackAsked):
 		return // the pending operation takes over
-	case d.state == storage.StateRollingBack:
-		e.finish(ctx, run.ID, storage.StateRollbackFailed, fmt.Sprintf("%s failed: %v", d.title, err))
+	case d.State == domain.StateRollingBack:
+		e.finish(ctx, run.ID, domain.StateRollbackFailed, fmt.Sprintf("%s failed: %v", d.Title, err))
 	case run.DowntimeStart.IsZero():
-		e.finish(ctx, run.ID, storage.StateFailedBeforeDowntime, fmt.Sprintf("%s failed: %v", d.title, err))
+		e.finish(ctx, run.ID, domain.StateFailedBeforeDowntime, fmt.Sprintf("%s failed: %v", d.Title, err))
 	default:
 		c, cerr := e.cluster(run.Cluster)
-		reason := fmt.Sprintf("%s failed: %v", d.title, err)
-		var breach *BreachError
-		if blind := errors.As(err, &breach) && breach.Blind || d.id == StepWatch && e.stepDetail(ctx, run.ID, StepWatch, "blind") == "true"; blind {
+		reason := fmt.Sprintf("%s failed: %v", d.Title, err)
+		var breach *domain.BreachError
+		if blind := errors.As(err, &breach) && breach.Blind || d.ID == domain.StepWatch && e.stepFacts(ctx, run.ID, domain.StepWatch).Blind; blind {
 			// Not seeing the metrics is no evidence the new version is bad: a person decides.
 			e.attention(ctx, run.ID, reason+" (drawbridge cannot see the metrics, so it does not roll back by itself: Roll back or Resume)")
 			return
@@ -534,20 +490,16 @@ var (
 )
 
 // attention moves a run to "needs attention".
-func (e *Engine) attention(ctx context.Context, id storage.RunID, reason string) {
-	e.setState(ctx, id, storage.StateNeedsAttention, reason)
+func (e *Engine) attention(ctx context.Context, id domain.RunID, reason string) {
+	e.setState(ctx, id, domain.StateNeedsAttention, reason)
 }
 
 // setState stores a state with its reason and emits the change.
-func (e *Engine) setState(ctx context.Context, id storage.RunID, st storage.RunState, reason string) (storage.Run, bool) {
-	run, err := e.opts.Store.UpdateRun(ctx, id, func(r *storage.Run) error {
+func (e *Engine) setState(ctx context.Context, id domain.RunID, st domain.RunState, reason string) (domain.Run, bool) {
+	run, err := e.opts.Store.UpdateRun(ctx, id, func(r *domain.Run) error {
 		r.State, r.Reason = st, reason
-		if st.Terminal() || st == storage.StateRollingBack || st == storage.StateNeedsAttention {
-			for _, k := range []string{detailPendingOp, detailOpActor, detailOpReason} {
-				if st != storage.StateRollingBack || k != detailOpReason {
-					delete(r.Details, k)
-				}
-			}
+		if st.Terminal() || st == domain.StateRollingBack || st == domain.StateNeedsAttention {
+			r.Facts.Pending = nil
 		}
 		return nil
 	}, auditEvent("drawbridge", "state_"+string(st), reason))
@@ -555,7 +507,7 @@ func (e *Engine) setState(ctx context.Context, id storage.RunID, st storage.RunS
 		e.opts.Log.Error("store run state", "run", id.String(), "state", string(st), "err", err)
 		return run, false
 	}
-	e.opts.Sink.Emit(Event{Kind: EventStateChanged, Run: run, Message: reason})
+	e.opts.Sink.Emit(domain.Event{Kind: domain.EventStateChanged, Run: run, Message: reason})
 	return run, true
 }
 
@@ -564,16 +516,16 @@ func auditEvent(actor, action, detail string) storage.AuditEvent {
 	return storage.AuditEvent{Actor: actorName(actor), Action: action, Detail: detail}
 }
 
-// stepDetail reads one detail of a run's step record ("" when absent).
-func (e *Engine) stepDetail(ctx context.Context, id storage.RunID, step StepID, key string) string {
+// stepFacts reads the facts of a run's step record (zero when absent).
+func (e *Engine) stepFacts(ctx context.Context, id domain.RunID, step domain.StepID) domain.StepFacts {
 	recs, err := e.opts.Store.Steps(ctx, id)
 	if err != nil {
-		return ""
+		return domain.StepFacts{}
 	}
 	for _, r := range recs {
 		if r.Index == int(step) {
-			return r.Details[key]
+			return r.Facts
 		}
 	}
-	return ""
+	return domain.StepFacts{}
 }

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/kong"
 	"github.com/drawbridge/drawbridge/kong/catalog"
 	"github.com/drawbridge/drawbridge/storage"
@@ -65,8 +66,8 @@ type Plan struct {
 	// separately.
 	ControlPlane      bool
 	Breaking          []Breaking
-	PredictedDowntime time.Duration // 0: no history
-	Baseline          *Baseline     // the watch's checks now, when a Baseliner is set
+	PredictedDowntime time.Duration    // 0: no history
+	Baseline          *domain.Baseline // the watch's checks now, when a Baseliner is set
 	Refused           bool
 	Reason            string
 }
@@ -88,20 +89,20 @@ func (e *Engine) Plan(ctx context.Context, cluster, to string) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	p := e.preflight(ctx, c, y, storage.Run{})
+	p := e.preflight(ctx, c, y, domain.Run{})
 	return p, nil
 }
 
 // preflight runs the checks of step 1 and fills in the rest of the plan. run is the run
 // being prepared (zero for a dry run: then another active run on the cluster is a
 // refusal). A scheduled run prepares before its window: the gate waits for it.
-func (e *Engine) preflight(ctx context.Context, c *config.Cluster, y catalog.Version, run storage.Run) Plan {
+func (e *Engine) preflight(ctx context.Context, c *config.Cluster, y catalog.Version, run domain.Run) Plan {
 	p := Plan{Cluster: c.Name, To: y.String()}
 	add := func(ch Check) { p.Checks = append(p.Checks, ch) }
 
 	if run.ID == 0 {
 		if active, ok, err := e.opts.Store.ActiveRun(ctx, c.Name); err == nil && ok {
-			add(Check{Name: "no other run", Detail: fmt.Sprintf("run %s is %s on %s", active.ID, humanState(active.State), c.Name)})
+			add(Check{Name: "no other run", Detail: fmt.Sprintf("run %s is %s on %s", active.ID, active.State.Human(), c.Name)})
 		} else if err == nil {
 			add(Check{Name: "no other run", OK: true, Detail: "no run in progress on " + c.Name})
 		}
@@ -175,16 +176,16 @@ func (p *Plan) finish(e *Engine) {
 	}
 	p.Steps = nil
 	for _, d := range forwardSteps {
-		ps := PlanStep{Index: int(d.id), Title: versioned(d.title, p.From, p.To)}
-		switch d.id {
-		case StepMigrationsUp:
+		ps := PlanStep{Index: int(d.ID), Title: domain.Versioned(d.Title, p.From, p.To)}
+		switch d.ID {
+		case domain.StepMigrationsUp:
 			ps.Note = fmt.Sprintf("%d migrations", len(p.Migrations))
 			if p.Force {
 				ps.Note += ", with -f (new plugins: " + strings.Join(p.NewPlugins, ", ") + ")"
 			}
-		case StepMigrationsFinish:
+		case domain.StepMigrationsFinish:
 			ps.Note = fmt.Sprintf("completes %d pending", len(p.PendingAfterUp))
-		case StepApproval:
+		case domain.StepApproval:
 			ps.Note = fmt.Sprintf("%d approval(s) from %s", e.opts.Config.Access.RequiredApprovals, strings.Join(e.opts.Config.Access.Approvers, ", "))
 		}
 		p.Steps = append(p.Steps, ps)
@@ -593,7 +594,7 @@ func (e *Engine) newToDatabase(ctx context.Context, c *config.Cluster, x, y cata
 // predictDowntime averages the measured downtime of the cluster's last five successful
 // runs.
 func (e *Engine) predictDowntime(ctx context.Context, cluster string) time.Duration {
-	runs, err := e.opts.Store.ListRuns(ctx, storage.RunFilter{Cluster: cluster, States: []storage.RunState{storage.StateSucceeded}, Limit: 5})
+	runs, err := e.opts.Store.ListRuns(ctx, storage.RunFilter{Cluster: cluster, States: []domain.RunState{domain.StateSucceeded}, Limit: 5})
 	if err != nil || len(runs) == 0 {
 		return 0
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/kong"
 	"github.com/drawbridge/drawbridge/kong/nodecmd"
 	"github.com/drawbridge/drawbridge/storage"
@@ -14,15 +15,15 @@ import (
 type Store interface {
 	// CreateRun, UpdateRun, PutStep and AddApproval write their audit events in the same
 	// transaction as the change: a crash never leaves a change without its record.
-	CreateRun(ctx context.Context, r storage.Run, audit ...storage.AuditEvent) (storage.Run, error)
-	GetRun(ctx context.Context, id storage.RunID) (storage.Run, error)
-	UpdateRun(ctx context.Context, id storage.RunID, fn func(*storage.Run) error, audit ...storage.AuditEvent) (storage.Run, error)
-	ListRuns(ctx context.Context, f storage.RunFilter) ([]storage.Run, error)
-	ActiveRun(ctx context.Context, cluster string) (storage.Run, bool, error)
-	PutStep(ctx context.Context, run storage.RunID, rec storage.StepRecord, audit ...storage.AuditEvent) error
-	Steps(ctx context.Context, run storage.RunID) ([]storage.StepRecord, error)
-	AddApproval(ctx context.Context, run storage.RunID, a storage.Approval, audit ...storage.AuditEvent) error
-	Approvals(ctx context.Context, run storage.RunID) ([]storage.Approval, error)
+	CreateRun(ctx context.Context, r domain.Run, audit ...storage.AuditEvent) (domain.Run, error)
+	GetRun(ctx context.Context, id domain.RunID) (domain.Run, error)
+	UpdateRun(ctx context.Context, id domain.RunID, fn func(*domain.Run) error, audit ...storage.AuditEvent) (domain.Run, error)
+	ListRuns(ctx context.Context, f storage.RunFilter) ([]domain.Run, error)
+	ActiveRun(ctx context.Context, cluster string) (domain.Run, bool, error)
+	PutStep(ctx context.Context, run domain.RunID, rec domain.StepRecord, audit ...storage.AuditEvent) error
+	Steps(ctx context.Context, run domain.RunID) ([]domain.StepRecord, error)
+	AddApproval(ctx context.Context, run domain.RunID, a domain.Approval, audit ...storage.AuditEvent) error
+	Approvals(ctx context.Context, run domain.RunID) ([]domain.Approval, error)
 	Audit(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEvent, error)
 	ScheduleStore
 }
@@ -69,106 +70,21 @@ type Metrics interface {
 // seen), and ctx's error when interrupted. It may be called again after a restart with
 // the same start time and must then only watch what is left.
 type Watcher interface {
-	Watch(ctx context.Context, w WatchRequest) error
-}
-
-// WatchRequest is one watch of a run.
-type WatchRequest struct {
-	Run      storage.Run
-	Cluster  *config.Cluster
-	From     string    // X: the version the baseline was taken on
-	Version  string    // Y: the version being watched
-	Started  time.Time // when the watch began (persisted)
-	Baseline Baseline  // taken before the gate; may be empty
-	// Report is called after every interval with every check's state (the live watch
-	// message), and once more with Final set when the watch ends.
-	Report func(WatchReport)
-	// Charts is called with a PNG per check on a breach and when the watch ends.
-	Charts   func([]Chart)
-	Progress func(msg string)
+	Watch(ctx context.Context, c *config.Cluster, w domain.WatchRequest) error
 }
 
 // Baseliner measures the checks before the gate, over a lookback ending now.
 type Baseliner interface {
 	// Baseline leaves out the points inside skip: earlier runs' downtimes, breaches and
 	// rollbacks are not how the cluster normally behaves.
-	Baseline(ctx context.Context, c *config.Cluster, version string, skip ...Interval) (Baseline, error)
-}
-
-// Interval is a span of time, From to To.
-type Interval struct {
-	From time.Time `json:"from"`
-	To   time.Time `json:"to"`
+	Baseline(ctx context.Context, c *config.Cluster, version string, skip ...domain.Interval) (domain.Baseline, error)
 }
 
 // SeriesChecker tells, before anything happens, whether the series the watch needs exist
 // (3.x ships status and latency metrics off by default) and which plugin flag turns on what
 // is missing.
 type SeriesChecker interface {
-	CheckSeries(ctx context.Context, c *config.Cluster, version string) (SeriesReport, error)
-}
-
-// SeriesReport is what CheckSeries found: series the watch needs and cannot find (with what
-// turns them on), and checks that cannot apply to this cluster (upstream health without
-// upstream targets or with its flag off, data planes on a control plane that has none).
-type SeriesReport struct {
-	Problems      []string
-	NotApplicable []string
-}
-
-// Baseline is every check's value before the upgrade.
-type Baseline struct {
-	Taken    time.Time
-	Lookback time.Duration
-	Values   map[string]float64 // check name → value; absent when there was no data
-	Notes    map[string]string  // check name → why there is no value
-	Skipped  []Interval         `json:",omitempty"` // earlier runs left out of the lookback
-}
-
-// WatchReport is the state of the watch after one interval.
-type WatchReport struct {
-	At     time.Time
-	Ends   time.Time
-	Checks []CheckReport
-	Final  bool         // the watch has ended (clean or breached)
-	Breach *BreachError // set on the final report of a breached watch
-}
-
-// CheckReport is one check's state.
-type CheckReport struct {
-	Name      string
-	Query     string  // the rendered PromQL
-	Result    string  // "pass", "fail" or "inconclusive"
-	Value     float64 // NaN when there is none
-	Threshold string  // e.g. "max 0.01", "max 1.5× baseline (0.12)"
-	Baseline  float64 // NaN when there is none
-	Trend     string  // "↑", "↓", "→" or ""
-	Failures  int     // consecutive failing (or inconclusive) intervals
-	Error     string  // why it is inconclusive
-}
-
-// Chart is one check's series as a PNG.
-type Chart struct {
-	Check string
-	Name  string // file name, e.g. "5xx-ratio.png"
-	PNG   []byte
-}
-
-// BreachError says which check failed, with what value and threshold. Blind is set when
-// the metrics could not be seen for failure_limit intervals (no data, NaN, query errors,
-// Prometheus unreachable): never a pass, and alerted the same way.
-type BreachError struct {
-	Check     string
-	Value     string
-	Threshold string
-	Blind     bool
-}
-
-func (e *BreachError) Error() string {
-	if e.Blind {
-		return "cannot see the metrics: " + e.Check + ": " + e.Value
-	}
-	return "watch breach: " + e.Check + " is " + e.Value + " (threshold " + e.Threshold + ")"
+	CheckSeries(ctx context.Context, c *config.Cluster, version string) (domain.SeriesReport, error)
 }
 
 // Clock is the engine's time source: tests move time instead of waiting.

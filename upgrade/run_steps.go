@@ -2,7 +2,6 @@ package upgrade
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/kong"
 	"github.com/drawbridge/drawbridge/kong/catalog"
 	"github.com/drawbridge/drawbridge/kong/nodecmd"
@@ -21,54 +21,48 @@ import (
 )
 
 // runStep performs one step against the real world and says how it went.
-func (e *Engine) runStep(ctx context.Context, run storage.Run, rec storage.StepRecord, d stepDef) stepResult {
+func (e *Engine) runStep(ctx context.Context, run domain.Run, rec domain.StepRecord, d stepDef) stepResult {
 	c, err := e.cluster(run.Cluster)
 	if err != nil {
 		return stepResult{err: err}
 	}
-	s := &stepCtx{e: e, run: run, c: c, details: map[string]string{}, attempt: rec.Attempt}
+	s := &stepCtx{e: e, run: run, c: c, attempt: rec.Attempt}
 	var res stepResult
-	switch d.id {
-	case StepPreflight:
+	switch d.ID {
+	case domain.StepPreflight:
 		res = s.preflight(ctx)
-	case StepFreeze:
+	case domain.StepFreeze:
 		res = s.freeze(ctx)
-	case StepBackup:
+	case domain.StepBackup:
 		res = s.backup(ctx)
-	case StepEvaluate:
+	case domain.StepEvaluate:
 		res = s.evaluate(ctx)
-	case StepStage:
+	case domain.StepStage:
 		res = s.stage(ctx)
-	case StepApproval:
+	case domain.StepApproval:
 		res = s.gate(ctx)
-	case StepStop:
+	case domain.StepStop:
 		res = s.stopX(ctx)
-	case StepMigrationsUp:
+	case domain.StepMigrationsUp:
 		res = s.migrationsUp(ctx)
-	case StepMigrationsFinish:
+	case domain.StepMigrationsFinish:
 		res = s.migrationsFinish(ctx)
-	case StepStart:
+	case domain.StepStart:
 		res = s.startY(ctx)
-	case StepWatch:
+	case domain.StepWatch:
 		res = s.watch(ctx)
-	case StepDecommission:
+	case domain.StepDecommission:
 		res = s.decommission(ctx)
-	case StepRollbackStop:
+	case domain.StepRollbackStop:
 		res = s.rollbackStop(ctx)
-	case StepRollbackRestore:
+	case domain.StepRollbackRestore:
 		res = s.rollbackRestore(ctx)
-	case StepRollbackStart:
+	case domain.StepRollbackStart:
 		res = s.rollbackStart(ctx)
 	default:
-		res = stepResult{err: fmt.Errorf("unknown step %d", d.id)}
+		res = stepResult{err: fmt.Errorf("unknown step %d", d.ID)}
 	}
-	if res.details == nil {
-		res.details = s.details
-	} else {
-		for k, v := range s.details {
-			res.details[k] = v
-		}
-	}
+	res.facts = merge(s.facts, res.facts)
 	if res.tail == "" {
 		res.tail = s.tail.String()
 	}
@@ -81,9 +75,9 @@ func (e *Engine) runStep(ctx context.Context, run storage.Run, rec storage.StepR
 // stepCtx carries what one step needs.
 type stepCtx struct {
 	e        *Engine
-	run      storage.Run
+	run      domain.Run
 	c        *config.Cluster
-	details  map[string]string
+	facts    domain.StepFacts // what the step found, beside what it returns
 	tail     strings.Builder
 	breached bool
 	attempt  int // of the step running: more than 1 after a Resume or a retry
@@ -102,20 +96,17 @@ func (s *stepCtx) versions() (x, y catalog.Version, err error) {
 }
 
 func (s *stepCtx) force() bool {
-	return s.run.Force || s.run.Details[detailForce] == "true"
+	return s.run.ForceMigrations()
 }
 
 // plugins is the nodes' plugins setting recorded at preflight (nil: not recorded, every
 // bundled plugin).
 func (s *stepCtx) plugins() []string {
-	if raw := s.run.Details[detailPlugins]; raw != "" {
-		return strings.Split(raw, ",")
-	}
-	return nil
+	return s.run.Facts.Plugins
 }
 
 // controlPlane reports whether the nodes were hybrid control planes at preflight.
-func (s *stepCtx) controlPlane() bool { return s.run.Details[detailControlPlane] == "true" }
+func (s *stepCtx) controlPlane() bool { return s.run.Facts.ControlPlane }
 
 // known is what version v creates and checks in schema_meta for the plugins the nodes load.
 func (s *stepCtx) known(v catalog.Version) []catalog.Subsystem {
@@ -196,9 +187,8 @@ func (s *stepCtx) commandsPerNode(ctx context.Context, action string, argv confi
 			failed[r.Node] = r.Err
 		}
 	}
-	s.details[action+".slowest_s"] = seconds(slowest)
 	span := last.Sub(first)
-	s.details[action+".span_s"] = seconds(span)
+	s.facts.Spans = append(s.facts.Spans, domain.ActionSpan{Action: action, Slowest: ms(slowest), Span: ms(span)})
 	return span, failed, nil
 }
 
@@ -234,6 +224,17 @@ func (s *stepCtx) once(ctx context.Context, action string, argv config.Argv, ver
 
 func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }
 
+// ms rounds a measured time to the millisecond, as it is kept and shown.
+func ms(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+
+// merge adds what a step recorded as it went (into) to the facts it returned.
+func merge(into, res domain.StepFacts) domain.StepFacts {
+	if res.Gate != nil {
+		into.Gate = res.Gate
+	}
+	return into
+}
+
 func (s *stepCtx) openDB(ctx context.Context) (Database, error) {
 	db, err := s.e.opts.OpenDB(ctx, s.c)
 	if err != nil {
@@ -243,7 +244,7 @@ func (s *stepCtx) openDB(ctx context.Context) (Database, error) {
 }
 
 func (s *stepCtx) notice(msg string) {
-	s.e.opts.Sink.Emit(Event{Kind: EventNotice, Run: s.run, Message: msg})
+	s.e.opts.Sink.Emit(domain.Event{Kind: domain.EventNotice, Run: s.run, Message: msg})
 }
 
 // --- steps 1–5: preparing, nothing changes on the cluster ---
@@ -256,18 +257,13 @@ func (s *stepCtx) preflight(ctx context.Context) stepResult {
 	p := s.e.preflight(ctx, s.c, y, s.run)
 	for _, ch := range p.Checks {
 		verdict := ch.Verdict()
-		s.details["check."+ch.Name] = verdict + ": " + ch.Detail
+		s.facts.Checks = append(s.facts.Checks, domain.CheckVerdict{Name: ch.Name, Verdict: verdict, Detail: ch.Detail})
 		fmt.Fprintf(&s.tail, "%-8s %s: %s\n", verdict, ch.Name, ch.Detail)
 	}
 	if p.Refused {
 		return s.fail("%s", p.Reason)
 	}
-	res := stepResult{runDetails: map[string]string{}}
-	res.runDetails["from"] = p.From
-	res.runDetails[detailPlugins] = strings.Join(p.Plugins, ",")
-	if p.ControlPlane {
-		res.runDetails[detailControlPlane] = "true"
-	}
+	f := domain.Facts{Plugins: p.Plugins, ControlPlane: p.ControlPlane, NewPluginsNeedForce: p.Force}
 	var warnings []string
 	if !p.Path.Guaranteed {
 		warnings = append(warnings, fmt.Sprintf("%s → %s is not a path Kong guarantees (guaranteed hops: %s)", p.From, p.To, p.Path.HopsString()))
@@ -275,13 +271,12 @@ func (s *stepCtx) preflight(ctx context.Context) stepResult {
 	if p.ControlPlane {
 		warnings = append(warnings, controlPlaneWarning(y))
 	}
-	if len(warnings) > 0 {
-		res.runDetails[detailWarning] = strings.Join(warnings, "; ")
-	}
-	if p.Force {
-		res.runDetails[detailForce] = "true"
-	}
-	return res
+	f.Warnings = warnings
+	return stepResult{learned: func(r *domain.Run) {
+		r.From = p.From // the version the nodes run
+		r.Facts.Plugins, r.Facts.ControlPlane, r.Facts.Warnings = f.Plugins, f.ControlPlane, f.Warnings
+		r.Facts.NewPluginsNeedForce = r.Facts.NewPluginsNeedForce || f.NewPluginsNeedForce
+	}}
 }
 
 func (s *stepCtx) freeze(ctx context.Context) stepResult {
@@ -294,27 +289,20 @@ func (s *stepCtx) freeze(ctx context.Context) stepResult {
 	if err != nil {
 		return s.fail("fingerprint the configuration: %w", err)
 	}
-	b, err := json.Marshal(fp)
-	if err != nil {
-		return stepResult{err: err}
-	}
-	s.details["fingerprint"] = fp.Hash
-	s.details["tables"] = strconv.Itoa(len(fp.Tables))
+	s.facts.Fingerprint, s.facts.Tables = fp.Hash, len(fp.Tables)
 	if _, err := s.once(ctx, "freeze", s.c.Commands.Freeze, s.run.From); err != nil {
 		return stepResult{err: err}
 	}
 	s.notice(fmt.Sprintf("Configuration freeze on %s: no Admin API writes, decK syncs or Kong Manager changes until run %s ends.", s.c.Name, s.run.ID))
-	return stepResult{runDetails: map[string]string{detailFingerprint: string(b), detailFreezeDone: "true"}}
+	return stepResult{learned: func(r *domain.Run) { r.Facts.Freeze, r.Facts.Frozen = &fp, true }}
 }
 
 // frozen returns the fingerprint taken at the freeze.
 func (s *stepCtx) frozen() (kong.Fingerprint, error) {
-	var fp kong.Fingerprint
-	raw := s.run.Details[detailFingerprint]
-	if raw == "" {
-		return fp, errors.New("the run has no fingerprint from its freeze")
+	if s.run.Facts.Freeze == nil {
+		return kong.Fingerprint{}, errors.New("the run has no fingerprint from its freeze")
 	}
-	return fp, json.Unmarshal([]byte(raw), &fp)
+	return *s.run.Facts.Freeze, nil
 }
 
 // unchanged compares the configuration with the freeze's fingerprint.
@@ -347,8 +335,8 @@ func (s *stepCtx) backup(ctx context.Context) stepResult {
 	if err != nil {
 		return stepResult{err: err}
 	}
-	s.details["path"], s.details["size"], s.details["sha256"] = b.Path, strconv.FormatInt(b.Size, 10), b.SHA256
-	s.details["duration_s"] = seconds(b.Duration)
+	backup := domain.Backup{Path: b.Path, Size: b.Size, SHA256: b.SHA256}
+	s.facts.Backup, s.facts.Took = &backup, ms(b.Duration)
 	fmt.Fprintf(&s.tail, "pg_dump -Fc → %s (%s, sha256 %s), verified by reading the whole archive\n", b.Path, bytesString(b.Size), b.SHA256)
 	if err := s.unchanged(ctx, db, "by the backup"); err != nil {
 		return stepResult{err: err}
@@ -356,7 +344,7 @@ func (s *stepCtx) backup(ctx context.Context) stepResult {
 	if _, err := s.once(ctx, "export", s.c.Commands.Export, s.run.From); err != nil {
 		return stepResult{err: err}
 	}
-	return stepResult{runDetails: map[string]string{detailBackupPath: b.Path, detailBackupSHA: b.SHA256, detailBackupSize: strconv.FormatInt(b.Size, 10)}}
+	return stepResult{learned: func(r *domain.Run) { r.Facts.Backup = &backup }}
 }
 
 func (s *stepCtx) evaluate(ctx context.Context) stepResult {
@@ -366,12 +354,11 @@ func (s *stepCtx) evaluate(ctx context.Context) stepResult {
 	}
 	p := Plan{Plugins: s.plugins()}
 	s.e.evaluate(ctx, &p, s.c, x, y)
-	s.details["migrations"] = strconv.Itoa(len(p.Migrations))
-	s.details["pending_after_up"] = MigrationNames(p.PendingAfterUp)
-	s.details["new_plugins"] = strings.Join(p.NewPlugins, ", ")
-	s.details["force"] = strconv.FormatBool(p.Force || s.run.Force)
+	ev := &domain.Evaluation{Migrations: len(p.Migrations), PendingAfterUp: MigrationNames(p.PendingAfterUp),
+		NewPlugins: p.NewPlugins, Force: p.Force || s.run.Force}
+	s.facts.Evaluation = ev
 	if p.PredictedDowntime > 0 {
-		s.details["predicted_downtime_s"] = seconds(p.PredictedDowntime)
+		ev.PredictedDowntime = ms(p.PredictedDowntime)
 	}
 	fmt.Fprintf(&s.tail, "migrations up runs %d migrations: %s\n", len(p.Migrations), MigrationNames(p.Migrations))
 	if len(p.PendingAfterUp) > 0 {
@@ -388,28 +375,26 @@ func (s *stepCtx) evaluate(ctx context.Context) stepResult {
 			fmt.Fprintf(&s.tail, "  - %s\n", ch)
 		}
 	}
-	s.details["breaking_lines"] = strings.Join(lines, ", ")
-	res := stepResult{runDetails: map[string]string{}}
-	if p.Force {
-		res.runDetails[detailForce] = "true"
-	}
+	ev.BreakingLines = lines
+	var baseline *domain.Baseline
 	if s.e.opts.Baseliner != nil {
 		b, err := s.e.opts.Baseliner.Baseline(ctx, watchCluster(s.c, s.controlPlane()), s.run.From, s.e.earlierRuns(ctx, s.c.Name, s.run.ID)...)
 		if err != nil {
 			return s.fail("take the watch's baseline: %w", err)
 		}
-		raw, err := json.Marshal(b)
-		if err != nil {
-			return stepResult{err: err}
-		}
-		res.runDetails[detailBaseline] = string(raw)
+		baseline = &b
 		fmt.Fprintf(&s.tail, "baseline over the last %s:\n%s", b.Lookback, baselineText(b))
 	}
-	return res
+	return stepResult{learned: func(r *domain.Run) {
+		r.Facts.NewPluginsNeedForce = r.Facts.NewPluginsNeedForce || p.Force
+		if baseline != nil {
+			r.Facts.Baseline = baseline
+		}
+	}}
 }
 
 // baselineText lists a baseline's values, one check a line.
-func baselineText(b Baseline) string {
+func baselineText(b domain.Baseline) string {
 	var sb strings.Builder
 	for _, name := range slices.Sorted(maps.Keys(b.Values)) {
 		fmt.Fprintf(&sb, "  %s: %.4g\n", name, b.Values[name])
@@ -426,13 +411,13 @@ func baselineText(b Baseline) string {
 // earlierRuns are the spans in which earlier runs on cluster disturbed it, from their first
 // stop until they ended (the newest 20 runs): the baseline leaves them out. A run still
 // going counts until now.
-func (e *Engine) earlierRuns(ctx context.Context, cluster string, current storage.RunID) []Interval {
+func (e *Engine) earlierRuns(ctx context.Context, cluster string, current domain.RunID) []domain.Interval {
 	runs, err := e.opts.Store.ListRuns(ctx, storage.RunFilter{Cluster: cluster, Limit: 20})
 	if err != nil {
 		e.opts.Log.Warn("list earlier runs for the baseline", "cluster", cluster, "err", err)
 		return nil
 	}
-	var out []Interval
+	var out []domain.Interval
 	for _, r := range runs {
 		if r.ID == current || r.DowntimeStart.IsZero() {
 			continue
@@ -441,25 +426,17 @@ func (e *Engine) earlierRuns(ctx context.Context, cluster string, current storag
 		if !r.State.Terminal() {
 			end = e.opts.Clock.Now()
 		}
-		out = append(out, Interval{From: r.DowntimeStart, To: end})
+		out = append(out, domain.Interval{From: r.DowntimeStart, To: end})
 	}
 	return out
 }
 
 // baseline is the run's stored baseline.
-func (s *stepCtx) baseline() Baseline {
-	b, _ := RunBaseline(s.run)
-	return b
-}
-
-// RunBaseline is the watch baseline a run took before its gate.
-func RunBaseline(run storage.Run) (Baseline, bool) {
-	var b Baseline
-	raw := run.Details[detailBaseline]
-	if raw == "" {
-		return b, false
+func (s *stepCtx) baseline() domain.Baseline {
+	if b := s.run.Facts.Baseline; b != nil {
+		return *b
 	}
-	return b, json.Unmarshal([]byte(raw), &b) == nil
+	return domain.Baseline{}
 }
 
 func (s *stepCtx) stage(ctx context.Context) stepResult {
@@ -485,10 +462,10 @@ func (s *stepCtx) gate(ctx context.Context) stepResult {
 		return stepResult{err: err}
 	}
 	if countApprovals(aps) < s.e.opts.Config.Access.RequiredApprovals {
-		if w := s.run.Details[detailWarning]; w != "" {
-			s.notice("Warning at the gate: " + w)
+		if w := s.run.Facts.Warnings; len(w) > 0 {
+			s.notice("Warning at the gate: " + strings.Join(w, "; "))
 		}
-		return stepResult{details: map[string]string{"crossed": "false"}}
+		return stepResult{facts: domain.StepFacts{Gate: &domain.GateCrossing{}}}
 	}
 	// Crossing. Approvals may have come long before (ahead of a window): what the
 	// downtime relies on is checked again now: the nodes still run X, and Kong's
@@ -516,7 +493,7 @@ func (s *stepCtx) gate(ctx context.Context) stepResult {
 	fmt.Fprintf(&s.tail, "Kong's configuration is unchanged since the freeze\n")
 	var who []string
 	for _, a := range aps {
-		if a.Decision == storage.DecisionApprove {
+		if a.Decision == domain.DecisionApprove {
 			who = append(who, a.UserID)
 		}
 	}
@@ -525,7 +502,7 @@ func (s *stepCtx) gate(ctx context.Context) stepResult {
 	if s.run.Window != "" {
 		crossed += ", inside window " + s.run.Window
 	}
-	return stepResult{details: map[string]string{"crossed": "true", "crossed_at": crossed, "approved_by": strings.Join(who, ", ")}}
+	return stepResult{facts: domain.StepFacts{Gate: &domain.GateCrossing{Crossed: true, At: crossed, ApprovedBy: who}}}
 }
 
 // --- steps 7–10: the downtime ---
@@ -576,7 +553,7 @@ func (s *stepCtx) stopX(ctx context.Context) stepResult {
 	if err != nil {
 		return stepResult{err: err}
 	}
-	s.details["commands_s"] = seconds(stopT + installT)
+	s.facts.Commands = ms(stopT + installT)
 	return stepResult{}
 }
 
@@ -655,7 +632,7 @@ func (s *stepCtx) converge(ctx context.Context, db Database, target migrationsTa
 			if ran == 0 && s.attempt > 1 {
 				fmt.Fprintf(&s.tail, "schema_meta already holds what this step does (%s): nothing to run\n", s.schemaText(st))
 			}
-			s.details["commands_s"] = seconds(total)
+			s.facts.Commands = ms(total)
 			return stepResult{}
 		}
 		if err := s.waitLock(ctx, db); err != nil {
@@ -846,72 +823,71 @@ func (s *stepCtx) startY(ctx context.Context) stepResult {
 	if err != nil {
 		return stepResult{err: err}
 	}
-	s.details["commands_s"] = seconds(t)
-	res := stepResult{downtimeEnd: ready, runDetails: map[string]string{}}
-	s.measure(ctx, ready, t, res.runDetails)
-	return res
+	s.facts.Commands = ms(t)
+	m, ok := s.measure(ctx, ready, t)
+	return stepResult{downtimeEnd: ready, learned: func(r *domain.Run) {
+		if ok {
+			r.Facts.Measured.Downtime, r.Facts.Measured.Commands, r.Facts.Measured.Overhead = m.Downtime, m.Commands, m.Overhead
+		}
+	}}
 }
 
 // measure stores the downtime, the commands' critical path and drawbridge's overhead.
-func (s *stepCtx) measure(ctx context.Context, end time.Time, startT time.Duration, into map[string]string) {
+func (s *stepCtx) measure(ctx context.Context, end time.Time, startT time.Duration) (domain.Measurements, bool) {
 	if s.run.DowntimeStart.IsZero() || end.IsZero() {
-		return
+		return domain.Measurements{}, false
 	}
 	downtime := end.Sub(s.run.DowntimeStart)
 	commands := startT
 	recs, err := s.e.opts.Store.Steps(ctx, s.run.ID)
 	if err == nil {
 		for _, r := range recs {
-			if StepID(r.Index) >= StepStop && StepID(r.Index) < StepStart {
-				if v, err := strconv.ParseFloat(r.Details["commands_s"], 64); err == nil {
-					commands += time.Duration(v * float64(time.Second))
-				}
+			if domain.StepID(r.Index) >= domain.StepStop && domain.StepID(r.Index) < domain.StepStart {
+				commands += r.Facts.Commands
 			}
 		}
 	}
-	into["measure.downtime_s"] = seconds(downtime)
-	into["measure.commands_s"] = seconds(commands)
-	into["measure.overhead_s"] = seconds(downtime - commands)
-	fmt.Fprintf(&s.tail, "downtime %s: commands %s, drawbridge %s\n", downtime.Round(time.Millisecond), commands.Round(time.Millisecond), (downtime - commands).Round(time.Millisecond))
+	m := domain.Measurements{Downtime: ms(downtime), Commands: ms(commands)}
+	m.Overhead = m.Downtime - m.Commands
+	fmt.Fprintf(&s.tail, "downtime %s: commands %s, drawbridge %s\n", m.Downtime, m.Commands, m.Overhead)
+	return m, true
 }
 
 // --- steps 11–12 ---
 
 func (s *stepCtx) watch(ctx context.Context) stepResult {
 	started := s.e.opts.Clock.Now()
-	if raw := s.run.Details[detailWatchStart]; raw != "" {
-		if t, err := time.Parse(time.RFC3339Nano, raw); err == nil {
-			started = t
-		}
+	if t := s.run.Facts.WatchStarted; !t.IsZero() {
+		started = t
 	} else {
-		if _, err := s.e.opts.Store.UpdateRun(context.WithoutCancel(ctx), s.run.ID, func(r *storage.Run) error {
-			r.Details[detailWatchStart] = started.Format(time.RFC3339Nano)
+		if _, err := s.e.opts.Store.UpdateRun(context.WithoutCancel(ctx), s.run.ID, func(r *domain.Run) error {
+			r.Facts.WatchStarted = started
 			return nil
 		}); err != nil {
 			return stepResult{err: err}
 		}
 	}
-	err := s.e.opts.Watcher.Watch(ctx, WatchRequest{
-		Run: s.run, Cluster: watchCluster(s.c, s.controlPlane()), From: s.run.From, Version: s.run.To, Started: started, Baseline: s.baseline(),
-		Report: func(r WatchReport) {
-			s.e.opts.Sink.Emit(Event{Kind: EventWatch, Run: s.run, Report: &r})
+	err := s.e.opts.Watcher.Watch(ctx, watchCluster(s.c, s.controlPlane()), domain.WatchRequest{
+		Run: s.run, From: s.run.From, Version: s.run.To, Started: started, Baseline: s.baseline(),
+		Report: func(r domain.WatchReport) {
+			s.e.opts.Sink.Emit(domain.Event{Kind: domain.EventWatch, Run: s.run, Report: &r})
 		},
-		Charts: func(cs []Chart) {
+		Charts: func(cs []domain.Chart) {
 			moment := "end"
 			if ctx.Err() == nil && s.breached {
 				moment = "breach"
 			}
-			s.e.opts.Sink.Emit(Event{Kind: EventCharts, Run: s.run, Charts: cs, Moment: moment})
+			s.e.opts.Sink.Emit(domain.Event{Kind: domain.EventCharts, Run: s.run, Charts: cs, Moment: moment})
 		},
 		Progress: func(msg string) { s.notice(msg) },
 	})
-	var breach *BreachError
+	var breach *domain.BreachError
 	if errors.As(err, &breach) {
 		s.breached = true
 		if breach.Blind {
-			s.details["blind"] = "true" // not rolled back by itself: a person decides
+			s.facts.Blind = true // not rolled back by itself: a person decides
 		}
-		s.e.opts.Sink.Emit(Event{Kind: EventAlert, Run: s.run, Breach: breach, Auto: s.c.Watch.AutoRollback && !breach.Blind, Message: breach.Error()})
+		s.e.opts.Sink.Emit(domain.Event{Kind: domain.EventAlert, Run: s.run, Breach: breach, Auto: s.c.Watch.AutoRollback && !breach.Blind, Message: breach.Error()})
 	}
 	if err != nil {
 		return stepResult{err: err}
@@ -936,15 +912,15 @@ func (s *stepCtx) rollbackStop(ctx context.Context) stepResult {
 	if err != nil {
 		return stepResult{err: err}
 	}
-	s.details["commands_s"] = seconds(t)
+	s.facts.Commands = ms(t)
 	return stepResult{}
 }
 
 func (s *stepCtx) rollbackRestore(ctx context.Context) stepResult {
-	path, sha := s.run.Details[detailBackupPath], s.run.Details[detailBackupSHA]
-	if path == "" {
+	if s.run.Facts.Backup == nil || s.run.Facts.Backup.Path == "" {
 		return s.fail("the run has no backup to restore")
 	}
+	path, sha := s.run.Facts.Backup.Path, s.run.Facts.Backup.SHA256
 	want, err := s.frozen()
 	if err != nil {
 		return stepResult{err: err}
@@ -967,8 +943,8 @@ func (s *stepCtx) rollbackRestore(ctx context.Context) stepResult {
 	if err != nil {
 		return s.fail("restore %s: %w", path, err)
 	}
-	s.details["method"], s.details["failed_db"], s.details["duration_s"] = r.Method, r.FailedDB, seconds(r.Duration)
-	s.details["fingerprint"] = r.Fingerprint.Hash
+	s.facts.Restore = &domain.Restored{Method: r.Method, FailedDB: r.FailedDB}
+	s.facts.Took, s.facts.Fingerprint = ms(r.Duration), r.Fingerprint.Hash
 	fmt.Fprintf(&s.tail, "restored %s (%s) in %s; fingerprint equals the pre-upgrade one", path, r.Method, r.Duration.Round(time.Millisecond))
 	if r.FailedDB != "" {
 		fmt.Fprintf(&s.tail, "; the failed database is kept as %s", r.FailedDB)
@@ -1003,19 +979,16 @@ func (s *stepCtx) rollbackStart(ctx context.Context) stepResult {
 	if err != nil {
 		return stepResult{err: err}
 	}
-	s.details["commands_s"] = seconds(installT + startT)
-	res := stepResult{runDetails: map[string]string{}}
+	s.facts.Commands = ms(installT + startT)
+	// The rollback's downtime: from its stop of Y (or, when Y never answered, from the
+	// upgrade's stop of X) until X answered again.
 	if began := s.rollbackDownSince(ctx); !began.IsZero() && ready.After(began) {
-		down := ready.Sub(began)
-		res.runDetails[detailRollbackDowntime] = seconds(down)
-		fmt.Fprintf(&s.tail, "rollback downtime %s\n", down.Round(time.Millisecond))
+		down := ms(ready.Sub(began))
+		fmt.Fprintf(&s.tail, "rollback downtime %s\n", down)
+		return stepResult{learned: func(r *domain.Run) { r.Facts.Measured.RollbackDowntime = down }}
 	}
-	return res
+	return stepResult{}
 }
-
-// detailRollbackDowntime is how long the rollback kept the cluster down: from its stop of
-// Y (or, when Y never answered, from the upgrade's stop of X) until X answered again.
-const detailRollbackDowntime = "measure.rollback_downtime_s"
 
 // rollbackDownSince is when the outage the rollback ends began.
 func (s *stepCtx) rollbackDownSince(ctx context.Context) time.Time {
@@ -1027,7 +1000,7 @@ func (s *stepCtx) rollbackDownSince(ctx context.Context) time.Time {
 		return time.Time{}
 	}
 	for _, r := range recs {
-		if StepID(r.Index) == StepRollbackStop {
+		if domain.StepID(r.Index) == domain.StepRollbackStop {
 			return r.StartedAt
 		}
 	}
@@ -1037,10 +1010,10 @@ func (s *stepCtx) rollbackDownSince(ctx context.Context) time.Time {
 // --- recovery ---
 
 // recoverStep decides about a step found running after a restart.
-func (e *Engine) recoverStep(r *runner, v view, id StepID) {
+func (e *Engine) recoverStep(r *runner, v view, id domain.StepID) {
 	d := defOf(id)
-	if d.repeatable {
-		e.opts.Log.Info("repeating an interrupted step", "run", v.run.ID.String(), "step", d.name)
+	if d.Repeatable {
+		e.opts.Log.Info("repeating an interrupted step", "run", v.run.ID.String(), "step", d.Name)
 		e.execute(r, v, id)
 		return
 	}
@@ -1048,36 +1021,36 @@ func (e *Engine) recoverStep(r *runner, v view, id StepID) {
 	done, why := e.checkDone(ctx, v.run, id)
 	rec := v.steps[id]
 	if done {
-		rec.Status, rec.EndedAt = storage.StepSucceeded, e.opts.Clock.Now()
+		rec.Status, rec.EndedAt = domain.StepSucceeded, e.opts.Clock.Now()
 		rec.OutputTail = "found done after drawbridge restarted: " + why
-		if err := e.opts.Store.PutStep(ctx, v.run.ID, rec, auditEvent("drawbridge", "step_recovered", d.name+": "+why)); err != nil {
+		if err := e.opts.Store.PutStep(ctx, v.run.ID, rec, auditEvent("drawbridge", "step_recovered", d.Name+": "+why)); err != nil {
 			e.opts.Log.Error("record recovered step", "run", v.run.ID.String(), "err", err)
 			return
 		}
-		e.opts.Sink.Emit(Event{Kind: EventStepFinished, Run: v.run, Step: &rec})
+		e.opts.Sink.Emit(domain.Event{Kind: domain.EventStepFinished, Run: v.run, Step: &rec})
 		return
 	}
-	rec.Status, rec.EndedAt = storage.StepFailed, e.opts.Clock.Now()
+	rec.Status, rec.EndedAt = domain.StepFailed, e.opts.Clock.Now()
 	rec.Error = "interrupted by a restart; " + why
 	if err := e.opts.Store.PutStep(ctx, v.run.ID, rec); err != nil {
 		e.opts.Log.Error("record interrupted step", "run", v.run.ID.String(), "err", err)
 		return
 	}
-	e.attention(ctx, v.run.ID, fmt.Sprintf("%s was interrupted by a restart and is not safe to repeat (%s): check the cluster, then Resume or Roll back", d.title, why))
+	e.attention(ctx, v.run.ID, fmt.Sprintf("%s was interrupted by a restart and is not safe to repeat (%s): check the cluster, then Resume or Roll back", d.Title, why))
 }
 
 // checkDone asks the real world whether a non-repeatable step's effect holds.
-func (e *Engine) checkDone(ctx context.Context, run storage.Run, id StepID) (bool, string) {
+func (e *Engine) checkDone(ctx context.Context, run domain.Run, id domain.StepID) (bool, string) {
 	c, err := e.cluster(run.Cluster)
 	if err != nil {
 		return false, err.Error()
 	}
-	s := &stepCtx{e: e, run: run, c: c, details: map[string]string{}}
+	s := &stepCtx{e: e, run: run, c: c}
 	var check func(context.Context, Database) (bool, error)
 	switch id {
-	case StepMigrationsUp:
+	case domain.StepMigrationsUp:
 		check = s.upDone
-	case StepMigrationsFinish:
+	case domain.StepMigrationsFinish:
 		check = s.finishDone
 	default:
 		return false, "there is no way to check its effect"
@@ -1117,12 +1090,12 @@ func (e *Engine) checkDone(ctx context.Context, run storage.Run, id StepID) (boo
 }
 
 // unfreeze runs the unfreeze command and announces the end of the freeze.
-func (e *Engine) unfreeze(ctx context.Context, run storage.Run) string {
+func (e *Engine) unfreeze(ctx context.Context, run domain.Run) string {
 	c, err := e.cluster(run.Cluster)
 	if err != nil {
 		return ""
 	}
-	s := &stepCtx{e: e, run: run, c: c, details: map[string]string{}}
+	s := &stepCtx{e: e, run: run, c: c}
 	if _, err := s.once(ctx, "unfreeze", c.Commands.Unfreeze, run.From); err != nil {
 		e.opts.Log.Error("unfreeze", "run", run.ID.String(), "err", err)
 		return "the unfreeze command failed: " + err.Error()
@@ -1132,23 +1105,24 @@ func (e *Engine) unfreeze(ctx context.Context, run storage.Run) string {
 }
 
 // summary is the final line of a run: downtime and what it was made of.
-func (e *Engine) summary(v view, st storage.RunState, reason string) string {
+func (e *Engine) summary(v view, st domain.RunState, reason string) string {
 	run := v.run
 	var b strings.Builder
 	switch st {
-	case storage.StateSucceeded:
+	case domain.StateSucceeded:
 		fmt.Fprintf(&b, "%s upgraded from %s to %s", run.Cluster, run.From, run.To)
-	case storage.StateRolledBack:
+	case domain.StateRolledBack:
 		fmt.Fprintf(&b, "%s rolled back to %s", run.Cluster, run.From)
 	}
-	if d := run.Details["measure.downtime_s"]; d != "" {
-		fmt.Fprintf(&b, "; downtime %ss (commands %ss, drawbridge %ss)", d, run.Details["measure.commands_s"], run.Details["measure.overhead_s"])
+	m := run.Facts.Measured
+	if m.Downtime > 0 {
+		fmt.Fprintf(&b, "; downtime %ss (commands %ss, drawbridge %ss)", seconds(m.Downtime), seconds(m.Commands), seconds(m.Overhead))
 	}
-	if d := run.Details[detailRollbackDowntime]; d != "" && st == storage.StateRolledBack {
-		if run.Details["measure.downtime_s"] != "" {
-			fmt.Fprintf(&b, " and %ss more during the rollback", d)
+	if d := m.RollbackDowntime; d > 0 && st == domain.StateRolledBack {
+		if m.Downtime > 0 {
+			fmt.Fprintf(&b, " and %ss more during the rollback", seconds(d))
 		} else {
-			fmt.Fprintf(&b, "; downtime %ss, from the upgrade's stop until %s answered again", d, run.From)
+			fmt.Fprintf(&b, "; downtime %ss, from the upgrade's stop until %s answered again", seconds(d), run.From)
 		}
 	}
 	if !strings.HasPrefix(reason, "upgraded to") && !strings.HasPrefix(reason, "rolled back:") {

@@ -7,13 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/kong/catalog"
 	"github.com/drawbridge/drawbridge/storage"
-)
-
-// Run details of a scheduled run.
-const (
-	detailWindowCloses = "window.closes" // RFC 3339: the scheduled window's close; the gate expires then
 )
 
 // prepareLead is how long before its window a scheduled run prepares (steps 1–5) when
@@ -35,36 +31,36 @@ type ScheduleRequest struct {
 // Schedule queues a run for a maintenance window. It refuses a time in the past, inside a
 // blackout, outside every window of the cluster, a cluster with an active or scheduled run
 // already, and a version path Kong does not guarantee (unless the cluster allows it).
-func (e *Engine) Schedule(ctx context.Context, req ScheduleRequest) (storage.Run, storage.Schedule, error) {
+func (e *Engine) Schedule(ctx context.Context, req ScheduleRequest) (domain.Run, storage.Schedule, error) {
 	now := e.opts.Clock.Now()
 	c, err := e.cluster(req.Cluster)
 	if err != nil {
-		return storage.Run{}, storage.Schedule{}, err
+		return domain.Run{}, storage.Schedule{}, err
 	}
 	y, err := catalog.ParseVersion(req.To)
 	if err != nil {
-		return storage.Run{}, storage.Schedule{}, err
+		return domain.Run{}, storage.Schedule{}, err
 	}
 	if active, ok, err := e.opts.Store.ActiveRun(ctx, c.Name); err != nil {
-		return storage.Run{}, storage.Schedule{}, err
+		return domain.Run{}, storage.Schedule{}, err
 	} else if ok {
-		return storage.Run{}, storage.Schedule{}, fmt.Errorf("%s already has run %s (%s)", c.Name, active.ID, humanState(active.State))
+		return domain.Run{}, storage.Schedule{}, fmt.Errorf("%s already has run %s (%s)", c.Name, active.ID, active.State.Human())
 	}
 	view, nodes := e.checkNodes(ctx, c)
 	if !nodes.OK {
-		return storage.Run{}, storage.Schedule{}, fmt.Errorf("cannot tell which version %s runs: %s", c.Name, nodes.Detail)
+		return domain.Run{}, storage.Schedule{}, fmt.Errorf("cannot tell which version %s runs: %s", c.Name, nodes.Detail)
 	}
 	x := view.X
 	path, err := catalog.Default().Path(x, y)
 	if err != nil {
-		return storage.Run{}, storage.Schedule{}, err
+		return domain.Run{}, storage.Schedule{}, err
 	}
 	if !path.Guaranteed && !c.AllowUnverifiedPaths {
-		return storage.Run{}, storage.Schedule{}, fmt.Errorf("%s → %s is not a path Kong guarantees; upgrade in guaranteed hops: %s (or set allow_unverified_paths: true)", x, y, path.HopsString())
+		return domain.Run{}, storage.Schedule{}, fmt.Errorf("%s → %s is not a path Kong guarantees; upgrade in guaranteed hops: %s (or set allow_unverified_paths: true)", x, y, path.HopsString())
 	}
 	o, err := e.resolveWhen(c.Name, req.When, now)
 	if err != nil {
-		return storage.Run{}, storage.Schedule{}, err
+		return domain.Run{}, storage.Schedule{}, err
 	}
 	prepare := o.Opens.Add(-prepareLead)
 	if w, ok := e.opts.Config.Window(o.Window); ok && w.RemindBefore > 0 {
@@ -73,10 +69,10 @@ func (e *Engine) Schedule(ctx context.Context, req ScheduleRequest) (storage.Run
 	if prepare.Before(now) {
 		prepare = now
 	}
-	run := storage.Run{
-		Cluster: c.Name, From: x.String(), To: y.String(), State: storage.StateScheduled, Force: req.Force,
+	run := domain.Run{
+		Cluster: c.Name, From: x.String(), To: y.String(), State: domain.StateScheduled, Force: req.Force,
 		RequestedBy: req.RequestedBy, Window: o.Window, ScheduledFor: o.Opens,
-		Details: map[string]string{detailWindowCloses: o.Closes.UTC().Format(time.RFC3339)},
+		Facts: domain.Facts{WindowCloses: o.Closes.UTC()},
 	}
 	where := "window " + o.Window
 	if o.Window == "" {
@@ -89,7 +85,7 @@ func (e *Engine) Schedule(ctx context.Context, req ScheduleRequest) (storage.Run
 	if err != nil {
 		return run, sch, fmt.Errorf("schedule %s on %s: %w", y, c.Name, err)
 	}
-	e.opts.Sink.Emit(Event{Kind: EventStateChanged, Run: run, Message: "scheduled by " + actorName(req.RequestedBy)})
+	e.opts.Sink.Emit(domain.Event{Kind: domain.EventStateChanged, Run: run, Message: "scheduled by " + actorName(req.RequestedBy)})
 	e.kickScheduler()
 	return run, sch, nil
 }
@@ -147,7 +143,7 @@ func (e *Engine) resolveWhen(cluster, when string, now time.Time) (Opening, erro
 
 // Unschedule cancels a scheduled run before its downtime; a run already preparing or at
 // the gate is aborted.
-func (e *Engine) Unschedule(ctx context.Context, id storage.RunID, user string) (storage.Run, error) {
+func (e *Engine) Unschedule(ctx context.Context, id domain.RunID, user string) (domain.Run, error) {
 	run, err := e.opts.Store.GetRun(ctx, id)
 	if err != nil {
 		return run, err
@@ -155,14 +151,14 @@ func (e *Engine) Unschedule(ctx context.Context, id storage.RunID, user string) 
 	if run.ScheduledFor.IsZero() {
 		return run, illegal(run, "unschedule", "it was not scheduled; abort it instead")
 	}
-	if run.State != storage.StateScheduled {
+	if run.State != domain.StateScheduled {
 		return e.Abort(ctx, id, user)
 	}
-	run, err = e.opts.Store.UpdateRun(ctx, id, func(r *storage.Run) error {
-		if r.State != storage.StateScheduled {
+	run, err = e.opts.Store.UpdateRun(ctx, id, func(r *domain.Run) error {
+		if r.State != domain.StateScheduled {
 			return illegal(*r, "unschedule", "it started meanwhile; abort it instead")
 		}
-		r.State, r.Reason = storage.StateAborted, "unscheduled by "+actorName(user)
+		r.State, r.Reason = domain.StateAborted, "unscheduled by "+actorName(user)
 		return nil
 	}, auditEvent(user, "unschedule", ""))
 	if err != nil {
@@ -175,19 +171,19 @@ func (e *Engine) Unschedule(ctx context.Context, id storage.RunID, user string) 
 // scheduledEnded follows a scheduled run that ended before its preparation (the store
 // dropped its schedule with the change): the scheduler recomputes its next wake-up, and
 // people are told.
-func (e *Engine) scheduledEnded(run storage.Run) {
+func (e *Engine) scheduledEnded(run domain.Run) {
 	e.kickScheduler()
-	e.opts.Sink.Emit(Event{Kind: EventStateChanged, Run: run, Message: run.Reason})
+	e.opts.Sink.Emit(domain.Event{Kind: domain.EventStateChanged, Run: run, Message: run.Reason})
 }
 
 // ScheduleStore is what the scheduler needs beyond Store (storage.Store has both).
 type ScheduleStore interface {
 	// CreateScheduledRun stores a run with its schedule (and audit events) in one
 	// transaction; the schedule's Run is set to the new run.
-	CreateScheduledRun(ctx context.Context, r storage.Run, s storage.Schedule, audit ...storage.AuditEvent) (storage.Run, storage.Schedule, error)
+	CreateScheduledRun(ctx context.Context, r domain.Run, s storage.Schedule, audit ...storage.AuditEvent) (domain.Run, storage.Schedule, error)
 	// DeleteSchedule drops a schedule whose run has left "scheduled" (a state file from
 	// before UpdateRun dropped it with the change).
-	DeleteSchedule(ctx context.Context, run storage.RunID) error
+	DeleteSchedule(ctx context.Context, run domain.RunID) error
 	ListSchedules(ctx context.Context) ([]storage.Schedule, error)
 }
 
@@ -233,7 +229,7 @@ func (e *Engine) schedulePass(ctx context.Context) time.Time {
 	var next time.Time
 	for _, s := range schedules {
 		run, err := e.opts.Store.GetRun(ctx, s.Run)
-		if err != nil || run.State != storage.StateScheduled {
+		if err != nil || run.State != domain.StateScheduled {
 			if err == nil || errors.Is(err, storage.ErrNotFound) { // done with: it started or ended
 				if err := e.opts.Store.DeleteSchedule(ctx, s.Run); err != nil && !errors.Is(err, storage.ErrNotFound) {
 					e.opts.Log.Error("delete schedule", "run", s.Run.String(), "err", err)
@@ -256,12 +252,12 @@ func (e *Engine) schedulePass(ctx context.Context) time.Time {
 }
 
 // prepareScheduled starts a scheduled run's steps 1–5; its gate opens with the reminder.
-func (e *Engine) prepareScheduled(ctx context.Context, run storage.Run, s storage.Schedule) {
-	run, err := e.opts.Store.UpdateRun(ctx, run.ID, func(r *storage.Run) error {
-		if r.State != storage.StateScheduled {
+func (e *Engine) prepareScheduled(ctx context.Context, run domain.Run, s storage.Schedule) {
+	run, err := e.opts.Store.UpdateRun(ctx, run.ID, func(r *domain.Run) error {
+		if r.State != domain.StateScheduled {
 			return illegal(*r, "prepare", "it is not scheduled")
 		}
-		r.State = storage.StatePreparing
+		r.State = domain.StatePreparing
 		return nil
 	}, auditEvent("scheduler", "prepare", fmt.Sprintf("window %s opens at %s", s.Window, s.OpensAt.UTC().Format(time.RFC3339))))
 	if err != nil {
@@ -269,19 +265,19 @@ func (e *Engine) prepareScheduled(ctx context.Context, run storage.Run, s storag
 	}
 	// The store dropped the schedule with the state change: from here the run's own
 	// goroutine keeps its times (the gate waits for the opening, expires at the close).
-	e.opts.Sink.Emit(Event{Kind: EventStateChanged, Run: run, Message: fmt.Sprintf("preparing for the window that opens at %s", s.OpensAt.UTC().Format(time.RFC3339))})
+	e.opts.Sink.Emit(domain.Event{Kind: domain.EventStateChanged, Run: run, Message: fmt.Sprintf("preparing for the window that opens at %s", s.OpensAt.UTC().Format(time.RFC3339))})
 	e.spawn(run.ID)
 }
 
 // expireScheduled ends a scheduled run whose window closed before it could start.
-func (e *Engine) expireScheduled(ctx context.Context, run storage.Run, s storage.Schedule) {
+func (e *Engine) expireScheduled(ctx context.Context, run domain.Run, s storage.Schedule) {
 	reason := fmt.Sprintf("window %s (%s → %s) closed before the run could start: drawbridge was not running when it opened",
 		s.Window, s.OpensAt.UTC().Format(time.RFC3339), s.ClosesAt.UTC().Format(time.RFC3339))
-	updated, err := e.opts.Store.UpdateRun(ctx, run.ID, func(r *storage.Run) error {
-		if r.State != storage.StateScheduled {
+	updated, err := e.opts.Store.UpdateRun(ctx, run.ID, func(r *domain.Run) error {
+		if r.State != domain.StateScheduled {
 			return illegal(*r, "expire", "it is not scheduled")
 		}
-		r.State, r.Reason = storage.StateExpired, reason
+		r.State, r.Reason = domain.StateExpired, reason
 		return nil
 	}, auditEvent("scheduler", "state_expired", reason))
 	if err != nil {
@@ -291,11 +287,7 @@ func (e *Engine) expireScheduled(ctx context.Context, run storage.Run, s storage
 }
 
 // windowCloses is a scheduled run's window close, if it has one.
-func windowCloses(run storage.Run) (time.Time, bool) {
-	raw := run.Details[detailWindowCloses]
-	if raw == "" {
-		return time.Time{}, false
-	}
-	t, err := time.Parse(time.RFC3339, raw)
-	return t, err == nil
+func windowCloses(run domain.Run) (time.Time, bool) {
+	t := run.Facts.WindowCloses
+	return t, !t.IsZero()
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/internal/fakeclock"
 	"github.com/drawbridge/drawbridge/internal/kongtest"
 	"github.com/drawbridge/drawbridge/internal/wire"
@@ -59,11 +60,11 @@ func TestScheduleWhileDown(t *testing.T) {
 	if err := e.Recover(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitStore(t, store, r1.ID, storage.StateAwaitingApproval)
+	waitStore(t, store, r1.ID, domain.StateAwaitingApproval)
 	if _, err := e.Unschedule(ctx, r1.ID, "U0OPERATOR"); err != nil { // cancelled at the gate: an abort
 		t.Fatal(err)
 	}
-	waitStore(t, store, r1.ID, storage.StateAborted)
+	waitStore(t, store, r1.ID, domain.StateAborted)
 	e.Close()
 
 	// A second one; drawbridge is down for the whole window: expired, with the reason.
@@ -82,7 +83,7 @@ func TestScheduleWhileDown(t *testing.T) {
 	if err := e.Recover(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitStore(t, store, r2.ID, storage.StateExpired)
+	waitStore(t, store, r2.ID, domain.StateExpired)
 	run, _ := store.GetRun(ctx, r2.ID)
 	if !strings.Contains(run.Reason, "drawbridge was not running when it opened") {
 		t.Errorf("reason %q", run.Reason)

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/domain"
 )
 
 // NodeWatcher is the watch when no metric checks are wired in: every interval until the
@@ -17,8 +20,7 @@ type NodeWatcher struct {
 }
 
 // Watch implements Watcher.
-func (w *NodeWatcher) Watch(ctx context.Context, req WatchRequest) error {
-	c := req.Cluster
+func (w *NodeWatcher) Watch(ctx context.Context, c *config.Cluster, req domain.WatchRequest) error {
 	end := req.Started.Add(c.Watch.Duration.D())
 	failures := 0
 	for {
@@ -46,7 +48,7 @@ func (w *NodeWatcher) Watch(ctx context.Context, req WatchRequest) error {
 		if len(bad) > 0 {
 			failures++
 			if failures >= c.Watch.FailureLimit {
-				return &BreachError{Check: "nodes healthy", Value: strings.Join(bad, "; "),
+				return &domain.BreachError{Check: "nodes healthy", Value: strings.Join(bad, "; "),
 					Threshold: fmt.Sprintf("every node answers %s, ready (%d failing intervals)", req.Version, failures)}
 			}
 		} else {

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/drawbridge/drawbridge/config"
-	"github.com/drawbridge/drawbridge/storage"
+	"github.com/drawbridge/drawbridge/domain"
 )
 
 // Opening is one opening of a maintenance window.
@@ -124,7 +124,7 @@ func sortOpenings(os []Opening) {
 // gateClosedUntil reports whether the gate may not be crossed now, when it may be, and
 // why: before the time a scheduled run was scheduled for, outside every window of the
 // cluster, or in a blackout.
-func (e *Engine) gateClosedUntil(run storage.Run, now time.Time) (time.Time, string, bool) {
+func (e *Engine) gateClosedUntil(run domain.Run, now time.Time) (time.Time, string, bool) {
 	c, err := e.cluster(run.Cluster)
 	if err != nil {
 		return time.Time{}, "", false

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/internal/wire"
 	"github.com/drawbridge/drawbridge/storage"
 	"github.com/drawbridge/drawbridge/upgrade"
@@ -73,10 +74,10 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // noHistory stands in for the state file when a running drawbridge holds it: no runs.
 type noHistory struct{ upgrade.Store }
 
-func (noHistory) ActiveRun(context.Context, string) (storage.Run, bool, error) {
-	return storage.Run{}, false, nil
+func (noHistory) ActiveRun(context.Context, string) (domain.Run, bool, error) {
+	return domain.Run{}, false, nil
 }
 
-func (noHistory) ListRuns(context.Context, storage.RunFilter) ([]storage.Run, error) {
+func (noHistory) ListRuns(context.Context, storage.RunFilter) ([]domain.Run, error) {
 	return nil, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/drawbridge/drawbridge/bot"
 	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/kong/adminapi"
 	"github.com/drawbridge/drawbridge/notify"
 	"github.com/drawbridge/drawbridge/storage"
@@ -68,7 +69,7 @@ func NewApp(cfg *config.Config, store *storage.Store, log *slog.Logger, o AppOpt
 	// The engine emits to the bot, which is built after it: the sink forwards.
 	var b *bot.Bot
 	eopts := EngineOptions(cfg, store, log.With("part", "engine"))
-	eopts.Sink = upgrade.SinkFunc(func(e upgrade.Event) {
+	eopts.Sink = upgrade.SinkFunc(func(e domain.Event) {
 		if b != nil {
 			b.Emit(e)
 		}
