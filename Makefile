@@ -9,17 +9,18 @@ GOFILES   = $(shell git ls-files --cached --others --exclude-standard '*.go' 2>/
 
 all: build
 
-## build: static binaries in bin/: drawbridge and kongsim (the Kong simulator)
+## build: static binaries in bin/: drawbridge, kongsim (the Kong simulator) and drawbridge-demo
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/drawbridge
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/kongsim ./cmd/kongsim
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/drawbridge-demo ./cmd/drawbridge-demo
 
 ## demo: a whole upgrade, approval and rollback in the browser (prints one URL; Ctrl-C stops)
 demo:
 	@scripts/ensure-deps.sh --demo
 	$(GO) build -o bin/kongsim ./cmd/kongsim
-	$(GO) build -o bin/drawbridge ./cmd/drawbridge
-	bin/drawbridge demo
+	$(GO) build -o bin/drawbridge-demo ./cmd/drawbridge-demo
+	bin/drawbridge-demo
 
 ## deps: install (as root) or name what the tests need: PostgreSQL, pg_dump, Prometheus
 deps:

@@ -27,10 +27,10 @@ import (
 	"github.com/drawbridge/drawbridge/internal/kongtest"
 	"github.com/drawbridge/drawbridge/internal/slackfake"
 	"github.com/drawbridge/drawbridge/internal/testsvc"
-	"github.com/drawbridge/drawbridge/internal/wire"
 	"github.com/drawbridge/drawbridge/notify"
 	"github.com/drawbridge/drawbridge/storage"
 	"github.com/drawbridge/drawbridge/upgrade"
+	"github.com/drawbridge/drawbridge/wire"
 )
 
 const (

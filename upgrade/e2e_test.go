@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/drawbridge/drawbridge/domain"
-	"github.com/drawbridge/drawbridge/internal/wire"
 	"github.com/drawbridge/drawbridge/storage"
 	"github.com/drawbridge/drawbridge/upgrade"
+	"github.com/drawbridge/drawbridge/wire"
 )
 
 const long = 90 * time.Second

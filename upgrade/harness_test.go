@@ -14,10 +14,10 @@ import (
 	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/internal/kongtest"
 	"github.com/drawbridge/drawbridge/internal/testsvc"
-	"github.com/drawbridge/drawbridge/internal/wire"
 	"github.com/drawbridge/drawbridge/kong/pgdb"
 	"github.com/drawbridge/drawbridge/storage"
 	"github.com/drawbridge/drawbridge/upgrade"
+	"github.com/drawbridge/drawbridge/wire"
 )
 
 // The package's end-to-end tests share one PostgreSQL and one Prometheus server; each

@@ -12,9 +12,9 @@ import (
 
 	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/internal/kongtest"
-	"github.com/drawbridge/drawbridge/internal/wire"
 	"github.com/drawbridge/drawbridge/storage"
 	"github.com/drawbridge/drawbridge/upgrade"
+	"github.com/drawbridge/drawbridge/wire"
 )
 
 // TestLegacyStateResumes opens the state file the release before typed facts wrote

@@ -9,9 +9,9 @@ import (
 	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/internal/fakeclock"
 	"github.com/drawbridge/drawbridge/internal/kongtest"
-	"github.com/drawbridge/drawbridge/internal/wire"
 	"github.com/drawbridge/drawbridge/storage"
 	"github.com/drawbridge/drawbridge/upgrade"
+	"github.com/drawbridge/drawbridge/wire"
 )
 
 // TestScheduleWhileDown: drawbridge is not running when a window opens. At its next start

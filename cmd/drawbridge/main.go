@@ -33,7 +33,6 @@ type subcommand struct {
 func subcommands() []subcommand {
 	return []subcommand{
 		{"serve", "run the bot: Slack endpoints, scheduler, /healthz /readyz /metrics", runServe},
-		{"demo", "a whole upgrade in the browser: local PostgreSQL, Prometheus, kongsim, console", runDemo},
 		{"plan", "dry run of an upgrade: preflight, steps, migrations, breaking changes; exit 2 if refused", runPlan},
 		{"validate-config", "check a configuration file and print every problem, or a summary", runValidateConfig},
 		{"version", "print the version", runVersion},

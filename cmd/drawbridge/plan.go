@@ -10,9 +10,9 @@ import (
 
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/domain"
-	"github.com/drawbridge/drawbridge/internal/wire"
 	"github.com/drawbridge/drawbridge/storage"
 	"github.com/drawbridge/drawbridge/upgrade"
+	"github.com/drawbridge/drawbridge/wire"
 )
 
 // exitRefused is plan's exit code when the run would be refused.

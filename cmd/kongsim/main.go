@@ -9,7 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/drawbridge/drawbridge/internal/kongsim/cli"
+	"github.com/drawbridge/drawbridge/kongsim/cli"
 )
 
 func main() {

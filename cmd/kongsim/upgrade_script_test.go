@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/drawbridge/drawbridge/internal/kongsim/manifest"
 	"github.com/drawbridge/drawbridge/internal/testsvc"
+	"github.com/drawbridge/drawbridge/kongsim/manifest"
 )
 
 // TestUpgradeByHandScript runs test/kongsim-upgrade.sh: a 3-node kongsim 3.4.2 cluster on a

@@ -13,9 +13,9 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/drawbridge/drawbridge/internal/browsertest"
-	"github.com/drawbridge/drawbridge/internal/kongsim/manifest"
 	"github.com/drawbridge/drawbridge/internal/kongtest"
 	"github.com/drawbridge/drawbridge/internal/testsvc"
+	"github.com/drawbridge/drawbridge/kongsim/manifest"
 )
 
 // TestDemoInBrowser runs the demo as make demo does and drives its console in headless

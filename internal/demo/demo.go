@@ -28,11 +28,11 @@ import (
 
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/internal/console"
-	"github.com/drawbridge/drawbridge/internal/kongsim/manifest"
 	"github.com/drawbridge/drawbridge/internal/slackfake"
 	"github.com/drawbridge/drawbridge/internal/testsvc"
-	"github.com/drawbridge/drawbridge/internal/wire"
+	"github.com/drawbridge/drawbridge/kongsim/manifest"
 	"github.com/drawbridge/drawbridge/storage"
+	"github.com/drawbridge/drawbridge/wire"
 )
 
 // The demo's people and channel (examples/demo.yaml names the same IDs).

@@ -26,9 +26,9 @@ import (
 	"time"
 
 	"github.com/drawbridge/drawbridge/config"
-	"github.com/drawbridge/drawbridge/internal/kongsim/manifest"
 	"github.com/drawbridge/drawbridge/internal/testsvc"
 	"github.com/drawbridge/drawbridge/kong/adminapi"
+	"github.com/drawbridge/drawbridge/kongsim/manifest"
 )
 
 var (

@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/drawbridge/drawbridge/config"
-	"github.com/drawbridge/drawbridge/internal/kongsim/manifest"
-	"github.com/drawbridge/drawbridge/internal/kongsim/prefix"
 	"github.com/drawbridge/drawbridge/internal/testsvc"
+	"github.com/drawbridge/drawbridge/kongsim/manifest"
+	"github.com/drawbridge/drawbridge/kongsim/prefix"
 )
 
 // These tests run real simulated Kong nodes (kongsim) on a real PostgreSQL.

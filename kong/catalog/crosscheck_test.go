@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
+	"github.com/drawbridge/drawbridge/kongsim/facts"
 )
 
 // The engine's catalog and kongsim's facts are written separately, each from Kong's source,

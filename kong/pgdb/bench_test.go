@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/drawbridge/drawbridge/internal/kongsim/kongdb"
 	"github.com/drawbridge/drawbridge/kong"
+	"github.com/drawbridge/drawbridge/kongsim/kongdb"
 )
 
 // The benchmarks share one database of about 100,000 configuration rows: a seeded Kong

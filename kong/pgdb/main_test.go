@@ -17,11 +17,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/drawbridge/drawbridge/internal/kongsim/facts"
-	"github.com/drawbridge/drawbridge/internal/kongsim/kconf"
-	"github.com/drawbridge/drawbridge/internal/kongsim/klog"
-	"github.com/drawbridge/drawbridge/internal/kongsim/kongdb"
 	"github.com/drawbridge/drawbridge/internal/testsvc"
+	"github.com/drawbridge/drawbridge/kongsim/facts"
+	"github.com/drawbridge/drawbridge/kongsim/kconf"
+	"github.com/drawbridge/drawbridge/kongsim/klog"
+	"github.com/drawbridge/drawbridge/kongsim/kongdb"
 )
 
 // One PostgreSQL server for the package; each test gets its own database, copied from a
