@@ -122,43 +122,32 @@ func (s *Store) GetRun(ctx context.Context, id domain.RunID) (domain.Run, error)
 // events, if any, are appended to the run's log in the same transaction: the change and
 // its record are stored together or not at all.
 func (s *Store) UpdateRun(ctx context.Context, id domain.RunID, fn func(*domain.Run) error, audit ...AuditEvent) (domain.Run, error) {
+	return s.UpdateRunSteps(ctx, id, fn, nil, audit...)
+}
+
+// UpdateRunSteps is UpdateRun that also stores step records of the run (each replacing the
+// record of its Index), in the same transaction: a step's status, the run's state and facts
+// that go with it, and their audit events are stored together or not at all.
+func (s *Store) UpdateRunSteps(ctx context.Context, id domain.RunID, fn func(*domain.Run) error, steps []domain.StepRecord, audit ...AuditEvent) (domain.Run, error) {
 	if fn == nil {
 		return domain.Run{}, fmt.Errorf("update run %s: nil update function", id)
 	}
 	if err := validAudit(audit...); err != nil {
 		return domain.Run{}, fmt.Errorf("update run %s: %w", id, err)
 	}
+	for _, rec := range steps {
+		if err := validStep(rec); err != nil {
+			return domain.Run{}, fmt.Errorf("update run %s: step %d: %w", id, rec.Index, err)
+		}
+	}
 	var r domain.Run
 	err := s.update(ctx, func(tx *bolt.Tx) error {
-		old, err := getRun(tx, id)
-		if err != nil {
+		var err error
+		if r, err = s.updateRunTx(tx, id, fn); err != nil {
 			return err
 		}
-		// fn edits a copy of its own: old keeps what is stored, slices and pointers too.
-		if r, err = getRun(tx, id); err != nil {
-			return err
-		}
-		if err := fn(&r); err != nil {
-			return err
-		}
-		if err := validateUpdate(old, r); err != nil {
-			return err
-		}
-		if old.State.Terminal() && !r.State.Terminal() {
-			if err := clusterFree(tx, r.Cluster, r.ID); err != nil {
-				return err
-			}
-		}
-		r.CreatedAt = old.CreatedAt
-		r.Revision = old.Revision + 1
-		r.UpdatedAt = s.stamp()
-		if err := putRun(tx, r, old.State); err != nil {
-			return err
-		}
-		if old.State == domain.StateScheduled && r.State != domain.StateScheduled {
-			// A schedule is the scheduler's wake-up for a run that waits for it; a run
-			// that prepares or ends no longer does.
-			if err := tx.Bucket(bucketSchedules).Delete(u64Key(uint64(id))); err != nil {
+		for _, rec := range steps {
+			if err := putStepTx(tx, id, rec); err != nil {
 				return err
 			}
 		}
@@ -166,6 +155,44 @@ func (s *Store) UpdateRun(ctx context.Context, id domain.RunID, fn func(*domain.
 	})
 	if err != nil {
 		return domain.Run{}, fmt.Errorf("update run %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// updateRunTx applies fn to run id inside tx, as UpdateRun describes.
+func (s *Store) updateRunTx(tx *bolt.Tx, id domain.RunID, fn func(*domain.Run) error) (domain.Run, error) {
+	old, err := getRun(tx, id)
+	if err != nil {
+		return domain.Run{}, err
+	}
+	// fn edits a copy of its own: old keeps what is stored, slices and pointers too.
+	r, err := getRun(tx, id)
+	if err != nil {
+		return domain.Run{}, err
+	}
+	if err := fn(&r); err != nil {
+		return domain.Run{}, err
+	}
+	if err := validateUpdate(old, r); err != nil {
+		return domain.Run{}, err
+	}
+	if old.State.Terminal() && !r.State.Terminal() {
+		if err := clusterFree(tx, r.Cluster, r.ID); err != nil {
+			return domain.Run{}, err
+		}
+	}
+	r.CreatedAt = old.CreatedAt
+	r.Revision = old.Revision + 1
+	r.UpdatedAt = s.stamp()
+	if err := putRun(tx, r, old.State); err != nil {
+		return domain.Run{}, err
+	}
+	if old.State == domain.StateScheduled && r.State != domain.StateScheduled {
+		// A schedule is the scheduler's wake-up for a run that waits for it; a run
+		// that prepares or ends no longer does.
+		if err := tx.Bucket(bucketSchedules).Delete(u64Key(uint64(id))); err != nil {
+			return domain.Run{}, err
+		}
 	}
 	return r, nil
 }

@@ -285,3 +285,51 @@ func runIDs(runs []domain.Run) []domain.RunID {
 	}
 	return ids
 }
+
+// TestUpdateRunSteps: the run, its step records and the audit events are stored together,
+// or nothing is.
+func TestUpdateRunSteps(t *testing.T) {
+	s := newStore(t, nil)
+	ctx := t.Context()
+	run := mustRun(t, s, "prod", domain.StatePreparing)
+	stop := domain.StepRecord{Index: int(domain.StepStop), Name: "stop", Status: domain.StepRunning, Attempt: 1}
+	got, err := s.UpdateRunSteps(ctx, run.ID, func(r *domain.Run) error {
+		r.State = domain.StateStopping
+		return nil
+	}, []domain.StepRecord{stop}, AuditEvent{Actor: "drawbridge", Action: "step_started"})
+	mustDo(t, err)
+	if got.State != domain.StateStopping || got.Revision != run.Revision+1 {
+		t.Errorf("run after UpdateRunSteps: %+v", got)
+	}
+	steps, err := s.Steps(ctx, run.ID)
+	mustDo(t, err)
+	if len(steps) != 1 || steps[0].Status != domain.StepRunning {
+		t.Errorf("steps = %+v, want stop running", steps)
+	}
+
+	for name, change := range map[string]func() error{
+		"the run's change refused": func() error {
+			_, err := s.UpdateRunSteps(ctx, run.ID, func(*domain.Run) error { return errors.New("not now") },
+				[]domain.StepRecord{{Index: int(domain.StepStop), Name: "stop", Status: domain.StepFailed}}, AuditEvent{Actor: "x", Action: "no"})
+			return err
+		},
+		"a bad step record": func() error {
+			_, err := s.UpdateRunSteps(ctx, run.ID, func(r *domain.Run) error { r.State = domain.StateNeedsAttention; return nil },
+				[]domain.StepRecord{{Index: int(domain.StepStop), Name: "stop", Status: "halfway"}}, AuditEvent{Actor: "x", Action: "no"})
+			return err
+		},
+	} {
+		if err := change(); err == nil {
+			t.Fatalf("%s: UpdateRunSteps succeeded", name)
+		}
+		after, err := s.GetRun(ctx, run.ID)
+		mustDo(t, err)
+		steps, err := s.Steps(ctx, run.ID)
+		mustDo(t, err)
+		events, err := s.Audit(ctx, AuditFilter{Run: run.ID})
+		mustDo(t, err)
+		if after.State != domain.StateStopping || after.Revision != got.Revision || steps[0].Status != domain.StepRunning || len(events) != 1 {
+			t.Errorf("%s: something was written: run %s rev %d, step %s, %d audit events", name, after.State, after.Revision, steps[0].Status, len(events))
+		}
+	}
+}

@@ -20,11 +20,8 @@ func (s *Store) PutStep(ctx context.Context, run domain.RunID, rec domain.StepRe
 }
 
 func (s *Store) putStep(ctx context.Context, run domain.RunID, rec domain.StepRecord, audit []AuditEvent) error {
-	if rec.Index < 0 {
-		return fmt.Errorf("index %d is negative", rec.Index)
-	}
-	if !rec.Status.Valid() {
-		return fmt.Errorf("status %q is not a step status", rec.Status)
+	if err := validStep(rec); err != nil {
+		return err
 	}
 	if err := validAudit(audit...); err != nil {
 		return err
@@ -33,15 +30,30 @@ func (s *Store) putStep(ctx context.Context, run domain.RunID, rec domain.StepRe
 		if err := runExists(tx, run); err != nil {
 			return err
 		}
-		b, err := encode("step", stepRecord{V: formatV2, StepRecord: rec})
-		if err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketSteps).Put(pairKey(uint64(run), uint64(rec.Index)), b); err != nil {
+		if err := putStepTx(tx, run, rec); err != nil {
 			return err
 		}
 		return s.auditFor(tx, run, audit)
 	})
+}
+
+func validStep(rec domain.StepRecord) error {
+	if rec.Index < 0 {
+		return fmt.Errorf("index %d is negative", rec.Index)
+	}
+	if !rec.Status.Valid() {
+		return fmt.Errorf("status %q is not a step status", rec.Status)
+	}
+	return nil
+}
+
+// putStepTx stores rec as run's record of step rec.Index inside tx.
+func putStepTx(tx *bolt.Tx, run domain.RunID, rec domain.StepRecord) error {
+	b, err := encode("step", stepRecord{V: formatV2, StepRecord: rec})
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketSteps).Put(pairKey(uint64(run), uint64(rec.Index)), b)
 }
 
 // Steps returns the step records of run ordered by Index. A run without
