@@ -37,7 +37,7 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	kongsimBin = filepath.Join(dir, "kongsim")
-	build := exec.Command("go", "build", "-o", kongsimBin, "../../../cmd/kongsim")
+	build := exec.Command("go", "build", "-o", kongsimBin, "../../cmd/kongsim")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build kongsim:", err)
