@@ -72,14 +72,12 @@ type Options struct {
 // Bot is drawbridge in Slack: it answers slash commands and button clicks at once,
 // queues the work, and turns the engine's events into messages.
 type Bot struct {
-	opts Options
-	jobs chan job
-	wg   sync.WaitGroup
-	stop context.CancelFunc
-	// emitMu makes Emit one event at a time.
-	emitMu sync.Mutex
-	ctx    context.Context
-	close  sync.Once
+	opts  Options
+	jobs  chan job
+	wg    sync.WaitGroup
+	stop  context.CancelFunc
+	ctx   context.Context
+	close sync.Once
 }
 
 // job is queued work: done outside the request, never inside it.

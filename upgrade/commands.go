@@ -63,7 +63,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (domain.Run, error
 	if err != nil {
 		return run, fmt.Errorf("start %s on %s: %w", to, c.Name, err)
 	}
-	e.opts.Sink.Emit(domain.Event{Kind: domain.EventStateChanged, Run: run, Message: "requested by " + actorName(req.RequestedBy)})
+	e.emit(ctx, domain.Event{Kind: domain.EventStateChanged, Run: run, Message: "requested by " + actorName(req.RequestedBy)})
 	e.spawn(run.ID)
 	return run, nil
 }
@@ -106,7 +106,7 @@ func (e *Engine) decision(ctx context.Context, id domain.RunID, user string, d d
 		return st, err
 	}
 	// The status message shows the decision at once; the run's goroutine acts on it.
-	e.opts.Sink.Emit(domain.Event{Kind: domain.EventDecision, Run: st.Run, Actor: user, Decision: d})
+	e.emit(ctx, domain.Event{Kind: domain.EventDecision, Run: st.Run, Actor: user, Decision: d})
 	e.spawn(id)
 	return st, nil
 }
@@ -152,7 +152,7 @@ func (e *Engine) Abort(ctx context.Context, id domain.RunID, user string) (domai
 		return run, err
 	}
 	if run.State == domain.StateAborted {
-		e.scheduledEnded(run)
+		e.scheduledEnded(ctx, run)
 		return run, nil
 	}
 	e.interrupt(id, errAbortAsked)
@@ -177,14 +177,15 @@ func (e *Engine) requestRollback(ctx context.Context, id domain.RunID, user, rea
 			return illegal(*r, "roll back", "it has ended ("+r.State.Human()+")")
 		}
 		setOp(r, domain.OpRollback, user, reason)
+		if r.State == domain.StateRollbackFailed {
+			// A finished run has no goroutine; retrying the rollback needs one, and a run
+			// that needs attention gets one.
+			r.State = domain.StateNeedsAttention
+		}
 		return nil
 	}, auditEvent(user, "rollback", reason))
 	if err != nil {
 		return run, err
-	}
-	if run.State == domain.StateRollbackFailed {
-		// A finished run has no goroutine; retrying the rollback needs one.
-		_, _ = e.opts.Store.UpdateRun(ctx, id, func(r *domain.Run) error { r.State = domain.StateNeedsAttention; return nil })
 	}
 	e.interrupt(id, errRollbackAsked)
 	e.spawn(id)
@@ -270,20 +271,18 @@ func (e *Engine) finish(ctx context.Context, id domain.RunID, st domain.RunState
 		return
 	}
 	now := e.opts.Clock.Now()
+	// The steps this changes are stored with the new state, in one transaction.
+	var changed []domain.StepRecord
 	for _, rec := range v.steps {
 		if st == domain.StateRollingBack && domain.StepID(rec.Index) >= domain.StepRollbackStop && rec.Status != domain.StepSucceeded {
 			rec.Status, rec.Error = domain.StepPending, "" // a new rollback attempt runs its steps again
-			if err := e.opts.Store.PutStep(ctx, id, rec); err != nil {
-				e.opts.Log.Error("reset rollback step", "run", id.String(), "err", err)
-			}
+			changed = append(changed, rec)
 			continue
 		}
 		if rec.Status == domain.StepRunning {
 			rec.Status, rec.EndedAt = domain.StepFailed, now
 			rec.Error = "ended: " + reason
-			if err := e.opts.Store.PutStep(ctx, id, rec); err != nil {
-				e.opts.Log.Error("close step", "run", id.String(), "err", err)
-			}
+			changed = append(changed, rec)
 		}
 	}
 	if st.Terminal() && v.run.Facts.Frozen {
@@ -294,5 +293,5 @@ func (e *Engine) finish(ctx context.Context, id domain.RunID, st domain.RunState
 	if st == domain.StateSucceeded || st == domain.StateRolledBack {
 		reason = e.summary(v, st, reason)
 	}
-	e.setState(ctx, id, st, reason)
+	e.setStateSteps(ctx, id, st, reason, changed)
 }

@@ -214,3 +214,20 @@ func TestNextOpeningsSkipBlackouts(t *testing.T) {
 		t.Errorf("after 00:03 on the 9th: %+v, want 00:09 and 00:12 (00:06 is in a blackout)", more)
 	}
 }
+
+// TestStepTable: every step of domain's table has its code, and only a step that may not
+// repeat has a real-world check.
+func TestStepTable(t *testing.T) {
+	for _, d := range append(append([]stepDef{}, forwardSteps...), rollbackSteps...) {
+		impl, ok := stepImpls[d.ID]
+		if !ok || impl.run == nil {
+			t.Errorf("step %s has no code", d.Name)
+		}
+		if impl.check != nil && d.Repeatable {
+			t.Errorf("step %s may repeat, yet has a check", d.Name)
+		}
+	}
+	if len(stepImpls) != len(forwardSteps)+len(rollbackSteps) {
+		t.Errorf("%d steps have code, the table has %d", len(stepImpls), len(forwardSteps)+len(rollbackSteps))
+	}
+}

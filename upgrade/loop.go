@@ -10,41 +10,6 @@ import (
 	"github.com/drawbridge/drawbridge/storage"
 )
 
-// action is what decide tells the loop to do next.
-type action struct {
-	kind   actionKind
-	step   domain.StepID
-	state  domain.RunState // for actTransition
-	reason string
-	until  time.Time // for actWait: wake up then at the latest (zero: only when poked)
-}
-
-type actionKind int
-
-const (
-	actDone actionKind = iota
-	actWait
-	actRun
-	actRecover
-	actTransition
-	actResume  // a person asked to go on: the stopped step runs again
-	actFailure // a failed step's consequence is not stored yet
-)
-
-// view is everything decide looks at: the stored run, its step records and approvals.
-type view struct {
-	run       domain.Run
-	steps     map[domain.StepID]domain.StepRecord
-	approvals []domain.Approval
-}
-
-func (v view) status(id domain.StepID) domain.StepStatus {
-	if rec, ok := v.steps[id]; ok {
-		return rec.Status
-	}
-	return domain.StepPending
-}
-
 func (e *Engine) load(ctx context.Context, id domain.RunID) (view, error) {
 	run, err := e.opts.Store.GetRun(ctx, id)
 	if err != nil {
@@ -112,157 +77,6 @@ func (e *Engine) loop(r *runner) {
 	}
 }
 
-// decide is the pure heart of the engine: from the stored run and the time, what next.
-func (e *Engine) decide(v view, now time.Time, recovering bool) action {
-	run := v.run
-	if run.State.Terminal() {
-		return action{kind: actDone}
-	}
-	// Operations people asked for come first.
-	op := run.Facts.Pending
-	if op.Is(domain.OpAbort) {
-		return action{kind: actTransition, state: domain.StateAborted, reason: "aborted by " + actorName(op.Actor)}
-	}
-	if run.State == domain.StateScheduled {
-		return action{kind: actDone} // the scheduler's until it prepares
-	}
-	if op.Is(domain.OpRollback) {
-		return action{kind: actTransition, state: domain.StateRollingBack, reason: op.Reason}
-	}
-	switch run.State {
-	case domain.StateNeedsAttention, domain.StateRollbackFailed:
-		if op.Is(domain.OpResume) {
-			return action{kind: actResume}
-		}
-		return action{kind: actWait}
-	case domain.StateRollingBack:
-		for _, d := range rollbackSteps {
-			switch v.status(d.ID) {
-			case domain.StepSucceeded, domain.StepSkipped:
-				continue
-			case domain.StepRunning:
-				if recovering {
-					return action{kind: actRecover, step: d.ID}
-				}
-			case domain.StepFailed:
-				return action{kind: actFailure, step: d.ID}
-			}
-			return action{kind: actRun, step: d.ID}
-		}
-		return action{kind: actTransition, state: domain.StateRolledBack, reason: "rolled back: every node answers " + run.From}
-	}
-	for _, d := range forwardSteps {
-		st := v.status(d.ID)
-		if st == domain.StepSucceeded || st == domain.StepSkipped {
-			continue
-		}
-		switch d.ID {
-		case domain.StepApproval:
-			return e.decideGate(v, now)
-		case domain.StepDecommission:
-			if run.State != domain.StateAwaitingDecommission {
-				return action{kind: actTransition, state: domain.StateAwaitingDecommission, reason: "the watch ended clean"}
-			}
-			if !op.Is(domain.OpDecommission) && !e.autoDecommission(run) {
-				return action{kind: actWait}
-			}
-		}
-		if st == domain.StepRunning && recovering {
-			return action{kind: actRecover, step: d.ID}
-		}
-		if st == domain.StepFailed {
-			// The failure was stored but not what follows from it (a crash in between).
-			return action{kind: actFailure, step: d.ID}
-		}
-		return action{kind: actRun, step: d.ID}
-	}
-	return action{kind: actTransition, state: domain.StateSucceeded, reason: "upgraded to " + run.To}
-}
-
-// decideGate handles the approval gate: approvals, rejection and the approval timeout.
-func (e *Engine) decideGate(v view, now time.Time) action {
-	rec, open := v.steps[domain.StepApproval]
-	if !open || rec.Status != domain.StepRunning {
-		return action{kind: actRun, step: domain.StepApproval} // open the gate
-	}
-	g := e.gateOf(v, now)
-	switch {
-	case g.Rejection != nil:
-		reason := "rejected by " + actorName(g.Rejection.UserID)
-		if g.Rejection.Reason != "" {
-			reason += ": " + g.Rejection.Reason
-		}
-		return action{kind: actTransition, state: domain.StateRejected, reason: reason}
-	case g.Approved() && g.Until.IsZero() && !windowClosed(v.run, now):
-		// Approved in time and the gate may be crossed: a late wake-up (drawbridge was
-		// down at the opening) still crosses, unless the run's window has closed.
-		return action{kind: actRun, step: domain.StepApproval}
-	case !now.Before(g.Deadline):
-		return action{kind: actTransition, state: domain.StateExpired, reason: g.Expiry}
-	case g.Approvals < g.Required:
-		return action{kind: actWait, until: g.Deadline}
-	}
-	return action{kind: actWait, until: minTime(g.Until, g.Deadline)}
-}
-
-// windowClosed reports whether a scheduled run's window has closed at now.
-func windowClosed(run domain.Run, now time.Time) bool {
-	closes, ok := windowCloses(run)
-	return ok && !now.Before(closes)
-}
-
-// gateOf reads the gate of a run whose gate is open (step 6 running) at now.
-func (e *Engine) gateOf(v view, now time.Time) domain.Gate {
-	run := v.run
-	g := domain.Gate{Approvals: countApprovals(v.approvals), Required: max(e.opts.Config.Access.RequiredApprovals, 1)}
-	for _, a := range v.approvals {
-		if a.Decision == domain.DecisionReject {
-			g.Rejection = &a
-			break
-		}
-	}
-	timeout := e.opts.Config.Access.ApprovalTimeout
-	g.Deadline = v.steps[domain.StepApproval].StartedAt.Add(timeout.D())
-	g.Expiry = fmt.Sprintf("no approval within %s", timeout)
-	ranOut := fmt.Sprintf("the approval timeout (%s) ran out at %s", timeout, g.Deadline.UTC().Format(time.RFC3339))
-	if closes, ok := windowCloses(run); ok && (closes.Before(g.Deadline) || g.Approved()) {
-		g.Deadline = closes
-		if run.Window != "" {
-			ranOut = fmt.Sprintf("window %s closed at %s", run.Window, closes.UTC().Format(time.RFC3339))
-		} else {
-			ranOut = fmt.Sprintf("the time it was scheduled for (%s) was %s past at %s", run.ScheduledFor.UTC().Format(time.RFC3339), timeout, closes.UTC().Format(time.RFC3339))
-		}
-		g.Expiry = ranOut + " before the run was approved"
-	}
-	if g.Approved() {
-		g.Expiry = "approved, but the downtime could not start before the deadline: " + ranOut
-		if wait, why, ok := e.gateClosedUntil(run, now); ok {
-			g.Until, g.Why = wait, why
-			g.Expiry += fmt.Sprintf(", and %s only at %s", why, wait.UTC().Format(time.RFC3339))
-		} else {
-			g.Expiry += " (drawbridge was not running)"
-		}
-	}
-	return g
-}
-
-func countApprovals(aps []domain.Approval) int {
-	n := 0
-	for _, a := range aps {
-		if a.Decision == domain.DecisionApprove {
-			n++
-		}
-	}
-	return n
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.IsZero() || b.Before(a) {
-		return b
-	}
-	return a
-}
-
 func (e *Engine) autoDecommission(run domain.Run) bool {
 	c, err := e.cluster(run.Cluster)
 	return err == nil && c.AutoDecommission
@@ -273,16 +87,14 @@ func (e *Engine) autoDecommission(run domain.Run) bool {
 func (e *Engine) resume(ctx context.Context, v view) {
 	state := resumeState(v)
 	resumed := ""
+	var reset []domain.StepRecord
 	for _, rec := range v.steps {
 		if rec.Status != domain.StepFailed && rec.Status != domain.StepRunning {
 			continue
 		}
 		resumed = rec.Name
 		rec.Status = domain.StepPending
-		if err := e.opts.Store.PutStep(ctx, v.run.ID, rec); err != nil {
-			e.opts.Log.Error("reset step to resume", "run", v.run.ID.String(), "err", err)
-			return
-		}
+		reset = append(reset, rec)
 	}
 	var actor string
 	if op := v.run.Facts.Pending; op != nil {
@@ -292,19 +104,19 @@ func (e *Engine) resume(ctx context.Context, v view) {
 	if resumed != "" {
 		reason += ": " + resumed + " runs again"
 	}
-	run, err := e.opts.Store.UpdateRun(ctx, v.run.ID, func(r *domain.Run) error {
+	run, err := e.opts.Store.UpdateRunSteps(ctx, v.run.ID, func(r *domain.Run) error {
 		r.State = state
 		r.Facts.Pending = nil
 		if resumed == "decommission" {
 			setOp(r, domain.OpDecommission, actor, "") // resuming it means running it
 		}
 		return nil
-	}, auditEvent(actor, "resumed", reason))
+	}, reset, auditEvent(actor, "resumed", reason))
 	if err != nil {
 		e.opts.Log.Error("resume run", "run", v.run.ID.String(), "err", err)
 		return
 	}
-	e.opts.Sink.Emit(domain.Event{Kind: domain.EventStateChanged, Run: run, Message: reason})
+	e.emit(ctx, domain.Event{Kind: domain.EventStateChanged, Run: run, Message: reason})
 }
 
 // resumeState is the state a resumed run goes back to: that of its failed step.
@@ -375,11 +187,8 @@ func (e *Engine) begin(ctx context.Context, v view, d stepDef) (domain.Run, doma
 	rec.Status, rec.Attempt, rec.StartedAt, rec.EndedAt = domain.StepRunning, rec.Attempt+1, now, time.Time{}
 	rec.Error, rec.OutputTail = "", ""
 	db := context.WithoutCancel(ctx)
-	if err := e.opts.Store.PutStep(db, v.run.ID, rec); err != nil {
-		return domain.Run{}, rec, err
-	}
 	prev := v.run.State
-	run, err := e.opts.Store.UpdateRun(db, v.run.ID, func(r *domain.Run) error {
+	run, err := e.opts.Store.UpdateRunSteps(db, v.run.ID, func(r *domain.Run) error {
 		r.State, r.CurrentStep = d.State, int(d.ID)
 		if r.Facts.Pending.Is(domain.OpResume) {
 			r.Facts.Pending = nil
@@ -388,14 +197,14 @@ func (e *Engine) begin(ctx context.Context, v view, d stepDef) (domain.Run, doma
 			r.DowntimeStart = now // the first stop is issued right after this is stored
 		}
 		return nil
-	}, auditEvent("drawbridge", "step_started", fmt.Sprintf("%s (attempt %d)", d.Name, rec.Attempt)))
+	}, []domain.StepRecord{rec}, auditEvent("drawbridge", "step_started", fmt.Sprintf("%s (attempt %d)", d.Name, rec.Attempt)))
 	if err != nil {
 		return run, rec, err
 	}
 	if prev != run.State {
-		e.opts.Sink.Emit(domain.Event{Kind: domain.EventStateChanged, Run: run})
+		e.emit(ctx, domain.Event{Kind: domain.EventStateChanged, Run: run})
 	}
-	e.opts.Sink.Emit(domain.Event{Kind: domain.EventStepStarted, Run: run, Step: &rec})
+	e.emit(ctx, domain.Event{Kind: domain.EventStepStarted, Run: run, Step: &rec})
 	return run, rec, nil
 }
 
@@ -421,29 +230,27 @@ func (e *Engine) end(ctx context.Context, run domain.Run, rec domain.StepRecord,
 	default:
 		rec.Status = domain.StepSucceeded
 	}
-	// What the step found goes into the run before the step is marked done: a crash in
-	// between leaves the step "running", and it is repeated or checked at the next start.
-	if res.err == nil && (res.learned != nil || !res.downtimeEnd.IsZero()) {
-		updated, err := e.opts.Store.UpdateRun(db, run.ID, func(r *domain.Run) error {
-			if res.learned != nil {
-				res.learned(r)
-			}
-			if !res.downtimeEnd.IsZero() {
-				r.DowntimeEnd = res.downtimeEnd
-			}
+	// What the step found goes into the run with the step's result, in one transaction: a
+	// crash leaves the step either "running" (repeated or checked at the next start) or
+	// done with its facts.
+	updated, err := e.opts.Store.UpdateRunSteps(db, run.ID, func(r *domain.Run) error {
+		if res.err != nil {
 			return nil
-		})
-		if err != nil {
-			e.opts.Log.Error("record step details", "run", run.ID.String(), "step", d.Name, "err", err)
-			return
 		}
-		run = updated
-	}
-	if err := e.opts.Store.PutStep(db, run.ID, rec, auditEvent("drawbridge", "step_"+string(rec.Status), d.Name+errSuffix(res.err))); err != nil {
+		if res.learned != nil {
+			res.learned(r)
+		}
+		if !res.downtimeEnd.IsZero() {
+			r.DowntimeEnd = res.downtimeEnd
+		}
+		return nil
+	}, []domain.StepRecord{rec}, auditEvent("drawbridge", "step_"+string(rec.Status), d.Name+errSuffix(res.err)))
+	if err != nil {
 		e.opts.Log.Error("record step result", "run", run.ID.String(), "step", d.Name, "err", err)
 		return
 	}
-	e.opts.Sink.Emit(domain.Event{Kind: domain.EventStepFinished, Run: run, Step: &rec})
+	run = updated
+	e.emit(ctx, domain.Event{Kind: domain.EventStepFinished, Run: run, Step: &rec})
 	if res.err != nil {
 		e.onFailure(db, run, d, res.err, cause)
 	}
@@ -496,18 +303,23 @@ func (e *Engine) attention(ctx context.Context, id domain.RunID, reason string) 
 
 // setState stores a state with its reason and emits the change.
 func (e *Engine) setState(ctx context.Context, id domain.RunID, st domain.RunState, reason string) (domain.Run, bool) {
-	run, err := e.opts.Store.UpdateRun(ctx, id, func(r *domain.Run) error {
+	return e.setStateSteps(ctx, id, st, reason, nil)
+}
+
+// setStateSteps is setState that also stores step records in the same transaction.
+func (e *Engine) setStateSteps(ctx context.Context, id domain.RunID, st domain.RunState, reason string, steps []domain.StepRecord) (domain.Run, bool) {
+	run, err := e.opts.Store.UpdateRunSteps(ctx, id, func(r *domain.Run) error {
 		r.State, r.Reason = st, reason
 		if st.Terminal() || st == domain.StateRollingBack || st == domain.StateNeedsAttention {
 			r.Facts.Pending = nil
 		}
 		return nil
-	}, auditEvent("drawbridge", "state_"+string(st), reason))
+	}, steps, auditEvent("drawbridge", "state_"+string(st), reason))
 	if err != nil {
 		e.opts.Log.Error("store run state", "run", id.String(), "state", string(st), "err", err)
 		return run, false
 	}
-	e.opts.Sink.Emit(domain.Event{Kind: domain.EventStateChanged, Run: run, Message: reason})
+	e.emit(ctx, domain.Event{Kind: domain.EventStateChanged, Run: run, Message: reason})
 	return run, true
 }
 

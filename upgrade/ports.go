@@ -11,21 +11,37 @@ import (
 	"github.com/drawbridge/drawbridge/storage"
 )
 
-// Store is the engine's view of drawbridge's state (storage.Store implements it).
+// Store is the engine's view of drawbridge's state (storage.Store implements it): the
+// small interfaces below, each what one part of the engine uses.
 type Store interface {
-	// CreateRun, UpdateRun, PutStep and AddApproval write their audit events in the same
-	// transaction as the change: a crash never leaves a change without its record.
+	Runs
+	Steps
+	Decisions
+	ScheduleStore
+}
+
+// Runs keeps runs. Every write stores its audit events in the same transaction as the
+// change: a crash never leaves a change without its record.
+type Runs interface {
 	CreateRun(ctx context.Context, r domain.Run, audit ...storage.AuditEvent) (domain.Run, error)
 	GetRun(ctx context.Context, id domain.RunID) (domain.Run, error)
 	UpdateRun(ctx context.Context, id domain.RunID, fn func(*domain.Run) error, audit ...storage.AuditEvent) (domain.Run, error)
 	ListRuns(ctx context.Context, f storage.RunFilter) ([]domain.Run, error)
 	ActiveRun(ctx context.Context, cluster string) (domain.Run, bool, error)
+}
+
+// Steps keeps a run's step records. A step's status changes with the run's state and facts
+// in one transaction (UpdateRunSteps); PutStep is for a record that changes alone.
+type Steps interface {
+	UpdateRunSteps(ctx context.Context, id domain.RunID, fn func(*domain.Run) error, steps []domain.StepRecord, audit ...storage.AuditEvent) (domain.Run, error)
 	PutStep(ctx context.Context, run domain.RunID, rec domain.StepRecord, audit ...storage.AuditEvent) error
 	Steps(ctx context.Context, run domain.RunID) ([]domain.StepRecord, error)
+}
+
+// Decisions keeps the approvers' decisions at the gate.
+type Decisions interface {
 	AddApproval(ctx context.Context, run domain.RunID, a domain.Approval, audit ...storage.AuditEvent) error
 	Approvals(ctx context.Context, run domain.RunID) ([]domain.Approval, error)
-	Audit(ctx context.Context, f storage.AuditFilter) ([]storage.AuditEvent, error)
-	ScheduleStore
 }
 
 // Nodes asks Kong nodes what they answer (kong/adminapi implements it).

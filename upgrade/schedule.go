@@ -85,7 +85,7 @@ func (e *Engine) Schedule(ctx context.Context, req ScheduleRequest) (domain.Run,
 	if err != nil {
 		return run, sch, fmt.Errorf("schedule %s on %s: %w", y, c.Name, err)
 	}
-	e.opts.Sink.Emit(domain.Event{Kind: domain.EventStateChanged, Run: run, Message: "scheduled by " + actorName(req.RequestedBy)})
+	e.emit(ctx, domain.Event{Kind: domain.EventStateChanged, Run: run, Message: "scheduled by " + actorName(req.RequestedBy)})
 	e.kickScheduler()
 	return run, sch, nil
 }
@@ -164,16 +164,16 @@ func (e *Engine) Unschedule(ctx context.Context, id domain.RunID, user string) (
 	if err != nil {
 		return run, err
 	}
-	e.scheduledEnded(run)
+	e.scheduledEnded(ctx, run)
 	return run, nil
 }
 
 // scheduledEnded follows a scheduled run that ended before its preparation (the store
 // dropped its schedule with the change): the scheduler recomputes its next wake-up, and
 // people are told.
-func (e *Engine) scheduledEnded(run domain.Run) {
+func (e *Engine) scheduledEnded(ctx context.Context, run domain.Run) {
 	e.kickScheduler()
-	e.opts.Sink.Emit(domain.Event{Kind: domain.EventStateChanged, Run: run, Message: run.Reason})
+	e.emit(ctx, domain.Event{Kind: domain.EventStateChanged, Run: run, Message: run.Reason})
 }
 
 // ScheduleStore is what the scheduler needs beyond Store (storage.Store has both).
@@ -265,7 +265,7 @@ func (e *Engine) prepareScheduled(ctx context.Context, run domain.Run, s storage
 	}
 	// The store dropped the schedule with the state change: from here the run's own
 	// goroutine keeps its times (the gate waits for the opening, expires at the close).
-	e.opts.Sink.Emit(domain.Event{Kind: domain.EventStateChanged, Run: run, Message: fmt.Sprintf("preparing for the window that opens at %s", s.OpensAt.UTC().Format(time.RFC3339))})
+	e.emit(ctx, domain.Event{Kind: domain.EventStateChanged, Run: run, Message: fmt.Sprintf("preparing for the window that opens at %s", s.OpensAt.UTC().Format(time.RFC3339))})
 	e.spawn(run.ID)
 }
 
@@ -283,7 +283,7 @@ func (e *Engine) expireScheduled(ctx context.Context, run domain.Run, s storage.
 	if err != nil {
 		return
 	}
-	e.scheduledEnded(updated)
+	e.scheduledEnded(ctx, updated)
 }
 
 // windowCloses is a scheduled run's window close, if it has one.

@@ -14,7 +14,6 @@ import (
 
 	"github.com/drawbridge/drawbridge/bot"
 	"github.com/drawbridge/drawbridge/config"
-	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/kong/adminapi"
 	"github.com/drawbridge/drawbridge/notify"
 	"github.com/drawbridge/drawbridge/storage"
@@ -66,14 +65,9 @@ func NewApp(cfg *config.Config, store *storage.Store, log *slog.Logger, o AppOpt
 	}
 	outbox := &notify.Outbox{Store: store, Channel: cfg.Slack.Channel, Kick: a.Deliverer.Kick}
 
-	// The engine emits to the bot, which is built after it: the sink forwards.
-	var b *bot.Bot
+	// The engine's events become messages in the outbox, rendered from their snapshots.
 	eopts := EngineOptions(cfg, store, log.With("part", "engine"))
-	eopts.Sink = upgrade.SinkFunc(func(e domain.Event) {
-		if b != nil {
-			b.Emit(e)
-		}
-	})
+	eopts.Sink = &notify.Sink{Queue: outbox, Config: cfg, Log: log.With("part", "notify")}
 	if o.Engine != nil {
 		o.Engine(&eopts)
 	}
@@ -85,7 +79,7 @@ func NewApp(cfg *config.Config, store *storage.Store, log *slog.Logger, o AppOpt
 	if eopts.Clock != nil {
 		now = eopts.Clock.Now // the bot reads windows on the engine's clock
 	}
-	b, err = bot.New(bot.Options{
+	b, err := bot.New(bot.Options{
 		Config: cfg, Engine: eng, Store: store, Outbox: outbox, Nodes: &adminapi.Client{}, Now: now,
 		Access: &bot.Access{Operators: cfg.Access.Operators, Approvers: cfg.Access.Approvers, Groups: groups{api}},
 		Log:    log.With("part", "bot"),

@@ -1,0 +1,207 @@
+package upgrade
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/drawbridge/drawbridge/domain"
+)
+
+// Steps 11–12, the rollback, and what ends a run.
+
+func (s *stepCtx) watch(ctx context.Context) stepResult {
+	started := s.e.opts.Clock.Now()
+	if t := s.run.Facts.WatchStarted; !t.IsZero() {
+		started = t
+	} else {
+		if _, err := s.e.opts.Store.UpdateRun(context.WithoutCancel(ctx), s.run.ID, func(r *domain.Run) error {
+			r.Facts.WatchStarted = started
+			return nil
+		}); err != nil {
+			return stepResult{err: err}
+		}
+	}
+	err := s.e.opts.Watcher.Watch(ctx, watchCluster(s.c, s.controlPlane()), domain.WatchRequest{
+		Run: s.run, From: s.run.From, Version: s.run.To, Started: started, Baseline: s.baseline(),
+		Report: func(r domain.WatchReport) {
+			s.e.emit(ctx, domain.Event{Kind: domain.EventWatch, Run: s.run, Report: &r})
+		},
+		Charts: func(cs []domain.Chart) {
+			moment := "end"
+			if ctx.Err() == nil && s.breached {
+				moment = "breach"
+			}
+			s.e.emit(ctx, domain.Event{Kind: domain.EventCharts, Run: s.run, Charts: cs, Moment: moment})
+		},
+		Progress: func(msg string) { s.notice(msg) },
+	})
+	var breach *domain.BreachError
+	if errors.As(err, &breach) {
+		s.breached = true
+		if breach.Blind {
+			s.facts.Blind = true // not rolled back by itself: a person decides
+		}
+		s.e.emit(ctx, domain.Event{Kind: domain.EventAlert, Run: s.run, Breach: breach, Auto: s.c.Watch.AutoRollback && !breach.Blind, Message: breach.Error()})
+	}
+	if err != nil {
+		return stepResult{err: err}
+	}
+	return stepResult{tail: fmt.Sprintf("watched %s for %s: clean", s.c.Name, s.c.Watch.Duration)}
+}
+
+func (s *stepCtx) decommission(ctx context.Context) stepResult {
+	if len(s.c.Commands.Decommission) == 0 {
+		return stepResult{tail: "no decommission command configured"}
+	}
+	if _, err := s.commands(ctx, "decommission", s.c.Commands.Decommission, s.c.Nodes, s.run.From); err != nil {
+		return stepResult{err: err}
+	}
+	return stepResult{}
+}
+
+// --- rollback ---
+
+func (s *stepCtx) rollbackStop(ctx context.Context) stepResult {
+	t, err := s.stopNodes(ctx, s.run.To)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	s.facts.Commands = ms(t)
+	return stepResult{}
+}
+
+func (s *stepCtx) rollbackRestore(ctx context.Context) stepResult {
+	if s.run.Facts.Backup == nil || s.run.Facts.Backup.Path == "" {
+		return s.fail("the run has no backup to restore")
+	}
+	path, sha := s.run.Facts.Backup.Path, s.run.Facts.Backup.SHA256
+	want, err := s.frozen()
+	if err != nil {
+		return stepResult{err: err}
+	}
+	db, err := s.openDB(ctx)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	if err := db.VerifyBackup(ctx, path, sha); err != nil {
+		db.Close()
+		return s.fail("backup %s: %w", path, err)
+	}
+	db.Close() // the restore needs no session of ours on the database
+	db, err = s.openDB(ctx)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	defer db.Close()
+	r, err := db.Restore(ctx, path, want, s.run.ID.String())
+	if err != nil {
+		return s.fail("restore %s: %w", path, err)
+	}
+	s.facts.Restore = &domain.Restored{Method: r.Method, FailedDB: r.FailedDB}
+	s.facts.Took, s.facts.Fingerprint = ms(r.Duration), r.Fingerprint.Hash
+	fmt.Fprintf(&s.tail, "restored %s (%s) in %s; fingerprint equals the pre-upgrade one", path, r.Method, r.Duration.Round(time.Millisecond))
+	if r.FailedDB != "" {
+		fmt.Fprintf(&s.tail, "; the failed database is kept as %s", r.FailedDB)
+	}
+	s.tail.WriteString("\n")
+	// schema_meta must be X's again.
+	check, err := s.e.opts.OpenDB(ctx, s.c)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	defer check.Close()
+	st, err := check.Schema(ctx)
+	if err != nil {
+		return s.fail("read schema_meta after the restore: %w", err)
+	}
+	x, _, err := s.versions()
+	if err != nil {
+		return stepResult{err: err}
+	}
+	if n, p := st.New(s.known(x)), st.PendingOf(s.known(x)); len(n) > 0 || len(p) > 0 {
+		return s.fail("after the restore, schema_meta is not %s's: new %s, pending %s", x, MigrationNames(n), strings.Join(p, ", "))
+	}
+	return stepResult{}
+}
+
+func (s *stepCtx) rollbackStart(ctx context.Context) stepResult {
+	installT, err := s.commands(ctx, "install", s.c.Commands.Install, s.c.Nodes, s.run.From)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	startT, ready, err := s.startNodes(ctx, s.run.From)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	s.facts.Commands = ms(installT + startT)
+	// The rollback's downtime: from its stop of Y (or, when Y never answered, from the
+	// upgrade's stop of X) until X answered again.
+	if began := s.rollbackDownSince(ctx); !began.IsZero() && ready.After(began) {
+		down := ms(ready.Sub(began))
+		fmt.Fprintf(&s.tail, "rollback downtime %s\n", down)
+		return stepResult{learned: func(r *domain.Run) { r.Facts.Measured.RollbackDowntime = down }}
+	}
+	return stepResult{}
+}
+
+// rollbackDownSince is when the outage the rollback ends began.
+func (s *stepCtx) rollbackDownSince(ctx context.Context) time.Time {
+	if s.run.DowntimeEnd.IsZero() {
+		return s.run.DowntimeStart // Y never answered: one outage since the upgrade's stop
+	}
+	recs, err := s.e.opts.Store.Steps(ctx, s.run.ID)
+	if err != nil {
+		return time.Time{}
+	}
+	for _, r := range recs {
+		if domain.StepID(r.Index) == domain.StepRollbackStop {
+			return r.StartedAt
+		}
+	}
+	return time.Time{}
+}
+
+// unfreeze runs the unfreeze command and announces the end of the freeze.
+func (e *Engine) unfreeze(ctx context.Context, run domain.Run) string {
+	c, err := e.cluster(run.Cluster)
+	if err != nil {
+		return ""
+	}
+	s := &stepCtx{e: e, run: run, c: c}
+	if _, err := s.once(ctx, "unfreeze", c.Commands.Unfreeze, run.From); err != nil {
+		e.opts.Log.Error("unfreeze", "run", run.ID.String(), "err", err)
+		return "the unfreeze command failed: " + err.Error()
+	}
+	s.notice(fmt.Sprintf("Configuration freeze on %s lifted.", c.Name))
+	return "freeze lifted"
+}
+
+// summary is the final line of a run: downtime and what it was made of.
+func (e *Engine) summary(v view, st domain.RunState, reason string) string {
+	run := v.run
+	var b strings.Builder
+	switch st {
+	case domain.StateSucceeded:
+		fmt.Fprintf(&b, "%s upgraded from %s to %s", run.Cluster, run.From, run.To)
+	case domain.StateRolledBack:
+		fmt.Fprintf(&b, "%s rolled back to %s", run.Cluster, run.From)
+	}
+	m := run.Facts.Measured
+	if m.Downtime > 0 {
+		fmt.Fprintf(&b, "; downtime %ss (commands %ss, drawbridge %ss)", seconds(m.Downtime), seconds(m.Commands), seconds(m.Overhead))
+	}
+	if d := m.RollbackDowntime; d > 0 && st == domain.StateRolledBack {
+		if m.Downtime > 0 {
+			fmt.Fprintf(&b, " and %ss more during the rollback", seconds(d))
+		} else {
+			fmt.Fprintf(&b, "; downtime %ss, from the upgrade's stop until %s answered again", seconds(d), run.From)
+		}
+	}
+	if !strings.HasPrefix(reason, "upgraded to") && !strings.HasPrefix(reason, "rolled back:") {
+		fmt.Fprintf(&b, "; %s", reason)
+	}
+	return b.String()
+}
