@@ -48,128 +48,175 @@ func (b *Bot) HandleCommand(sc slack.SlashCommand) Reply {
 	return Reply{Text: "⏳ `" + cfg.Slack.Command + " " + line + "`"}
 }
 
-// runCommand does a queued command: access, then the work, then the answer.
+// call is one command to carry out, typed or clicked.
+type call struct {
+	user string
+	cmd  Command      // name, arguments, --force
+	run  domain.RunID // the run it is about; 0 when none (yet)
+	line string       // the command as typed, for the audit log
+	// click: it came from a button on the status message of revision rev.
+	click bool
+	rev   uint64
+}
+
+// runCommand does a queued slash command.
 func (b *Bot) runCommand(ctx context.Context, user string, cmd Command, line string) {
-	s, _ := specOf(cmd.Name)
-	role := RoleAnyone
-	switch {
-	case s.operator:
-		role = RoleOperator
-	case s.approver:
-		role = RoleApprover
-	}
-	run := domain.RunID(0)
-	if len(cmd.Args) > 0 && s.min >= 1 && s.name != "plan" && s.name != "start" && s.name != "schedule" {
+	c := call{user: user, cmd: cmd, line: line}
+	if s, _ := specOf(cmd.Name); s.run && len(cmd.Args) > 0 {
 		id, err := domain.ParseRunID(cmd.Args[0])
 		if err != nil {
 			b.tell(ctx, 0, user, fmt.Sprintf("⚠️ %q is not a run number\nusage: %s", cmd.Args[0], usage(b.opts.Config.Slack.Command, s)))
 			return
 		}
-		run = id
+		c.run = id
+	}
+	b.execute(ctx, c)
+}
+
+// execute is every command's way, typed or clicked: the run must exist, the user must
+// have the command's role, the audit log records it, then the command's action runs and
+// its user is answered.
+func (b *Bot) execute(ctx context.Context, c call) {
+	s, ok := specOf(c.cmd.Name)
+	act := actions[c.cmd.Name]
+	if !ok || act == nil {
+		b.tell(ctx, c.run, c.user, fmt.Sprintf("⚠️ unknown command %q", c.cmd.Name))
+		return
+	}
+	if s.run && c.run != 0 {
 		// A run that does not exist gets no audit entries, nor an answer from deep inside.
-		if _, err := b.opts.Engine.Status(ctx, run); errors.Is(err, storage.ErrNotFound) {
-			b.tell(ctx, 0, user, fmt.Sprintf("⚠️ There is no run %s. `%s list` shows the runs.", run, b.opts.Config.Slack.Command))
+		if _, err := b.opts.Engine.Status(ctx, c.run); errors.Is(err, storage.ErrNotFound) {
+			b.tell(ctx, 0, c.user, fmt.Sprintf("⚠️ There is no run %s. `%s list` shows the runs.", c.run, b.opts.Config.Slack.Command))
 			return
 		}
 	}
-	allowed, err := b.opts.Access.Allowed(ctx, user, role)
+	role := s.role()
+	allowed, err := b.opts.Access.Allowed(ctx, c.user, role)
 	if !allowed {
-		why := fmt.Sprintf("`%s` needs an %s", cmd.Name, role)
+		why := fmt.Sprintf("`%s` needs an %s", c.cmd.Name, role)
+		what := c.line
+		if c.click {
+			why = fmt.Sprintf("%s needs an %s", strings.ToUpper(c.cmd.Name[:1])+c.cmd.Name[1:], role)
+			what = "button " + c.cmd.Name
+		}
 		if err != nil {
 			why += " (" + err.Error() + ")"
 		}
-		b.audit(ctx, run, user, "denied", line+": "+why)
-		b.tell(ctx, run, user, "🚫 "+why+".")
+		b.audit(ctx, c.run, c.user, "denied", what+": "+why)
+		b.tell(ctx, c.run, c.user, "🚫 "+why+".")
 		return
 	}
-	b.audit(ctx, run, user, "command", line)
-	text, err := b.do(ctx, user, cmd, run)
-	if err != nil {
-		b.tell(ctx, run, user, "⚠️ "+errorText(err))
-		return
+	if c.click {
+		b.audit(ctx, c.run, c.user, "click", fmt.Sprintf("%s (message revision %d)", c.cmd.Name, c.rev))
+	} else {
+		b.audit(ctx, c.run, c.user, "command", c.line)
 	}
-	if text != "" {
-		b.tell(ctx, run, user, text)
+	text, err := act(b, ctx, c)
+	switch {
+	case err != nil && c.click:
+		b.tell(ctx, c.run, c.user, "⚠️ "+errorText(err)+staleNote(ctx, b.opts.Engine, c.run, c.rev))
+	case err != nil:
+		b.tell(ctx, c.run, c.user, "⚠️ "+errorText(err))
+	case text != "" && (!c.click || s.answerClick):
+		b.tell(ctx, c.run, c.user, text)
 	}
 }
 
-// do carries out a command and returns the answer for its user.
-func (b *Bot) do(ctx context.Context, user string, cmd Command, run domain.RunID) (string, error) {
-	e := b.opts.Engine
-	switch cmd.Name {
-	case "clusters":
-		return b.clusters(ctx), nil
-	case "plan":
-		p, err := e.Plan(ctx, cmd.Args[0], cmd.Args[1])
-		if err != nil {
-			return "", err
-		}
-		var sb strings.Builder
-		p.WriteText(&sb, "")
-		verdict := "✅ *The run could go ahead.*"
-		if p.Refused {
-			verdict = "🚫 *Refused:* " + notify.Escape(p.Reason)
-		}
-		return verdict + "\n" + notify.CodeBlock(sb.String()), nil
-	case "start":
-		r, err := e.Start(ctx, upgrade.StartRequest{Cluster: cmd.Args[0], To: cmd.Args[1], RequestedBy: user, Force: cmd.Force})
-		if err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("Run %s started: %s to %s. Its status message is in the channel.", r.ID, r.Cluster, r.To), nil
-	case "schedule":
-		when := "next"
-		if len(cmd.Args) > 2 {
-			when = cmd.Args[2]
-		}
-		r, sch, err := e.Schedule(ctx, upgrade.ScheduleRequest{Cluster: cmd.Args[0], To: cmd.Args[1], RequestedBy: user, When: when, Force: cmd.Force})
-		if err != nil {
-			return "", err
-		}
-		where := ""
-		if sch.Window != "" {
-			where = " (window " + sch.Window + ")"
-		}
-		return fmt.Sprintf("Run %s scheduled: %s %s → %s at %s%s. Approvers are asked from %s; the downtime starts at the opening once approved.",
-			r.ID, r.Cluster, r.From, r.To, when2(sch.OpensAt, b.windowZone(sch.Window)), where, when2(sch.RemindAt, b.windowZone(sch.Window))), nil
-	case "unschedule":
-		_, err := e.Unschedule(ctx, run, user)
-		return done("Run %s is cancelled.", run, err)
-	case "windows":
-		return b.windows(cmd.Args)
-	case "status":
-		return b.status(ctx, cmd.Args)
-	case "list":
-		return b.list(ctx, cmd.Args)
-	case "approve":
-		st, err := e.Approve(ctx, run, user)
-		if err != nil {
-			return "", err
-		}
-		return notify.DecisionText(b.runView(st), user), nil
-	case "reject":
-		reason := ""
-		if len(cmd.Args) > 1 {
-			reason = cmd.Args[1]
-		}
-		_, err := e.Reject(ctx, run, user, reason)
-		return done("Rejected run %s.", run, err)
-	case "abort":
-		_, err := e.Abort(ctx, run, user)
-		return done("Aborting run %s.", run, err)
-	case "rollback":
-		_, err := e.Rollback(ctx, run, user)
-		return done("Rolling back run %s.", run, err)
-	case "resume":
-		_, err := e.Resume(ctx, run, user)
-		return done("Resuming run %s.", run, err)
-	case "decommission":
-		_, err := e.Decommission(ctx, run, user)
-		return done("Decommissioning for run %s.", run, err)
-	case "audit":
-		return b.auditText(ctx, run)
+// action carries out a command and returns the answer for its user.
+type action func(b *Bot, ctx context.Context, c call) (string, error)
+
+// actions is what each command of specs calls (set in init: the actions reach specs
+// through usage lines, which a package-level initialiser could not).
+var actions map[string]action
+
+func init() {
+	actions = map[string]action{
+		"clusters": func(b *Bot, ctx context.Context, _ call) (string, error) { return b.clusters(ctx), nil },
+		"plan":     (*Bot).plan,
+		"start":    (*Bot).start,
+		"schedule": (*Bot).schedule,
+		"unschedule": func(b *Bot, ctx context.Context, c call) (string, error) {
+			_, err := b.opts.Engine.Unschedule(ctx, c.run, c.user)
+			return done("Run %s is cancelled.", c.run, err)
+		},
+		"windows": func(b *Bot, _ context.Context, c call) (string, error) { return b.windows(c.cmd.Args) },
+		"status":  func(b *Bot, ctx context.Context, c call) (string, error) { return b.status(ctx, c.cmd.Args) },
+		"list":    func(b *Bot, ctx context.Context, c call) (string, error) { return b.list(ctx, c.cmd.Args) },
+		"approve": func(b *Bot, ctx context.Context, c call) (string, error) {
+			st, err := b.opts.Engine.Approve(ctx, c.run, c.user)
+			if err != nil {
+				return "", err
+			}
+			return notify.DecisionText(b.runView(st), c.user), nil
+		},
+		"reject": func(b *Bot, ctx context.Context, c call) (string, error) {
+			reason := ""
+			switch {
+			case len(c.cmd.Args) > 1:
+				reason = c.cmd.Args[1]
+			case c.click:
+				reason = "rejected with the button"
+			}
+			_, err := b.opts.Engine.Reject(ctx, c.run, c.user, reason)
+			return done("Rejected run %s.", c.run, err)
+		},
+		"abort": func(b *Bot, ctx context.Context, c call) (string, error) {
+			_, err := b.opts.Engine.Abort(ctx, c.run, c.user)
+			return done("Aborting run %s.", c.run, err)
+		},
+		"rollback": func(b *Bot, ctx context.Context, c call) (string, error) {
+			_, err := b.opts.Engine.Rollback(ctx, c.run, c.user)
+			return done("Rolling back run %s.", c.run, err)
+		},
+		"resume": func(b *Bot, ctx context.Context, c call) (string, error) {
+			_, err := b.opts.Engine.Resume(ctx, c.run, c.user)
+			return done("Resuming run %s.", c.run, err)
+		},
+		"decommission": func(b *Bot, ctx context.Context, c call) (string, error) {
+			_, err := b.opts.Engine.Decommission(ctx, c.run, c.user)
+			return done("Decommissioning for run %s.", c.run, err)
+		},
+		"audit": func(b *Bot, ctx context.Context, c call) (string, error) { return b.auditText(ctx, c.run) },
 	}
-	return "", fmt.Errorf("unknown command %q", cmd.Name)
+}
+
+func (b *Bot) plan(ctx context.Context, c call) (string, error) {
+	p, err := b.opts.Engine.Plan(ctx, c.cmd.Args[0], c.cmd.Args[1])
+	if err != nil {
+		return "", err
+	}
+	var sb strings.Builder
+	p.WriteText(&sb, "")
+	verdict := "✅ *The run could go ahead.*"
+	if p.Refused {
+		verdict = "🚫 *Refused:* " + notify.Escape(p.Reason)
+	}
+	return verdict + "\n" + notify.CodeBlock(sb.String()), nil
+}
+
+func (b *Bot) start(ctx context.Context, c call) (string, error) {
+	r, err := b.opts.Engine.Start(ctx, upgrade.StartRequest{Cluster: c.cmd.Args[0], To: c.cmd.Args[1], RequestedBy: c.user, Force: c.cmd.Force})
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("Run %s started: %s to %s. Its status message is in the channel.", r.ID, r.Cluster, r.To), nil
+}
+
+func (b *Bot) schedule(ctx context.Context, c call) (string, error) {
+	when := "next"
+	if len(c.cmd.Args) > 2 {
+		when = c.cmd.Args[2]
+	}
+	r, sch, err := b.opts.Engine.Schedule(ctx, upgrade.ScheduleRequest{Cluster: c.cmd.Args[0], To: c.cmd.Args[1], RequestedBy: c.user, When: when, Force: c.cmd.Force})
+	if err != nil {
+		return "", err
+	}
+	where := ""
+	if sch.Window != "" {
+		where = " (window " + sch.Window + ")"
+	}
+	return fmt.Sprintf("Run %s scheduled: %s %s → %s at %s%s. Approvers are asked from %s; the downtime starts at the opening once approved.",
+		r.ID, r.Cluster, r.From, r.To, when2(sch.OpensAt, b.windowZone(sch.Window)), where, when2(sch.RemindAt, b.windowZone(sch.Window))), nil
 }
 
 func done(format string, run domain.RunID, err error) (string, error) {

@@ -9,18 +9,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/drawbridge/drawbridge/domain"
-	"github.com/drawbridge/drawbridge/notify"
 )
-
-// buttonRoles: who may press which button.
-var buttonRoles = map[string]Role{
-	"approve":      RoleApprover,
-	"reject":       RoleApprover,
-	"abort":        RoleOperator,
-	"rollback":     RoleOperator,
-	"resume":       RoleOperator,
-	"decommission": RoleOperator,
-}
 
 // HandleInteraction answers a button click at once and queues the work. A click Slack
 // delivers twice (same action_ts) is acted on once.
@@ -41,8 +30,7 @@ func (b *Bot) HandleInteraction(cb slack.InteractionCallback) Reply {
 		if a == nil {
 			continue
 		}
-		role, known := buttonRoles[a.ActionID]
-		if !known {
+		if s, known := specOf(a.ActionID); !known || !s.button {
 			continue
 		}
 		run, rev, err := ParseButtonValue(a.Value)
@@ -60,49 +48,13 @@ func (b *Bot) HandleInteraction(cb slack.InteractionCallback) Reply {
 		}
 		user, action := cb.User.ID, a.ActionID
 		ok := b.enqueue(job{name: action + " " + run.String(), user: user, run: func(ctx context.Context) {
-			b.click(ctx, user, action, role, run, rev)
+			b.execute(ctx, call{user: user, cmd: Command{Name: action}, run: run, click: true, rev: rev})
 		}})
 		if !ok {
 			return Reply{Text: "⚠️ drawbridge is busy; click again in a moment."}
 		}
 	}
 	return Reply{}
-}
-
-// click does a queued button press.
-func (b *Bot) click(ctx context.Context, user, action string, role Role, run domain.RunID, rev uint64) {
-	allowed, err := b.opts.Access.Allowed(ctx, user, role)
-	if !allowed {
-		why := fmt.Sprintf("%s needs an %s", strings.ToUpper(action[:1])+action[1:], role)
-		if err != nil {
-			why += " (" + err.Error() + ")"
-		}
-		b.audit(ctx, run, user, "denied", "button "+action+": "+why)
-		b.tell(ctx, run, user, "🚫 "+why+".")
-		return
-	}
-	b.audit(ctx, run, user, "click", fmt.Sprintf("%s (message revision %d)", action, rev))
-	e := b.opts.Engine
-	switch action {
-	case "approve":
-		var st domain.Status
-		if st, err = e.Approve(ctx, run, user); err == nil {
-			b.tell(ctx, run, user, notify.DecisionText(b.runView(st), user))
-		}
-	case "reject":
-		_, err = e.Reject(ctx, run, user, "rejected with the button")
-	case "abort":
-		_, err = e.Abort(ctx, run, user)
-	case "rollback":
-		_, err = e.Rollback(ctx, run, user)
-	case "resume":
-		_, err = e.Resume(ctx, run, user)
-	case "decommission":
-		_, err = e.Decommission(ctx, run, user)
-	}
-	if err != nil {
-		b.tell(ctx, run, user, "⚠️ "+errorText(err)+staleNote(ctx, e, run, rev))
-	}
 }
 
 // staleNote explains a refused click on an old message.

@@ -24,6 +24,22 @@ type spec struct {
 	help     string
 	operator bool // needs an operator
 	approver bool // needs an approver
+	run      bool // its first argument is a run (resolved, and the run must exist)
+	// button: a button on the status message does it too. A click is answered only when
+	// answerClick is set (approve: when the downtime starts); otherwise the status message
+	// shows what the click did.
+	button, answerClick bool
+}
+
+// role is who may do it.
+func (s spec) role() Role {
+	switch {
+	case s.operator:
+		return RoleOperator
+	case s.approver:
+		return RoleApprover
+	}
+	return RoleAnyone
 }
 
 var specs = []spec{
@@ -32,17 +48,17 @@ var specs = []spec{
 	{name: "plan", args: "<cluster> <version>", min: 2, max: 2, help: "dry run: preflight, steps, migrations, breaking changes", operator: true},
 	{name: "start", args: "<cluster> <version> [--force]", min: 2, max: 2, force: true, help: "upgrade now (after approval); --force runs the migrations with -f", operator: true},
 	{name: "schedule", args: "<cluster> <version> [next|<window>|<RFC 3339 time>] [--force]", min: 2, max: 3, force: true, help: "upgrade in a maintenance window; approvers are asked ahead of it", operator: true},
-	{name: "unschedule", args: "<run>", min: 1, max: 1, help: "cancel a scheduled run", operator: true},
+	{name: "unschedule", args: "<run>", min: 1, max: 1, help: "cancel a scheduled run", operator: true, run: true},
 	{name: "windows", args: "[cluster]", max: 1, help: "the next three openings of each window, in UTC and the window's zone"},
 	{name: "status", args: "[run]", max: 1, help: "a run's state and steps, or every active and scheduled run"},
 	{name: "list", args: "[cluster]", max: 1, help: "recent runs"},
-	{name: "approve", args: "<run>", min: 1, max: 1, help: "approve a run waiting at the gate", approver: true},
-	{name: "reject", args: "<run> [reason]", min: 1, max: -1, help: "reject a run waiting at the gate", approver: true},
-	{name: "abort", args: "<run>", min: 1, max: 1, help: "stop a run before its downtime", operator: true},
-	{name: "rollback", args: "<run>", min: 1, max: 1, help: "restore X: stop Y, restore the database, start X", operator: true},
-	{name: "resume", args: "<run>", min: 1, max: 1, help: "go on with a run that needs attention", operator: true},
-	{name: "decommission", args: "<run>", min: 1, max: 1, help: "decommission X after a clean watch", operator: true},
-	{name: "audit", args: "<run>", min: 1, max: 1, help: "who did what, when"},
+	{name: "approve", args: "<run>", min: 1, max: 1, help: "approve a run waiting at the gate", approver: true, run: true, button: true, answerClick: true},
+	{name: "reject", args: "<run> [reason]", min: 1, max: -1, help: "reject a run waiting at the gate", approver: true, run: true, button: true},
+	{name: "abort", args: "<run>", min: 1, max: 1, help: "stop a run before its downtime", operator: true, run: true, button: true},
+	{name: "rollback", args: "<run>", min: 1, max: 1, help: "restore X: stop Y, restore the database, start X", operator: true, run: true, button: true},
+	{name: "resume", args: "<run>", min: 1, max: 1, help: "go on with a run that needs attention", operator: true, run: true, button: true},
+	{name: "decommission", args: "<run>", min: 1, max: 1, help: "decommission X after a clean watch", operator: true, run: true, button: true},
+	{name: "audit", args: "<run>", min: 1, max: 1, help: "who did what, when", run: true},
 }
 
 func specOf(name string) (spec, bool) {

@@ -128,3 +128,30 @@ func TestParseButtonValue(t *testing.T) {
 		}
 	}
 }
+
+// TestCommandTable: one table serves typed commands and buttons. Every command has its
+// action; the buttons notify renders are exactly the commands marked button, each with the
+// role its typed form needs.
+func TestCommandTable(t *testing.T) {
+	var buttons []string
+	for _, s := range specs {
+		if s.name != "help" && actions[s.name] == nil {
+			t.Errorf("command %s has no action", s.name)
+		}
+		if s.button {
+			buttons = append(buttons, s.name)
+			if s.role() == RoleAnyone || !s.run {
+				t.Errorf("button %s: role %s, takes a run %v", s.name, s.role(), s.run)
+			}
+		}
+	}
+	rendered := []string{notify.ActionApprove, notify.ActionReject, notify.ActionAbort, notify.ActionRollback, notify.ActionDecommission, notify.ActionResume}
+	slices.Sort(buttons)
+	slices.Sort(rendered)
+	if !slices.Equal(buttons, rendered) {
+		t.Errorf("buttons in the table %v, rendered %v", buttons, rendered)
+	}
+	if len(actions) != len(specs)-1 {
+		t.Errorf("%d actions for %d commands besides help", len(actions), len(specs)-1)
+	}
+}
