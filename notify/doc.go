@@ -12,6 +12,9 @@
 // Kit's limits, cutting text visibly; CheckLimits states those limits. User and command text
 // is escaped, so output can never mention @channel or forge a link.
 //
+// Sink (sink.go) is the engine's event sink: it renders each event from the snapshot the
+// event carries (never calling the engine back) and queues the messages under keys it owns.
+//
 // Delivery has two halves. Outbox (the enqueue side, used by the bot and the engine's
 // event sink) stores each Slack call in bbolt: Upsert (post once, then chat.update, by
 // key: StatusKey), Reply (a thread reply posted once under its own key: StepKey,

@@ -387,7 +387,7 @@ func stepFixtures() map[string]struct {
 	backup := done(3, at(0, 30), at(0, 42))
 	backup.Facts = domain.StepFacts{Backup: &domain.Backup{Path: "/var/lib/drawbridge/backups/prod-eu/12.dump", Size: 48213504,
 		SHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"}, Took: 11912 * time.Millisecond}
-	backup.OutputTail = "pg_dump -Fc → /var/lib/drawbridge/backups/prod-eu/12.dump (48.2 MB, sha256 9f86d081…), verified by reading the whole archive\n"
+	backup.OutputTail = "pg_dump -Fc → /var/lib/drawbridge/backups/prod-eu/12.dump (46.0 MiB, sha256 9f86d081…), verified by reading the whole archive\n"
 	evaluate := done(4, at(0, 43), at(0, 44))
 	evaluate.Facts = domain.StepFacts{Evaluation: &domain.Evaluation{Migrations: 14, PendingAfterUp: "core.013_340_to_390",
 		NewPlugins: []string{"ai-proxy-advanced"}, Force: true, PredictedDowntime: 38 * time.Second,
@@ -541,7 +541,7 @@ func TestCutHelpers(t *testing.T) {
 		{"duration s", duration(4200 * time.Millisecond), "4.2s"},
 		{"duration m", duration(130 * time.Second), "2m10s"},
 		{"duration h", duration(65 * time.Minute), "1h05m"},
-		{"bytes", bytesText(48213504), "48.2 MB"},
+		{"bytes", bytesText(48213504), "46.0 MiB"},
 		{"seconds", duration(41250 * time.Millisecond), "41.2s"},
 		{"measure", measureText(550 * time.Millisecond), "0.550 s"},
 		{"by user", richHead("aborted by U0OPERATOR & co", 100), "aborted by <@U0OPERATOR> &amp; co"},

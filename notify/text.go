@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/drawbridge/drawbridge/units"
 	"github.com/slack-go/slack"
 )
 
@@ -240,21 +241,7 @@ func mentionList(ids []string, max int) string {
 }
 
 // duration renders d for people: 850ms, 4.2s, 2m10s, 1h05m.
-func duration(d time.Duration) string {
-	switch {
-	case d < 0:
-		return "0s"
-	case d < time.Second:
-		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
-	case d < time.Minute:
-		return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + "s"
-	case d < time.Hour:
-		d = d.Round(time.Second)
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-	}
-	d = d.Round(time.Minute)
-	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-}
+func duration(d time.Duration) string { return units.Duration(d) }
 
 // measureText renders a measured time to the millisecond ("41.250 s"): downtime is
 // judged to the second.
@@ -262,19 +249,8 @@ func measureText(d time.Duration) string {
 	return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) + " s"
 }
 
-// bytesText renders a byte count as 1.2 MB.
-func bytesText(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
-}
+// bytesText renders a byte count as 10.2 MiB: the same units as every other message.
+func bytesText(n int64) string { return units.Bytes(n) }
 
 // utcTime renders a time for people, in UTC.
 func utcTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }

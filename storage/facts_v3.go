@@ -30,7 +30,7 @@ func (s *Store) typeFacts(tx *bolt.Tx) error {
 		}
 		r := old.Run
 		var left []string
-		r.Facts, left = runFacts(old.Details, &r)
+		r.Facts, left = runFacts(old.Legacy, &r)
 		b, err := encode("run "+r.ID.String(), runRecord{V: formatV2, Run: r})
 		if err != nil {
 			return err
@@ -58,7 +58,7 @@ func (s *Store) typeFacts(tx *bolt.Tx) error {
 		}
 		rec := old.StepRecord
 		var left []string
-		rec.Facts, left = stepFacts(old.Details)
+		rec.Facts, left = stepFacts(old.Legacy)
 		b, err := encode("step", stepRecord{V: formatV2, StepRecord: rec})
 		if err != nil {
 			return err
@@ -75,12 +75,12 @@ type (
 	legacyRun struct {
 		V int `json:"v"`
 		domain.Run
-		Details map[string]string `json:"details"`
+		Legacy map[string]string `json:"details"` // the details of format 1
 	}
 	legacyStep struct {
 		V int `json:"v"`
 		domain.StepRecord
-		Details map[string]string `json:"details"`
+		Legacy map[string]string `json:"details"` // the details of format 1
 	}
 )
 

@@ -15,6 +15,7 @@ import (
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/kong"
 	"github.com/drawbridge/drawbridge/kong/catalog"
+	"github.com/drawbridge/drawbridge/units"
 )
 
 // The checks of preflight (and plan), each against the real world.
@@ -269,22 +270,9 @@ func (e *Engine) checkBackupTarget(ctx context.Context, c *config.Cluster) Check
 		db.Close()
 	}
 	if free < 2*size {
-		ch.Detail = fmt.Sprintf("%s has %s free; the database is %s and the backup wants twice that", dir, bytesString(free), bytesString(size))
+		ch.Detail = fmt.Sprintf("%s has %s free; the database is %s and the backup wants twice that", dir, units.Bytes(free), units.Bytes(size))
 		return ch
 	}
-	ch.OK, ch.Detail = true, fmt.Sprintf("%s writable, %s free for a %s database", dir, bytesString(free), bytesString(size))
+	ch.OK, ch.Detail = true, fmt.Sprintf("%s writable, %s free for a %s database", dir, units.Bytes(free), units.Bytes(size))
 	return ch
-}
-
-func bytesString(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

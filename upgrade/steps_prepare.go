@@ -14,6 +14,7 @@ import (
 	"github.com/drawbridge/drawbridge/kong"
 	"github.com/drawbridge/drawbridge/kong/catalog"
 	"github.com/drawbridge/drawbridge/storage"
+	"github.com/drawbridge/drawbridge/units"
 )
 
 // Steps 1–6: preparing, nothing changes on the cluster until the gate is crossed.
@@ -106,7 +107,7 @@ func (s *stepCtx) backup(ctx context.Context) stepResult {
 	}
 	backup := domain.Backup{Path: b.Path, Size: b.Size, SHA256: b.SHA256}
 	s.facts.Backup, s.facts.Took = &backup, ms(b.Duration)
-	fmt.Fprintf(&s.tail, "pg_dump -Fc → %s (%s, sha256 %s), verified by reading the whole archive\n", b.Path, bytesString(b.Size), b.SHA256)
+	fmt.Fprintf(&s.tail, "pg_dump -Fc → %s (%s, sha256 %s), verified by reading the whole archive\n", b.Path, units.Bytes(b.Size), b.SHA256)
 	if err := s.unchanged(ctx, db, "by the backup"); err != nil {
 		return stepResult{err: err}
 	}

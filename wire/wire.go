@@ -1,6 +1,7 @@
-// Package wire assembles the upgrade engine with the real Kong adapters (Admin API
-// client, node command runner, PostgreSQL, Prometheus), so that drawbridge's commands and
-// its end-to-end tests build the same engine.
+// Package wire is drawbridge's composition root: it assembles the upgrade engine with the
+// real Kong adapters (Admin API client, node command runner, PostgreSQL, Prometheus), the
+// event sink, the outbox and its deliverer, and the bot (App), so that serve, plan, the demo
+// and the end-to-end tests build the same thing.
 package wire
 
 import (

@@ -1,0 +1,41 @@
+// Package units is the one way drawbridge writes sizes and durations for people, in every
+// message, log line and command output: binary units for sizes (10.2 MiB), and durations
+// as 850ms, 4.2s, 2m10s or 1h05m. It imports nothing of drawbridge's.
+package units
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Bytes writes a byte count in binary units: 512 B, 1.5 KiB, 10.2 MiB, 78.2 GiB.
+func Bytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// Duration writes d for people: 850ms, 4.2s, 2m10s, 1h05m (a negative one is 0s).
+func Duration(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0s"
+	case d < time.Second:
+		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
+	case d < time.Minute:
+		return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + "s"
+	case d < time.Hour:
+		d = d.Round(time.Second)
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	d = d.Round(time.Minute)
+	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+}
