@@ -187,11 +187,7 @@ func (b *Bot) plan(ctx context.Context, c call) (string, error) {
 	}
 	var sb strings.Builder
 	p.WriteText(&sb, "")
-	verdict := "✅ *The run could go ahead.*"
-	if p.Refused {
-		verdict = "🚫 *Refused:* " + notify.Escape(p.Reason)
-	}
-	return verdict + "\n" + notify.CodeBlock(sb.String()), nil
+	return notify.PlanReply(sb.String(), p.Refused, p.Reason), nil
 }
 
 func (b *Bot) start(ctx context.Context, c call) (string, error) {
@@ -199,7 +195,7 @@ func (b *Bot) start(ctx context.Context, c call) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("Run %s started: %s to %s. Its status message is in the channel.", r.ID, r.Cluster, r.To), nil
+	return notify.StartedText(r), nil
 }
 
 func (b *Bot) schedule(ctx context.Context, c call) (string, error) {
@@ -211,12 +207,7 @@ func (b *Bot) schedule(ctx context.Context, c call) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	where := ""
-	if sch.Window != "" {
-		where = " (window " + sch.Window + ")"
-	}
-	return fmt.Sprintf("Run %s scheduled: %s %s → %s at %s%s. Approvers are asked from %s; the downtime starts at the opening once approved.",
-		r.ID, r.Cluster, r.From, r.To, when2(sch.OpensAt, b.windowZone(sch.Window)), where, when2(sch.RemindAt, b.windowZone(sch.Window))), nil
+	return notify.ScheduledText(r, sch, b.windowZone), nil
 }
 
 func done(format string, run domain.RunID, err error) (string, error) {
@@ -266,16 +257,7 @@ func (b *Bot) status(ctx context.Context, args []string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		var sb strings.Builder
-		for _, r := range runs {
-			if r.State.Active() || r.State == domain.StateScheduled {
-				fmt.Fprintf(&sb, "• run %s: %s %s → %s, %s%s\n", r.ID, r.Cluster, orQ(r.From), r.To, r.State.Human(), b.scheduledText(r))
-			}
-		}
-		if sb.Len() == 0 {
-			return "No run is in progress.", nil
-		}
-		return sb.String(), nil
+		return notify.InProgressText(runs, b.windowZone), nil
 	}
 	id, err := domain.ParseRunID(args[0])
 	if err != nil {
@@ -285,31 +267,7 @@ func (b *Bot) status(ctx context.Context, args []string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var sb strings.Builder
-	r := st.Run
-	fmt.Fprintf(&sb, "*Run %s*: %s %s → %s, *%s*%s", r.ID, r.Cluster, orQ(r.From), r.To, r.State.Human(), b.scheduledText(r))
-	if r.Reason != "" {
-		fmt.Fprintf(&sb, " — %s", r.Reason)
-	}
-	sb.WriteString("\n")
-	for _, s := range st.Steps {
-		fmt.Fprintf(&sb, "%s %s", notify.StepIcon(s.Status), domain.StepTitleFor(s.Index, st.Run.From, st.Run.To))
-		if !s.EndedAt.IsZero() && !s.StartedAt.IsZero() {
-			fmt.Fprintf(&sb, " (%s)", s.EndedAt.Sub(s.StartedAt).Round(100*time.Millisecond))
-		}
-		if s.Error != "" {
-			fmt.Fprintf(&sb, ": %s", truncate(s.Error, 300))
-		}
-		sb.WriteString("\n")
-	}
-	return truncate(sb.String(), 2900), nil
-}
-
-func orQ(s string) string {
-	if s == "" {
-		return "?"
-	}
-	return s
+	return notify.RunText(st, b.windowZone), nil
 }
 
 func (b *Bot) list(ctx context.Context, args []string) (string, error) {
@@ -324,15 +282,7 @@ func (b *Bot) list(ctx context.Context, args []string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if len(runs) == 0 {
-		return "No runs yet.", nil
-	}
-	var sb strings.Builder
-	for _, r := range runs {
-		fmt.Fprintf(&sb, "• run %s: %s %s → %s, %s%s, %s by %s\n", r.ID, r.Cluster, orQ(r.From), r.To, r.State.Human(),
-			b.scheduledText(r), r.CreatedAt.UTC().Format("2006-01-02 15:04Z"), notify.Mention(r.RequestedBy))
-	}
-	return sb.String(), nil
+	return notify.RunListText(runs, b.windowZone), nil
 }
 
 func (b *Bot) auditText(ctx context.Context, run domain.RunID) (string, error) {
@@ -343,11 +293,7 @@ func (b *Bot) auditText(ctx context.Context, run domain.RunID) (string, error) {
 	if len(evs) == 0 {
 		return "", fmt.Errorf("run %s has no audit entries (no such run?)", run)
 	}
-	var sb strings.Builder
-	for _, e := range evs {
-		fmt.Fprintf(&sb, "%s  %-10s %s %s\n", e.At.UTC().Format("2006-01-02 15:04:05Z"), e.Actor, e.Action, e.Detail)
-	}
-	return notify.CodeBlock(sb.String()), nil
+	return notify.AuditText(evs), nil
 }
 
 // errorText is how an engine error reads in Slack.
@@ -359,29 +305,12 @@ func errorText(err error) string {
 	return err.Error()
 }
 
-// scheduledText says when a scheduled run's window opens.
-func (b *Bot) scheduledText(r domain.Run) string {
-	if r.ScheduledFor.IsZero() {
-		return ""
-	}
-	return " for " + when2(r.ScheduledFor, b.windowZone(r.Window))
-}
-
 // windowZone is the time zone of a window (UTC when unknown).
 func (b *Bot) windowZone(window string) *time.Location {
 	if w, ok := b.opts.Config.Window(window); ok && w.Location != nil {
 		return w.Location
 	}
 	return time.UTC
-}
-
-// when2 writes a time in UTC and in a window's zone: "2026-11-29 01:00 UTC (02:00 CET)".
-func when2(t time.Time, loc *time.Location) string {
-	s := t.UTC().Format("Mon 2006-01-02 15:04 UTC")
-	if loc != time.UTC {
-		s += " (" + t.In(loc).Format("15:04 MST") + ")"
-	}
-	return s
 }
 
 // windows lists the next three openings of each window of each (or one) cluster.
@@ -405,7 +334,7 @@ func (b *Bot) windows(args []string) (string, error) {
 			}
 			var parts []string
 			for _, o := range next {
-				parts = append(parts, when2(o.Opens, b.windowZone(w)))
+				parts = append(parts, notify.When(o.Opens, b.windowZone(w)))
 			}
 			fmt.Fprintf(&sb, "*%s* window *%s*: %s\n", c.Name, w, strings.Join(parts, "; "))
 		}

@@ -1,0 +1,82 @@
+package notify
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/drawbridge/drawbridge/domain"
+	"github.com/drawbridge/drawbridge/storage"
+)
+
+// goldenText compares text with testdata/replies/name.txt (rewritten with -update).
+func goldenText(t *testing.T, name, text string) {
+	t.Helper()
+	path := filepath.Join("testdata", "replies", name+".txt")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./notify -update to create it)", err)
+	}
+	if !bytes.Equal([]byte(text), want) {
+		t.Errorf("%s differs (go test ./notify -update rewrites it):\n%s", path, firstDiff(string(want), text))
+	}
+}
+
+// TestReplies renders the bot's answers to commands.
+func TestReplies(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	zone := func(window string) *time.Location {
+		if window == "sunday-night" {
+			return berlin
+		}
+		return time.UTC
+	}
+	at := time.Date(2026, 11, 29, 1, 0, 0, 0, time.UTC)
+	running := domain.Run{ID: 12, Cluster: "prod-eu", From: "3.4.2", To: "3.5.0", State: domain.StateMigrating,
+		RequestedBy: "U0ALICE", CreatedAt: at.Add(-time.Hour)}
+	scheduled := domain.Run{ID: 13, Cluster: "prod-us", From: "3.4.2", To: "3.5.0", State: domain.StateScheduled,
+		RequestedBy: "U0BOB", Window: "sunday-night", ScheduledFor: at, CreatedAt: at.Add(-48 * time.Hour)}
+	ended := domain.Run{ID: 11, Cluster: "staging", To: "3.5.0", State: domain.StateFailedBeforeDowntime,
+		RequestedBy: "scheduler", CreatedAt: at.Add(-72 * time.Hour), Reason: "preflight failed: <nodes> & more"}
+	steps := []domain.StepRecord{
+		{Index: int(domain.StepPreflight), Name: "preflight", Status: domain.StepSucceeded, StartedAt: at, EndedAt: at.Add(1200 * time.Millisecond)},
+		{Index: int(domain.StepStop), Name: "stop", Status: domain.StepSucceeded, StartedAt: at, EndedAt: at.Add(130 * time.Second)},
+		{Index: int(domain.StepMigrationsUp), Name: "migrations_up", Status: domain.StepFailed, StartedAt: at, EndedAt: at.Add(5 * time.Second),
+			Error: "kong migrations up exited 1: timeout"},
+	}
+	cases := []struct {
+		name, text string
+	}{
+		{"in_progress", InProgressText([]domain.Run{running, scheduled, ended}, zone)},
+		{"in_progress_none", InProgressText([]domain.Run{ended}, zone)},
+		{"run", RunText(domain.Status{Run: running, Steps: steps}, zone)},
+		{"run_ended", RunText(domain.Status{Run: ended}, zone)},
+		{"list", RunListText([]domain.Run{scheduled, running, ended}, zone)},
+		{"list_none", RunListText(nil, zone)},
+		{"audit", AuditText([]storage.AuditEvent{
+			{Seq: 1, At: at, Run: 12, Actor: "U0ALICE", Action: "command", Detail: "start prod-eu 3.5.0"},
+			{Seq: 2, At: at.Add(time.Minute), Run: 12, Actor: "U0CAROL", Action: "approve"},
+		})},
+		{"started", StartedText(running)},
+		{"scheduled", ScheduledText(scheduled, storage.Schedule{Run: 13, Window: "sunday-night", OpensAt: at, RemindAt: at.Add(-time.Hour)}, zone)},
+		{"plan_refused", PlanReply("plan: upgrade prod-eu from 3.4.2 to 3.9.1\n", true, "3.4.2 → 3.9.1 is not a guaranteed path <b>")},
+		{"plan_ok", PlanReply("plan: upgrade prod-eu from 3.4.2 to 3.5.0\n", false, "")},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) { goldenText(t, tc.name, tc.text) })
+	}
+}
