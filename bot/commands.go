@@ -185,9 +185,7 @@ func (b *Bot) plan(ctx context.Context, c call) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var sb strings.Builder
-	p.WriteText(&sb, "")
-	return notify.PlanReply(sb.String(), p.Refused, p.Reason), nil
+	return notify.PlanReply(notify.PlanText(p.Summary(), ""), p.Refused, p.Reason), nil
 }
 
 func (b *Bot) start(ctx context.Context, c call) (string, error) {

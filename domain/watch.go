@@ -1,6 +1,12 @@
 package domain
 
-import "time"
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
 
 // Interval is a span of time, From to To.
 type Interval struct {
@@ -15,6 +21,21 @@ type Baseline struct {
 	Values   map[string]float64 // check name → value; absent when there was no data
 	Notes    map[string]string  // check name → why there is no value
 	Skipped  []Interval         `json:",omitempty"` // earlier runs left out of the lookback
+}
+
+// Lines lists the baseline's values, one check a line, as a log or a plan shows them.
+func (b Baseline) Lines() string {
+	var sb strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(b.Values)) {
+		fmt.Fprintf(&sb, "  %s: %.4g\n", name, b.Values[name])
+	}
+	for _, name := range slices.Sorted(maps.Keys(b.Notes)) {
+		fmt.Fprintf(&sb, "  %s: no baseline (%s)\n", name, b.Notes[name])
+	}
+	for _, iv := range b.Skipped {
+		fmt.Fprintf(&sb, "  left out: an earlier run, %s–%s UTC\n", iv.From.UTC().Format(time.TimeOnly), iv.To.UTC().Format(time.TimeOnly))
+	}
+	return sb.String()
 }
 
 // WatchRequest is one watch of a run: what the watch of Y needs besides the cluster's

@@ -80,3 +80,26 @@ func TestReplies(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) { goldenText(t, tc.name, tc.text) })
 	}
 }
+
+// TestPlanText renders a plan that could go ahead and one that is refused.
+func TestPlanText(t *testing.T) {
+	at := time.Date(2026, 11, 29, 1, 0, 0, 0, time.UTC)
+	ok := domain.PlanSummary{
+		Cluster: "prod-eu", From: "3.4.2", To: "3.5.0", Guaranteed: true, Hops: []string{"3.4.2", "3.5.0"},
+		Checks: []domain.CheckVerdict{
+			{Name: "nodes answer", Verdict: "ok", Detail: "all 3 nodes answer 3.4.2"},
+			{Name: "watch metrics", Verdict: "warning", Detail: "kong_upstream_target_health: not applicable"},
+		},
+		Steps:      []domain.PlanStep{{Index: 1, Title: "preflight"}, {Index: 8, Title: "kong migrations up", Note: "1 migrations"}},
+		Migrations: []string{"core:021_340_to_350"}, NewPlugins: []string{"ai-proxy"}, Force: true,
+		Breaking: []domain.Breaking{{Line: "3.5", Link: "https://docs.konghq.com/gateway/changelog/#350", Changes: []string{"a change"}}},
+		Baseline: &domain.Baseline{Taken: at, Lookback: 30 * time.Minute, Values: map[string]float64{"traffic (req/s)": 45.25},
+			Notes: map[string]string{"p99 latency (ms)": "no data"}, Skipped: []domain.Interval{{From: at.Add(-20 * time.Minute), To: at.Add(-15 * time.Minute)}}},
+		PredictedDowntime: 38 * time.Second,
+	}
+	refused := domain.PlanSummary{Cluster: "prod-eu", To: "3.9.1", Hops: []string{"3.4.2", "3.8.0", "3.9.1"},
+		Checks:  []domain.CheckVerdict{{Name: "nodes answer", Verdict: "FAIL", Detail: "kong-2 does not answer"}},
+		Refused: true, Reason: "the nodes are not ready"}
+	goldenText(t, "plan_text_ok", PlanText(ok, ""))
+	goldenText(t, "plan_text_refused", PlanText(refused, "drawbridge serve holds the state file: no history"))
+}

@@ -36,11 +36,7 @@ func (c Check) Verdict() string {
 }
 
 // PlanStep is one step as the plan describes it.
-type PlanStep struct {
-	Index int
-	Title string
-	Note  string
-}
+type PlanStep = domain.PlanStep
 
 // Plan is a dry run: what a run would check, do and leave pending, changing nothing.
 type Plan struct {
@@ -67,10 +63,26 @@ type Plan struct {
 }
 
 // Breaking is one minor line's breaking changes.
-type Breaking struct {
-	Line    string
-	Link    string
-	Changes []string
+type Breaking = domain.Breaking
+
+// Summary is the plan as people read it (notify.PlanText writes it).
+func (p Plan) Summary() domain.PlanSummary {
+	s := domain.PlanSummary{Cluster: p.Cluster, From: p.From, To: p.To, Guaranteed: p.Path.Guaranteed,
+		Steps: p.Steps, NewPlugins: p.NewPlugins, Force: p.Force, Breaking: p.Breaking, Baseline: p.Baseline,
+		PredictedDowntime: p.PredictedDowntime, Refused: p.Refused, Reason: p.Reason}
+	for _, h := range p.Path.Hops {
+		s.Hops = append(s.Hops, h.String())
+	}
+	for _, ch := range p.Checks {
+		s.Checks = append(s.Checks, domain.CheckVerdict{Name: ch.Name, Verdict: ch.Verdict(), Detail: ch.Detail})
+	}
+	for _, m := range p.Migrations {
+		s.Migrations = append(s.Migrations, m.Subsystem+":"+m.Name)
+	}
+	for _, m := range p.PendingAfterUp {
+		s.PendingAfterUp = append(s.PendingAfterUp, m.Subsystem+":"+m.Name)
+	}
+	return s
 }
 
 // Plan computes the dry run of upgrading cluster to version to. It changes nothing.

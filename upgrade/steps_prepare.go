@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/kong"
@@ -153,7 +151,7 @@ func (s *stepCtx) evaluate(ctx context.Context) stepResult {
 			return s.fail("take the watch's baseline: %w", err)
 		}
 		baseline = &b
-		fmt.Fprintf(&s.tail, "baseline over the last %s:\n%s", b.Lookback, baselineText(b))
+		fmt.Fprintf(&s.tail, "baseline over the last %s:\n%s", b.Lookback, b.Lines())
 	}
 	return stepResult{learned: func(r *domain.Run) {
 		r.Facts.NewPluginsNeedForce = r.Facts.NewPluginsNeedForce || p.Force
@@ -161,21 +159,6 @@ func (s *stepCtx) evaluate(ctx context.Context) stepResult {
 			r.Facts.Baseline = baseline
 		}
 	}}
-}
-
-// baselineText lists a baseline's values, one check a line.
-func baselineText(b domain.Baseline) string {
-	var sb strings.Builder
-	for _, name := range slices.Sorted(maps.Keys(b.Values)) {
-		fmt.Fprintf(&sb, "  %s: %.4g\n", name, b.Values[name])
-	}
-	for _, name := range slices.Sorted(maps.Keys(b.Notes)) {
-		fmt.Fprintf(&sb, "  %s: no baseline (%s)\n", name, b.Notes[name])
-	}
-	for _, iv := range b.Skipped {
-		fmt.Fprintf(&sb, "  left out: an earlier run, %s–%s UTC\n", iv.From.UTC().Format(time.TimeOnly), iv.To.UTC().Format(time.TimeOnly))
-	}
-	return sb.String()
 }
 
 // earlierRuns are the spans in which earlier runs on cluster disturbed it, from their first

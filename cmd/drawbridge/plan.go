@@ -10,6 +10,7 @@ import (
 
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/domain"
+	"github.com/drawbridge/drawbridge/notify"
 	"github.com/drawbridge/drawbridge/storage"
 	"github.com/drawbridge/drawbridge/upgrade"
 	"github.com/drawbridge/drawbridge/wire"
@@ -64,7 +65,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "drawbridge plan: %v\n", err)
 		return exitUsage
 	}
-	p.WriteText(stdout, note)
+	fmt.Fprint(stdout, notify.PlanText(p.Summary(), note))
 	if p.Refused {
 		return exitRefused
 	}

@@ -28,7 +28,7 @@ func TestPlanCommand(t *testing.T) {
 		{"3.5.0", 0, []string{"plan: upgrade test from 3.4.2 to 3.5.0", "ok       nodes answer: all 2 nodes answer 3.4.2",
 			"ok       version path: 3.4.2 → 3.5.0: adjacent minor, guaranteed by Kong", "up runs 1: core:021_340_to_350",
 			"ok       watch metrics: every series the watch's checks need is there",
-			"3.5 (https://github.com/Kong/kong/blob/master/CHANGELOG.md#350)", "watch baseline (last 30m0s)", "the run could go ahead"}},
+			"3.5 (https://github.com/Kong/kong/blob/master/CHANGELOG.md#350)", "watch baseline (last 30m00s)", "the run could go ahead"}},
 		{"3.6.1", exitRefused, []string{"FAIL     version path", "3.4.2 → 3.5.0 → 3.6.1", "refused: version path"}},
 		{"3.4.0", exitRefused, []string{"downgrade"}},
 	}

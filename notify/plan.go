@@ -1,0 +1,71 @@
+package notify
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/drawbridge/drawbridge/domain"
+	"github.com/drawbridge/drawbridge/units"
+)
+
+// PlanText writes a plan for a terminal or a Slack code block: preflight results, the
+// steps, the migrations and what stays pending, breaking changes, the downtime to expect,
+// and the verdict. note, when set, is printed among the checks.
+func PlanText(p domain.PlanSummary, note string) string {
+	var w strings.Builder
+	fmt.Fprintf(&w, "plan: upgrade %s from %s to %s\n\npreflight\n", p.Cluster, orQ(p.From), p.To)
+	for _, ch := range p.Checks {
+		fmt.Fprintf(&w, "  %-8s %s: %s\n", ch.Verdict, ch.Name, ch.Detail)
+	}
+	if note != "" {
+		fmt.Fprintf(&w, "  %-8s %s\n", "note", note)
+	}
+	fmt.Fprintf(&w, "\nsteps\n")
+	for _, s := range p.Steps {
+		line := fmt.Sprintf("  %2d  %s", s.Index, s.Title)
+		if s.Note != "" {
+			line = fmt.Sprintf("%-34s %s", line, s.Note)
+		}
+		fmt.Fprintln(&w, line)
+	}
+	if p.From != "" || len(p.Migrations) > 0 {
+		fmt.Fprintf(&w, "\nmigrations\n  up runs %d: %s\n", len(p.Migrations), strings.Join(p.Migrations, ", "))
+		fmt.Fprintf(&w, "  left pending for finish: %s\n", orNone(strings.Join(p.PendingAfterUp, ", ")))
+		if p.Force {
+			fmt.Fprintf(&w, "  new plugins %s: migrations run with -f\n", strings.Join(p.NewPlugins, ", "))
+		}
+	}
+	if len(p.Breaking) > 0 {
+		fmt.Fprintf(&w, "\nbreaking changes\n")
+		for _, b := range p.Breaking {
+			fmt.Fprintf(&w, "  %s (%s)\n", b.Line, b.Link)
+			for _, c := range b.Changes {
+				fmt.Fprintf(&w, "    - %s\n", c)
+			}
+		}
+	}
+	if p.Baseline != nil {
+		fmt.Fprintf(&w, "\nwatch baseline (last %s)\n%s", units.Duration(p.Baseline.Lookback), p.Baseline.Lines())
+	}
+	if p.PredictedDowntime > 0 {
+		fmt.Fprintf(&w, "\npredicted downtime: %s (average of earlier runs)\n", units.Duration(p.PredictedDowntime))
+	} else if p.From != "" {
+		fmt.Fprintf(&w, "\npredicted downtime: no earlier run on %s to go by\n", p.Cluster)
+	}
+	if !p.Guaranteed && len(p.Hops) > 2 {
+		fmt.Fprintf(&w, "\nguaranteed hops: %s\n", strings.Join(p.Hops, " → "))
+	}
+	if p.Refused {
+		fmt.Fprintf(&w, "\nrefused: %s\n", p.Reason)
+		return w.String()
+	}
+	fmt.Fprintf(&w, "\nthe run could go ahead\n")
+	return w.String()
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
