@@ -148,7 +148,7 @@ func (b *Bot) runJob(j job) {
 	defer func() {
 		if p := recover(); p != nil {
 			b.opts.Log.Error("job panicked", "job", j.name, "user", j.user, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			b.tell(context.Background(), 0, j.user, "⚠️ drawbridge hit an internal error while doing `"+j.name+"`; it is logged.")
+			b.tell(context.Background(), 0, j.user, notify.InternalErrorText(j.name))
 		}
 	}()
 	ctx, cancel := context.WithTimeout(b.ctx, 2*time.Minute)

@@ -24,15 +24,15 @@ func (b *Bot) HandleCommand(sc slack.SlashCommand) Reply {
 	cfg := b.opts.Config
 	ctx := context.Background()
 	if sc.Command != cfg.Slack.Command {
-		return Reply{Text: fmt.Sprintf("drawbridge answers %s, not %s.", cfg.Slack.Command, sc.Command)}
+		return Reply{Text: notify.WrongCommandText(cfg.Slack.Command, sc.Command)}
 	}
 	if sc.ChannelID != cfg.Slack.Channel {
 		b.audit(ctx, 0, sc.UserID, "denied", fmt.Sprintf("%s %s: outside <#%s>", sc.Command, truncate(sc.Text, 200), cfg.Slack.Channel))
-		return Reply{Text: fmt.Sprintf("drawbridge takes commands in <#%s> only, where everyone sees what happens.", cfg.Slack.Channel)}
+		return Reply{Text: notify.OutsideChannelText(cfg.Slack.Channel, false)}
 	}
 	cmd, err := Parse(cfg.Slack.Command, html.UnescapeString(sc.Text))
 	if err != nil {
-		return Reply{Text: "⚠️ " + err.Error()}
+		return Reply{Text: notify.ProblemText(err.Error())}
 	}
 	if cmd.Name == "help" {
 		return Reply{Text: HelpText(cfg.Slack.Command)}
@@ -43,9 +43,9 @@ func (b *Bot) HandleCommand(sc slack.SlashCommand) Reply {
 	}
 	ok := b.enqueue(job{name: line, user: sc.UserID, run: func(ctx context.Context) { b.runCommand(ctx, sc.UserID, cmd, line) }})
 	if !ok {
-		return Reply{Text: "⚠️ drawbridge is busy; try again in a moment."}
+		return Reply{Text: notify.BusyText(false)}
 	}
-	return Reply{Text: "⏳ `" + cfg.Slack.Command + " " + line + "`"}
+	return Reply{Text: notify.QueuedText(cfg.Slack.Command, line)}
 }
 
 // call is one command to carry out, typed or clicked.
@@ -65,7 +65,7 @@ func (b *Bot) runCommand(ctx context.Context, user string, cmd Command, line str
 	if s, _ := specOf(cmd.Name); s.run && len(cmd.Args) > 0 {
 		id, err := domain.ParseRunID(cmd.Args[0])
 		if err != nil {
-			b.tell(ctx, 0, user, fmt.Sprintf("⚠️ %q is not a run number\nusage: %s", cmd.Args[0], usage(b.opts.Config.Slack.Command, s)))
+			b.tell(ctx, 0, user, notify.NotARunText(cmd.Args[0], usage(b.opts.Config.Slack.Command, s)))
 			return
 		}
 		c.run = id
@@ -80,30 +80,26 @@ func (b *Bot) execute(ctx context.Context, c call) {
 	s, ok := specOf(c.cmd.Name)
 	act := actions[c.cmd.Name]
 	if !ok || act == nil {
-		b.tell(ctx, c.run, c.user, fmt.Sprintf("⚠️ unknown command %q", c.cmd.Name))
+		b.tell(ctx, c.run, c.user, notify.ProblemText(fmt.Sprintf("unknown command %q", c.cmd.Name)))
 		return
 	}
 	if s.run && c.run != 0 {
 		// A run that does not exist gets no audit entries, nor an answer from deep inside.
 		if _, err := b.opts.Engine.Status(ctx, c.run); errors.Is(err, storage.ErrNotFound) {
-			b.tell(ctx, 0, c.user, fmt.Sprintf("⚠️ There is no run %s. `%s list` shows the runs.", c.run, b.opts.Config.Slack.Command))
+			b.tell(ctx, 0, c.user, notify.NoRunText(c.run, b.opts.Config.Slack.Command))
 			return
 		}
 	}
 	role := s.role()
 	allowed, err := b.opts.Access.Allowed(ctx, c.user, role)
 	if !allowed {
-		why := fmt.Sprintf("`%s` needs an %s", c.cmd.Name, role)
+		why := notify.DeniedWhy(c.cmd.Name, string(role), c.click, err)
 		what := c.line
 		if c.click {
-			why = fmt.Sprintf("%s needs an %s", strings.ToUpper(c.cmd.Name[:1])+c.cmd.Name[1:], role)
 			what = "button " + c.cmd.Name
 		}
-		if err != nil {
-			why += " (" + err.Error() + ")"
-		}
 		b.audit(ctx, c.run, c.user, "denied", what+": "+why)
-		b.tell(ctx, c.run, c.user, "🚫 "+why+".")
+		b.tell(ctx, c.run, c.user, notify.DeniedText(why))
 		return
 	}
 	if c.click {
@@ -114,9 +110,9 @@ func (b *Bot) execute(ctx context.Context, c call) {
 	text, err := act(b, ctx, c)
 	switch {
 	case err != nil && c.click:
-		b.tell(ctx, c.run, c.user, "⚠️ "+errorText(err)+staleNote(ctx, b.opts.Engine, c.run, c.rev))
+		b.tell(ctx, c.run, c.user, notify.ProblemText(errorText(err)+staleNote(ctx, b.opts.Engine, c.run, c.rev)))
 	case err != nil:
-		b.tell(ctx, c.run, c.user, "⚠️ "+errorText(err))
+		b.tell(ctx, c.run, c.user, notify.ProblemText(errorText(err)))
 	case text != "" && (!c.click || s.answerClick):
 		b.tell(ctx, c.run, c.user, text)
 	}
@@ -219,34 +215,28 @@ func done(format string, run domain.RunID, err error) (string, error) {
 func (b *Bot) clusters(ctx context.Context) string {
 	var sb strings.Builder
 	for _, c := range b.opts.Config.Clusters {
-		fmt.Fprintf(&sb, "*%s*: %s\n", c.Name, b.nodeVersions(ctx, c))
+		sb.WriteString(notify.ClusterNodesText(c.Name, len(c.Nodes), b.nodeAnswers(ctx, c)))
 	}
 	return sb.String()
 }
 
-func (b *Bot) nodeVersions(ctx context.Context, c config.Cluster) string {
+// nodeAnswers asks each node of c what it runs (nil when the bot has no way to ask).
+func (b *Bot) nodeAnswers(ctx context.Context, c config.Cluster) []notify.NodeAnswer {
 	if b.opts.Nodes == nil {
-		return fmt.Sprintf("%d nodes", len(c.Nodes))
+		return nil
 	}
-	answers := make([]string, len(c.Nodes))
+	answers := make([]notify.NodeAnswer, len(c.Nodes))
 	var wg sync.WaitGroup
 	for i, n := range c.Nodes {
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			defer cancel()
 			info, err := b.opts.Nodes.Info(ctx, n)
-			switch {
-			case err != nil:
-				answers[i] = n.Name + " does not answer"
-			case !info.Ready:
-				answers[i] = n.Name + " " + info.Version + " (not ready)"
-			default:
-				answers[i] = n.Name + " " + info.Version
-			}
+			answers[i] = notify.NodeAnswer{Node: n.Name, Version: info.Version, Ready: info.Ready, Err: err}
 		})
 	}
 	wg.Wait()
-	return strings.Join(answers, ", ")
+	return answers
 }
 
 func (b *Bot) status(ctx context.Context, args []string) (string, error) {
@@ -322,7 +312,7 @@ func (b *Bot) windows(args []string) (string, error) {
 		}
 		found = true
 		if len(c.Windows) == 0 {
-			fmt.Fprintf(&sb, "*%s*: no maintenance windows (any time)\n", c.Name)
+			sb.WriteString(notify.NoWindowsText(c.Name))
 			continue
 		}
 		for _, w := range c.Windows {
@@ -330,11 +320,11 @@ func (b *Bot) windows(args []string) (string, error) {
 			if err != nil {
 				return "", err
 			}
-			var parts []string
+			var opens []time.Time
 			for _, o := range next {
-				parts = append(parts, notify.When(o.Opens, b.windowZone(w)))
+				opens = append(opens, o.Opens)
 			}
-			fmt.Fprintf(&sb, "*%s* window *%s*: %s\n", c.Name, w, strings.Join(parts, "; "))
+			sb.WriteString(notify.WindowText(c.Name, w, opens, b.windowZone(w)))
 		}
 	}
 	if !found {
@@ -342,7 +332,7 @@ func (b *Bot) windows(args []string) (string, error) {
 	}
 	for _, bo := range b.opts.Config.Blackouts {
 		if bo.To.After(now) {
-			fmt.Fprintf(&sb, "blackout *%s*: %s → %s\n", bo.Name, bo.From.UTC().Format(time.RFC3339), bo.To.UTC().Format(time.RFC3339))
+			sb.WriteString(notify.BlackoutText(bo.Name, bo.From, bo.To))
 		}
 	}
 	return sb.String(), nil

@@ -9,6 +9,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/drawbridge/drawbridge/domain"
+	"github.com/drawbridge/drawbridge/notify"
 )
 
 // HandleInteraction answers a button click at once and queues the work. A click Slack
@@ -24,7 +25,7 @@ func (b *Bot) HandleInteraction(cb slack.InteractionCallback) Reply {
 	ctx := context.Background()
 	if channel != b.opts.Config.Slack.Channel {
 		b.audit(ctx, 0, cb.User.ID, "denied", "button outside <#"+b.opts.Config.Slack.Channel+">")
-		return Reply{Text: fmt.Sprintf("drawbridge's buttons work in <#%s> only.", b.opts.Config.Slack.Channel)}
+		return Reply{Text: notify.OutsideChannelText(b.opts.Config.Slack.Channel, true)}
 	}
 	for _, a := range cb.ActionCallback.BlockActions {
 		if a == nil {
@@ -35,13 +36,13 @@ func (b *Bot) HandleInteraction(cb slack.InteractionCallback) Reply {
 		}
 		run, rev, err := ParseButtonValue(a.Value)
 		if err != nil {
-			return Reply{Text: "⚠️ " + err.Error()}
+			return Reply{Text: notify.ProblemText(err.Error())}
 		}
 		key := fmt.Sprintf("click:%s:%s:%s", cb.User.ID, a.ActionID, a.ActionTs)
 		first, err := b.opts.Store.ClaimKey(ctx, key)
 		if err != nil {
 			b.opts.Log.Error("claim click", "key", key, "err", err)
-			return Reply{Text: "⚠️ drawbridge could not record the click; try again."}
+			return Reply{Text: notify.ClickNotRecordedText()}
 		}
 		if !first {
 			return Reply{} // Slack's retry of a click already handled
@@ -51,7 +52,7 @@ func (b *Bot) HandleInteraction(cb slack.InteractionCallback) Reply {
 			b.execute(ctx, call{user: user, cmd: Command{Name: action}, run: run, click: true, rev: rev})
 		}})
 		if !ok {
-			return Reply{Text: "⚠️ drawbridge is busy; click again in a moment."}
+			return Reply{Text: notify.BusyText(true)}
 		}
 	}
 	return Reply{}
@@ -63,7 +64,7 @@ func staleNote(ctx context.Context, e Engine, run domain.RunID, rev uint64) stri
 	if err != nil || st.Run.Revision == rev {
 		return ""
 	}
-	return fmt.Sprintf(" (the button predates the run's latest change: it is now %s)", st.Run.State.Human())
+	return notify.StaleNote(st.Run.State)
 }
 
 // ParseButtonValue reads the value notify.ButtonValue puts on buttons: run=<id>;rev=<n>.

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/drawbridge/drawbridge/notify"
 )
 
 // Command is a parsed slash command: "/kong-upgrade start prod-eu 3.5.0 --force".
@@ -200,10 +202,9 @@ func Split(text string) ([]string, error) {
 
 // HelpText lists every command with its usage.
 func HelpText(slash string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%s* — Kong upgrades, approved in Slack\n", slash)
-	for _, s := range specs {
-		fmt.Fprintf(&b, "• `%s` — %s\n", usage(slash, s), s.help)
+	lines := make([]notify.HelpLine, len(specs))
+	for i, s := range specs {
+		lines[i] = notify.HelpLine{Usage: usage(slash, s), Help: s.help}
 	}
-	return b.String()
+	return notify.HelpText(slash, lines)
 }

@@ -2,8 +2,10 @@ package notify
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,4 +104,34 @@ func TestPlanText(t *testing.T) {
 		Refused: true, Reason: "the nodes are not ready"}
 	goldenText(t, "plan_text_ok", PlanText(ok, ""))
 	goldenText(t, "plan_text_refused", PlanText(refused, "drawbridge serve holds the state file: no history"))
+}
+
+// TestAnswers renders the bot's short answers.
+func TestAnswers(t *testing.T) {
+	at := time.Date(2026, 11, 29, 1, 0, 0, 0, time.UTC)
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, s := range []string{
+		WrongCommandText("/kong-upgrade", "/deploy"),
+		OutsideChannelText("C0123", false), OutsideChannelText("C0123", true),
+		BusyText(false), BusyText(true), ClickNotRecordedText(), QueuedText("/kong-upgrade", "start prod 3.5.0"),
+		NotARunText("x1", "/kong-upgrade abort <run>"), NoRunText(99, "/kong-upgrade"),
+		DeniedText(DeniedWhy("abort", "operator", false, nil)),
+		DeniedText(DeniedWhy("rollback", "operator", true, errors.New("usergroups.users.list: missing_scope"))),
+		ProblemText("cannot abort run 3: it has ended (succeeded)" + StaleNote(domain.StateSucceeded)),
+		InternalErrorText("status 3"),
+		HelpText("/kong-upgrade", []HelpLine{{"/kong-upgrade help", "this list"}, {"/kong-upgrade abort <run>", "stop a run before its downtime"}}),
+		ClusterNodesText("prod-eu", 2, []NodeAnswer{{Node: "kong-1", Version: "3.4.2", Ready: true}, {Node: "kong-2", Version: "3.4.2"}, {Node: "kong-3", Err: errors.New("refused")}}),
+		ClusterNodesText("staging", 3, nil),
+		NoWindowsText("staging"),
+		WindowText("prod-eu", "sunday-night", []time.Time{at, at.Add(7 * 24 * time.Hour)}, berlin),
+		BlackoutText("freeze", at, at.Add(48*time.Hour)),
+	} {
+		b.WriteString(s)
+		b.WriteString("\n---\n")
+	}
+	goldenText(t, "answers", b.String())
 }
