@@ -28,9 +28,11 @@ func TestLegacyStateResumes(t *testing.T) {
 	watch := legacyCluster(t, "watch.dump")
 	gateProm, watchProm := gate.StartPrometheus(t), watch.StartPrometheus(t)
 	// The watch cluster's watch is shorter now than when the file was written (an hour):
-	// its run, started then, is past its end and ends as soon as it is judged.
+	// its run, started then, is past its end and ends as soon as it is judged. The approval
+	// timeout is long enough for the gate the file's run opened in 2026 to be still open.
 	_, cfg := gate.WriteConfig(kongtest.ConfigOptions{Name: "gate", PrometheusURL: gateProm.URL(), Watch: 3 * time.Second, Extra: legacyChecks,
-		Others: []kongtest.Other{{Name: "watch", Cluster: watch, PrometheusURL: watchProm.URL(), Watch: 2 * time.Second}}})
+		ApprovalTTL: 200_000 * time.Hour,
+		Others:      []kongtest.Other{{Name: "watch", Cluster: watch, PrometheusURL: watchProm.URL(), Watch: 2 * time.Second}}})
 	if err := os.MkdirAll(filepath.Dir(cfg.StateFile), 0o700); err != nil {
 		t.Fatal(err)
 	}
