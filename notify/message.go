@@ -1,9 +1,9 @@
 package notify
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
-	"hash/fnv"
-	"time"
 
 	"github.com/slack-go/slack"
 
@@ -49,12 +49,26 @@ func StepKey(run domain.RunID, step domain.StepRecord) string {
 // SummaryKey names a run's final summary reply.
 func SummaryKey(run domain.RunID) string { return "run/" + run.String() + "/summary" }
 
-// NoticeKey names a notice reply; the same notice at the same time is the
+// NoticeKey names a notice reply; the same notice of the same revision of a run is the
 // same reply (so an event delivered twice is posted once).
-func NoticeKey(run domain.RunID, at time.Time, text string) string {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(text))
-	return fmt.Sprintf("run/%s/notice/%d-%08x", run, at.UnixNano(), h.Sum32())
+func NoticeKey(run domain.RunID, revision uint64, text string) string {
+	h := sha256.Sum256([]byte(text))
+	return fmt.Sprintf("run/%s/notice/%d/%s", run, revision, hex.EncodeToString(h[:6]))
+}
+
+// DecisionKey names the reply to an approver's approval.
+func DecisionKey(run domain.RunID, approver string) string {
+	return fmt.Sprintf("run/%s/decision/%s", run, approver)
+}
+
+// GateKey names the approvers' ping when the run reaches its gate (at that revision).
+func GateKey(run domain.RunID, revision uint64) string {
+	return fmt.Sprintf("run/%s/gate/%d", run, revision)
+}
+
+// StateKey names the reply that says why a run needs attention or rolls back.
+func StateKey(run domain.RunID, revision uint64) string {
+	return fmt.Sprintf("run/%s/state/%d", run, revision)
 }
 
 // UploadKey names a file shared in a run's thread (a watch chart).

@@ -2,8 +2,6 @@ package notify
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -82,25 +80,25 @@ func (s *Sink) Emit(e domain.Event) {
 		key = AlertKey(id, watch.Attempt)
 		msg = AlertReply(v, e.Breach, s.Config.Access.Operators, e.Auto)
 	case domain.EventNotice:
-		key = fmt.Sprintf("run/%s/notice/%d/%s", id, e.Run.Revision, shortHash(e.Message))
+		key = NoticeKey(id, e.Run.Revision, e.Message)
 		msg = NoticeReply(v, e.Message)
 	case domain.EventDecision:
 		if e.Decision != domain.DecisionApprove {
 			return // a rejection ends the run: its summary says who and why
 		}
-		key = fmt.Sprintf("run/%s/decision/%s", id, e.Actor)
+		key = DecisionKey(id, e.Actor)
 		msg = NoticeReply(v, DecisionText(v, e.Actor))
 	case domain.EventStateChanged:
 		s.settleAlert(ctx, v, status)
 		switch {
 		case e.Run.State == domain.StateAwaitingApproval:
-			key = fmt.Sprintf("run/%s/gate/%d", id, e.Run.Revision)
+			key = GateKey(id, e.Run.Revision)
 			msg = NoticeReply(v, GatePing(s.Config, e.Run))
 		case e.Run.State.Terminal():
 			key = SummaryKey(id)
 			msg = SummaryReply(v)
 		case e.Message != "" && (e.Run.State == domain.StateNeedsAttention || e.Run.State == domain.StateRollingBack):
-			key = fmt.Sprintf("run/%s/state/%d", id, e.Run.Revision)
+			key = StateKey(id, e.Run.Revision)
 			msg = NoticeReply(v, fmt.Sprintf("*%s*: %s", e.Run.State.Human(), e.Message))
 		}
 	}
@@ -146,9 +144,4 @@ func GatePing(cfg *config.Config, run domain.Run) string {
 		text += fmt.Sprintf("\nWatch baseline (last %s): %s.", bl.Lookback, strings.Join(parts, ", "))
 	}
 	return text
-}
-
-func shortHash(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:6])
 }

@@ -230,9 +230,7 @@ func stepFacts(m map[string]string) (domain.StepFacts, []string) {
 		}
 	}
 	f.Fingerprint = d.str("fingerprint")
-	if n := d.str("tables"); n != "" {
-		f.Tables = int(d.int64("tables"))
-	}
+	f.Tables = int(d.int64("tables"))
 	if path := d.str("path"); path != "" {
 		f.Backup = &domain.Backup{Path: path, Size: d.int64("size"), SHA256: d.str("sha256")}
 	}

@@ -106,7 +106,7 @@ func (e *Engine) decision(ctx context.Context, id domain.RunID, user string, d d
 		return st, err
 	}
 	// The status message shows the decision at once; the run's goroutine acts on it.
-	e.emit(ctx, domain.Event{Kind: domain.EventDecision, Run: st.Run, Actor: user, Decision: d})
+	e.emit(ctx, domain.Event{Kind: domain.EventDecision, Run: st.Run, Snapshot: st, Actor: user, Decision: d})
 	e.spawn(id)
 	return st, nil
 }

@@ -127,14 +127,29 @@ func newHarness(t testing.TB, c *cluster, tweak func(*upgrade.Options)) *harness
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, c: c, store: store, notify: make(chan struct{}, 1)}
-	opts := nodeWatch(wire.EngineOptions(c.cfg, store, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	h := startHarness(t, c.cfg, store, func(o *upgrade.Options) {
+		*o = nodeWatch(*o)
+		if tweak != nil {
+			tweak(o)
+		}
+	})
+	h.c = c
+	return h
+}
+
+// startHarness runs an engine on cfg's clusters and store, with the real adapters (the
+// Prometheus watch included) unless tweak changes them. The engine is closed, the state file
+// checked and the store closed at cleanup.
+func startHarness(t testing.TB, cfg *config.Config, store *storage.Store, tweak func(*upgrade.Options)) *harness {
+	t.Helper()
+	h := &harness{t: t, store: store, notify: make(chan struct{}, 1)}
+	opts := wire.EngineOptions(cfg, store, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	opts.Sink = upgrade.SinkFunc(h.emit)
 	if tweak != nil {
 		tweak(&opts)
 	}
-	h.engine, err = upgrade.New(opts)
-	if err != nil {
+	var err error
+	if h.engine, err = upgrade.New(opts); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.engine.Recover(t.Context()); err != nil {

@@ -1,7 +1,6 @@
 package upgrade_test
 
 import (
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,8 +12,6 @@ import (
 	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/internal/kongtest"
 	"github.com/drawbridge/drawbridge/storage"
-	"github.com/drawbridge/drawbridge/upgrade"
-	"github.com/drawbridge/drawbridge/wire"
 )
 
 // TestLegacyStateResumes opens the state file the release before typed facts wrote
@@ -128,21 +125,7 @@ func TestLegacyStateResumes(t *testing.T) {
 		}
 	}
 
-	h := &harness{t: t, store: store, notify: make(chan struct{}, 1)}
-	opts := wire.EngineOptions(cfg, store, slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	opts.Sink = upgrade.SinkFunc(h.emit)
-	if h.engine, err = upgrade.New(opts); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		h.engine.Close()
-		if err := store.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	if err := h.engine.Recover(ctx); err != nil {
-		t.Fatal(err)
-	}
+	h := startHarness(t, cfg, store, nil)
 	if _, err := h.engine.Approve(ctx, atGate.ID, "U0APPROVER"); err != nil {
 		t.Fatal(err)
 	}

@@ -168,7 +168,7 @@ func (e *Engine) execute(r *runner, v view, id domain.StepID) {
 type stepResult struct {
 	err     error
 	tail    string
-	facts   domain.StepFacts
+	facts   domain.StepFacts // set by runStep from what the step recorded as it went
 	skipped bool
 	// learned writes what the step found into the run's facts when the step succeeds.
 	learned func(*domain.Run)

@@ -76,12 +76,7 @@ func (p Plan) Summary() domain.PlanSummary {
 	for _, ch := range p.Checks {
 		s.Checks = append(s.Checks, domain.CheckVerdict{Name: ch.Name, Verdict: ch.Verdict(), Detail: ch.Detail})
 	}
-	for _, m := range p.Migrations {
-		s.Migrations = append(s.Migrations, m.Subsystem+":"+m.Name)
-	}
-	for _, m := range p.PendingAfterUp {
-		s.PendingAfterUp = append(s.PendingAfterUp, m.Subsystem+":"+m.Name)
-	}
+	s.Migrations, s.PendingAfterUp = migrationIDs(p.Migrations), migrationIDs(p.PendingAfterUp)
 	return s
 }
 

@@ -191,12 +191,15 @@ func (e *Engine) checkAccess(ctx context.Context, c *config.Cluster, view nodesV
 }
 
 // MigrationNames writes migrations as "core:021_340_to_350, acme:003_350_to_360".
-func MigrationNames(ms []catalog.Migration) string {
-	parts := make([]string, len(ms))
+func MigrationNames(ms []catalog.Migration) string { return strings.Join(migrationIDs(ms), ", ") }
+
+// migrationIDs names each migration "subsystem:name".
+func migrationIDs(ms []catalog.Migration) []string {
+	ids := make([]string, len(ms))
 	for i, m := range ms {
-		parts[i] = m.Subsystem + ":" + m.Name
+		ids[i] = m.Subsystem + ":" + m.Name
 	}
-	return strings.Join(parts, ", ")
+	return ids
 }
 
 func (e *Engine) checkMetrics(ctx context.Context, c *config.Cluster) Check {

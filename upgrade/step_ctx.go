@@ -169,14 +169,6 @@ func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), '
 // ms rounds a measured time to the millisecond, as it is kept and shown.
 func ms(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 
-// merge adds what a step recorded as it went (into) to the facts it returned.
-func merge(into, res domain.StepFacts) domain.StepFacts {
-	if res.Gate != nil {
-		into.Gate = res.Gate
-	}
-	return into
-}
-
 func (s *stepCtx) openDB(ctx context.Context) (Database, error) {
 	db, err := s.e.opts.OpenDB(ctx, s.c)
 	if err != nil {

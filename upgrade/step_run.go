@@ -22,7 +22,7 @@ func (e *Engine) runStep(ctx context.Context, run domain.Run, rec domain.StepRec
 	} else {
 		res = stepResult{err: fmt.Errorf("unknown step %d", d.ID)}
 	}
-	res.facts = merge(s.facts, res.facts)
+	res.facts = s.facts
 	if res.tail == "" {
 		res.tail = s.tail.String()
 	}

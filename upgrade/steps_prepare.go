@@ -218,7 +218,8 @@ func (s *stepCtx) gate(ctx context.Context) stepResult {
 		if w := s.run.Facts.Warnings; len(w) > 0 {
 			s.notice("Warning at the gate: " + strings.Join(w, "; "))
 		}
-		return stepResult{facts: domain.StepFacts{Gate: &domain.GateCrossing{}}}
+		s.facts.Gate = &domain.GateCrossing{}
+		return stepResult{}
 	}
 	// Crossing. Approvals may have come long before (ahead of a window): what the
 	// downtime relies on is checked again now: the nodes still run X, and Kong's
@@ -255,5 +256,6 @@ func (s *stepCtx) gate(ctx context.Context) stepResult {
 	if s.run.Window != "" {
 		crossed += ", inside window " + s.run.Window
 	}
-	return stepResult{facts: domain.StepFacts{Gate: &domain.GateCrossing{Crossed: true, At: crossed, ApprovedBy: who}}}
+	s.facts.Gate = &domain.GateCrossing{Crossed: true, At: crossed, ApprovedBy: who}
+	return stepResult{}
 }
