@@ -25,6 +25,10 @@ Kong, simulated (docs/kongsim.md):
                                       install Kong V in a node's prefix, as a package upgrade
                                       would (OSS or an Enterprise build such as 3.4.3.12), and/or
                                       custom plugins beside it (kept across versions)
+  run --version V [--from PREFIX] [-e KEY=VALUE…] -- kong ARGS
+                                      the kong CLI of Kong V in a throwaway prefix, as "docker run
+                                      --rm kong:V kong …" (the node's faults and custom plugins with
+                                      --from); nothing of a node changes
   plugins -p PREFIX [--version V] [--require NAME[,NAME…]]
                                       list the custom plugins installed for Kong V (default: the
                                       installed version); exit 1 naming a required one missing
@@ -55,6 +59,8 @@ func Main(ctx context.Context, env *Env, program string, argv []string) int {
 		return Kong(ctx, env, argv[1:])
 	case "install":
 		return install(env, argv[1:])
+	case "run":
+		return runImage(ctx, env, argv[1:])
 	case "plugins":
 		return plugins(env, argv[1:])
 	case "node":
