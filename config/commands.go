@@ -39,6 +39,18 @@ type CommandData struct {
 	Version string // the version being installed or started: Y, or X during a rollback
 	Force   bool   // migrations need -f
 	Node    NodeData
+	// Scratch is the rehearsal's copy of Kong's database (rehearsal commands only).
+	Scratch ScratchData
+}
+
+// ScratchData names the rehearsal's scratch database for its commands. There is no
+// password: the commands take it from their own environment (KONG_PG_PASSWORD, a pgpass
+// file), as Kong's migrations would.
+type ScratchData struct {
+	Database string
+	Host     string
+	Port     string
+	User     string
 }
 
 // NodeData is the node part of CommandData.

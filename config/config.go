@@ -91,6 +91,7 @@ type Cluster struct {
 	Parallelism          int        `yaml:"parallelism"`       // nodes acted on at once; default 10
 	CommandTimeout       Duration   `yaml:"command_timeout"`   // per node command; default 10m
 	Commands             Commands   `yaml:"commands"`
+	Rehearsal            Rehearsal  `yaml:"rehearsal"`
 	Prometheus           Prometheus `yaml:"prometheus"`
 	Watch                Watch      `yaml:"watch"`
 
@@ -104,6 +105,24 @@ type Cluster struct {
 type Database struct {
 	DSN Secret `yaml:"dsn"` // postgres://… or key=value; holds a password, so it is a Secret
 }
+
+// Rehearsal configures the rehearsal of Y's migrations on a scratch copy of Kong's
+// database, made from the verified backup before the gate while X keeps serving. A cluster
+// without migrations_up here is not rehearsed.
+type Rehearsal struct {
+	// DSN is another PostgreSQL server for the scratch database (a role there that may
+	// create databases); "" = Kong's own server, where the copy gets Kong's database's owner,
+	// encoding and settings. The copy is named <kong database>_rehearsal_<run>.
+	DSN Secret `yaml:"dsn"`
+	// MigrationsUp and MigrationsFinish run Y's kong migrations up and finish against the
+	// copy, once each (with .Scratch naming it). Y must be runnable without touching the
+	// nodes: a container image, or Y staged beside X.
+	MigrationsUp     Argv `yaml:"migrations_up"`
+	MigrationsFinish Argv `yaml:"migrations_finish"`
+}
+
+// Enabled reports whether the cluster is rehearsed.
+func (r Rehearsal) Enabled() bool { return len(r.MigrationsUp) > 0 }
 
 // Node is one Kong node of a cluster.
 type Node struct {

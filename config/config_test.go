@@ -179,6 +179,10 @@ func TestBadConfigs(t *testing.T) {
 		{"min above max", "          max: 0.01\n", "          max: 0.01\n          min: 0.5\n", nil, "clusters[0].watch.checks[0].min", 53, "every value would fail"},
 		{"threshold not a number", "max: 0.01", "max: 1%", nil, "clusters[0].watch.checks[0].max", 52, "not a number"},
 		{"auto_rollback not a bool", "failure_limit: 2", "failure_limit: 2\n      auto_rollback: yes", nil, "clusters[0].watch.auto_rollback", 49, "true or false"},
+		{"rehearsal without migrations_up", "    prometheus:\n", "    rehearsal:\n      migrations_finish: [kong, migrations, finish]\n    prometheus:\n", nil, "clusters[0].rehearsal.migrations_up", 0, "is missing"},
+		{"rehearsal without migrations_finish", "    prometheus:\n", "    rehearsal:\n      migrations_up: [kong, migrations, up]\n    prometheus:\n", nil, "clusters[0].rehearsal.migrations_finish", 0, "needs both"},
+		{"rehearsal template unknown field", "    prometheus:\n", "    rehearsal:\n      migrations_up: [env, \"KONG_PG_DATABASE={{.Scratch.Name}}\", kong, migrations, up]\n      migrations_finish: [kong, migrations, finish]\n    prometheus:\n", nil, "clusters[0].rehearsal.migrations_up", 0, "can't evaluate field Name"},
+		{"rehearsal dsn not parseable", "    prometheus:\n", "    rehearsal:\n      dsn: postgres://u:pw@db:notaport/x\n      migrations_up: [kong, migrations, up]\n      migrations_finish: [kong, migrations, finish]\n    prometheus:\n", nil, "clusters[0].rehearsal.dsn", 0, "not a PostgreSQL connection string"},
 		{"yaml syntax error", "access:\n  operators", "access:\n operators", nil, "", 9, "not valid YAML"},
 	}
 	if len(cases) < 30 {

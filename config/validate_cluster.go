@@ -44,6 +44,7 @@ func (v *validator) clusters(windows map[string]bool) {
 			v.col.add(join(p, "command_timeout"), "a positive duration such as 10m", "is %s", c.CommandTimeout)
 		}
 		v.commands(p, c)
+		v.rehearsal(p, c)
 		v.prometheus(p, c)
 		v.watch(p, c)
 	}
@@ -124,6 +125,32 @@ func (v *validator) commands(p string, c *Cluster) {
 	}
 }
 
+// rehearsal checks the rehearsal section: both commands or neither, each rendering with
+// .Scratch, and a DSN that parses when one is given.
+func (v *validator) rehearsal(p string, c *Cluster) {
+	rp := join(p, "rehearsal")
+	r := c.Rehearsal
+	if r.DSN != "" {
+		if _, err := pgconn.ParseConfig(string(r.DSN)); err != nil {
+			v.col.add(join(rp, "dsn"), "postgres://user:password@host:5432/postgres or host=… user=… dbname=…", "is not a PostgreSQL connection string")
+		}
+	}
+	if !r.Enabled() {
+		if r.DSN != "" || len(r.MigrationsFinish) > 0 {
+			v.col.add(join(rp, "migrations_up"), `an argv list running Y's kong migrations up against the copy, e.g. [docker, run, --rm, -e, "KONG_PG_DATABASE={{.Scratch.Database}}", "kong:{{.Version}}", kong, migrations, up]`, "is missing: the rehearsal cannot run without it")
+		}
+		return
+	}
+	for _, s := range []commandSpec{{"migrations_up", r.MigrationsUp, true, false}, {"migrations_finish", r.MigrationsFinish, true, false}} {
+		path := join(rp, s.key)
+		if len(s.argv) == 0 {
+			v.col.add(path, `an argv list running Y's kong `+strings.ReplaceAll(s.key, "_", " ")+` against {{.Scratch.Database}}`, "is missing: the rehearsal needs both migrations commands")
+			continue
+		}
+		v.argv(path, s, c)
+	}
+}
+
 // argv checks that every element of a command template parses, uses only CommandData's
 // fields, and renders for every node (a .Node.Vars key a node lacks is a problem).
 func (v *validator) argv(path string, s commandSpec, c *Cluster) {
@@ -142,9 +169,10 @@ func (v *validator) argv(path string, s commandSpec, c *Cluster) {
 	}
 	for _, n := range nodes {
 		for _, force := range []bool{false, true} {
-			data := CommandData{Cluster: c.Name, Run: "1", From: "3.4.2", To: "3.5.0", Version: "3.5.0", Force: force, Node: NodeDataOf(n)}
+			data := CommandData{Cluster: c.Name, Run: "1", From: "3.4.2", To: "3.5.0", Version: "3.5.0", Force: force, Node: NodeDataOf(n),
+				Scratch: ScratchData{Database: "kong_rehearsal_1", Host: "127.0.0.1", Port: "5432", User: "kong"}}
 			if _, err := s.argv.Render(data); err != nil {
-				v.col.add(path, "only the fields .Cluster .Run .From .To .Version .Force .Node.Name .Node.AdminURL .Node.Vars.<key>",
+				v.col.add(path, "only the fields .Cluster .Run .From .To .Version .Force .Node.Name .Node.AdminURL .Node.Vars.<key> .Scratch.Database .Scratch.Host .Scratch.Port .Scratch.User",
 					"does not render for node %q: %v", n.Name, err)
 				return
 			}

@@ -202,6 +202,16 @@ type Restore struct {
 	Duration    time.Duration
 }
 
+// ScratchCopy is a throwaway copy of Kong's database, restored from a backup for a
+// rehearsal of the migrations.
+type ScratchCopy struct {
+	Database string
+	Host     string
+	Port     int
+	User     string
+	Duration time.Duration // creating the database and restoring the archive into it
+}
+
 // CommandResult is one node command's outcome.
 type CommandResult struct {
 	Action   string // stop, start, install, migrations_up, …

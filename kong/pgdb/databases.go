@@ -42,23 +42,32 @@ func readRestoreState(ctx context.Context, m *pgx.Conn, names restoreNames) (res
 		name string
 		into *database
 	}{{names.target, &st.target}, {names.restore, &st.restore}, {names.failed, &st.failed}} {
-		var rowJSON []byte
-		err := m.QueryRow(ctx, `SELECT pg_get_userbyid(d.datdba), pg_has_role(d.datdba, 'MEMBER'), d.datallowconn,
-		        pg_encoding_to_char(d.encoding), to_jsonb(d)
-		    FROM pg_database d WHERE d.datname = $1`, d.name).
-			Scan(&d.into.owner, &d.into.ownerMember, &d.into.allowConn, &d.into.encoding, &rowJSON)
-		if errors.Is(err, pgx.ErrNoRows) {
-			continue
-		}
-		if err != nil {
-			return st, fmt.Errorf("look up database %q: %w", d.name, err)
-		}
-		d.into.exists = true
-		if err := json.Unmarshal(rowJSON, &d.into.row); err != nil {
-			return st, fmt.Errorf("look up database %q: %w", d.name, err)
+		if *d.into, err = lookupDatabase(ctx, m, d.name); err != nil {
+			return st, err
 		}
 	}
 	return st, nil
+}
+
+// lookupDatabase reads one pg_database row (exists false when there is none).
+func lookupDatabase(ctx context.Context, m *pgx.Conn, name string) (database, error) {
+	var d database
+	var rowJSON []byte
+	err := m.QueryRow(ctx, `SELECT pg_get_userbyid(d.datdba), pg_has_role(d.datdba, 'MEMBER'), d.datallowconn,
+	        pg_encoding_to_char(d.encoding), to_jsonb(d)
+	    FROM pg_database d WHERE d.datname = $1`, name).
+		Scan(&d.owner, &d.ownerMember, &d.allowConn, &d.encoding, &rowJSON)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return database{}, nil
+	}
+	if err != nil {
+		return database{}, fmt.Errorf("look up database %q: %w", name, err)
+	}
+	d.exists = true
+	if err := json.Unmarshal(rowJSON, &d.row); err != nil {
+		return database{}, fmt.Errorf("look up database %q: %w", name, err)
+	}
+	return d, nil
 }
 
 // createLike creates an empty database name from template0 with like's owner, encoding and
