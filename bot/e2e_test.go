@@ -85,7 +85,7 @@ func TestWholeRunFromSlack(t *testing.T) {
 			t.Errorf("step %s has %d thread replies, want 1", s.Name, perKey[key])
 		}
 	}
-	if len(steps) != 12 {
+	if len(steps) != len(domain.ForwardSteps) {
 		t.Errorf("%d step records", len(steps))
 	}
 	for k, n := range perKey {

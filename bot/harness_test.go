@@ -95,6 +95,8 @@ type worldOpts struct {
 	// prepare, when set, gets the cluster laid out, bootstrapped and seeded but not
 	// started (installing a custom plugin, say); it starts the nodes.
 	prepare func(*kongtest.Cluster)
+	// rehearsal: the cluster rehearses Y's migrations on a copy (kongsim run).
+	rehearsal bool
 }
 
 func newWorld(t testing.TB, o worldOpts) *world {
@@ -125,7 +127,7 @@ func newWorld(t testing.TB, o worldOpts) *world {
 	}
 	w.cfgOpt = kongtest.ConfigOptions{PrometheusURL: promURL, SlackAPIURL: w.slack.URL(), Watch: o.watch, Interval: o.interval, AutoRollback: o.autoRollback,
 		Operators: o.operators, Approvers: o.approvers, Required: o.required, SelfApproval: o.self, AppToken: o.appToken,
-		Top: o.top, Extra: o.extra, ApprovalTTL: o.ttl}
+		Top: o.top, Extra: o.extra, ApprovalTTL: o.ttl, Rehearsal: o.rehearsal}
 	w.cfgPth, _ = w.c.WriteConfig(w.cfgOpt)
 	w.start()
 	t.Cleanup(w.stop)

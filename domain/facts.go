@@ -17,6 +17,10 @@ type Facts struct {
 	Backup   *Backup      `json:"backup,omitempty"`
 	Baseline *Baseline    `json:"baseline,omitempty"` // the watch's checks before the gate
 
+	// Rehearsal and prediction, before the gate.
+	Rehearsal  *Rehearsal  `json:"rehearsal,omitempty"`  // nil: not rehearsed
+	Prediction *Prediction `json:"prediction,omitempty"` // the downtime expected at the gate
+
 	// Scheduling and the watch.
 	WindowCloses time.Time `json:"window_closes,omitzero"` // a scheduled run's window: the gate expires then
 	WatchStarted time.Time `json:"watch_started,omitzero"`
@@ -62,4 +66,43 @@ type Measurements struct {
 	Commands         time.Duration `json:"commands,omitempty"`          // what the node commands took of it
 	Overhead         time.Duration `json:"overhead,omitempty"`          // what drawbridge added
 	RollbackDowntime time.Duration `json:"rollback_downtime,omitempty"` // from the rollback's first stop to X ready again
+	// The downtime's parts as the commands took them (span from the first node's start to
+	// the last one's end), to set against the prediction.
+	Parts *DowntimeParts `json:"parts,omitempty"`
+}
+
+// DowntimeParts are the parts of a downtime: stopping X, installing Y, kong migrations up
+// and finish, starting Y, and what drawbridge itself added (waiting for nodes, checks).
+type DowntimeParts struct {
+	Stop     time.Duration `json:"stop"`
+	Install  time.Duration `json:"install"`
+	Up       time.Duration `json:"up"`
+	Finish   time.Duration `json:"finish"`
+	Start    time.Duration `json:"start"`
+	Overhead time.Duration `json:"overhead"`
+}
+
+// Total is the whole downtime the parts make.
+func (p DowntimeParts) Total() time.Duration {
+	return p.Stop + p.Install + p.Up + p.Finish + p.Start + p.Overhead
+}
+
+// Rehearsal is what the rehearsal of Y's migrations on a scratch copy of the database
+// measured, before the gate.
+type Rehearsal struct {
+	Database string        `json:"database"` // the copy, dropped at the end
+	Restore  time.Duration `json:"restore"`  // creating the copy from the backup
+	Up       time.Duration `json:"up"`       // kong migrations up on the copy
+	Finish   time.Duration `json:"finish"`   // kong migrations finish on the copy
+}
+
+// Prediction is the downtime expected before the gate, in its parts, and where each came
+// from.
+type Prediction struct {
+	DowntimeParts
+	// Migrations says where up and finish come from: "rehearsal", "earlier runs" or
+	// "default"; Nodes the same for stop, install, start and drawbridge's share.
+	Migrations string `json:"migrations"`
+	Nodes      string `json:"nodes"`
+	Runs       int    `json:"runs,omitempty"` // the earlier runs it learned from
 }

@@ -1,7 +1,5 @@
 package domain
 
-import "time"
-
 // PlanSummary is a dry run of an upgrade as people read it: what a run would check, do and
 // leave pending, and whether it could go ahead. The engine computes the plan; notify writes
 // it.
@@ -19,8 +17,9 @@ type PlanSummary struct {
 	NewPlugins                 []string
 	Force                      bool
 	Breaking                   []Breaking
-	Baseline                   *Baseline     // the watch's checks now, when taken
-	PredictedDowntime          time.Duration // 0: no earlier run to go by
+	Baseline                   *Baseline   // the watch's checks now, when taken
+	Prediction                 *Prediction // the downtime to expect (nil: not computed)
+	Rehearsed                  bool        // the cluster rehearses the migrations on a copy
 	Refused                    bool
 	Reason                     string
 }

@@ -5,7 +5,9 @@ import (
 	"time"
 )
 
-// StepID names a step. Forward steps are numbered 1–12; rollback steps from 101.
+// StepID names a step as step records store it. Forward steps 1–12 are the original twelve,
+// later ones (the rehearsal, 13) take the next numbers and their place in ForwardSteps;
+// rollback steps are numbered from 101. People count steps by Position.
 type StepID int
 
 // Forward steps.
@@ -22,6 +24,8 @@ const (
 	StepStart
 	StepWatch
 	StepDecommission
+	// StepRehearsal runs between stage and the gate (its place in ForwardSteps).
+	StepRehearsal
 )
 
 // Rollback steps.
@@ -53,6 +57,7 @@ var ForwardSteps = []Step{
 	{StepBackup, "backup", "database backup", false, true, StatePreparing},
 	{StepEvaluate, "evaluate", "evaluate release notes", false, true, StatePreparing},
 	{StepStage, "stage", "stage new version", false, true, StatePreparing},
+	{StepRehearsal, "rehearsal", "rehearse migrations on a copy", false, true, StatePreparing},
 	{StepApproval, "approval", "approval gate", false, true, StateAwaitingApproval},
 	{StepStop, "stop", "stop X, install Y", true, true, StateStopping},
 	{StepMigrationsUp, "migrations_up", "kong migrations up", true, false, StateMigrating},
@@ -75,6 +80,34 @@ func StepOf(i int) (Step, bool) {
 		for _, s := range list {
 			if int(s.ID) == i {
 				return s, true
+			}
+		}
+	}
+	return Step{}, false
+}
+
+// Position is where people count a step: 1… for the forward steps in their order
+// (ForwardSteps), 101… for the rollback's; 0 for an unknown index.
+func Position(i int) int {
+	for p, s := range ForwardSteps {
+		if int(s.ID) == i {
+			return p + 1
+		}
+	}
+	for p, s := range RollbackSteps {
+		if int(s.ID) == i {
+			return 101 + p
+		}
+	}
+	return 0
+}
+
+// NextStep is the step after index i in its list (false after the last).
+func NextStep(i int) (Step, bool) {
+	for _, list := range [][]Step{ForwardSteps, RollbackSteps} {
+		for p, s := range list {
+			if int(s.ID) == i && p+1 < len(list) {
+				return list[p+1], true
 			}
 		}
 	}
@@ -157,6 +190,8 @@ type StepFacts struct {
 	Spans       []ActionSpan   `json:"spans,omitempty"`       // per node action: the slowest node and the whole span
 	Restore     *Restored      `json:"restore,omitempty"`     // rollback_restore
 	Blind       bool           `json:"blind,omitempty"`       // watch: ended unable to see its metrics
+	Rehearsal   *Rehearsal     `json:"rehearsal,omitempty"`   // rehearsal
+	Prediction  *Prediction    `json:"prediction,omitempty"`  // rehearsal: the downtime expected at the gate
 }
 
 // CheckVerdict is one preflight check's outcome.
@@ -171,8 +206,8 @@ type Evaluation struct {
 	Migrations        int           `json:"migrations"`
 	PendingAfterUp    string        `json:"pending_after_up,omitempty"` // left for finish
 	NewPlugins        []string      `json:"new_plugins,omitempty"`
-	Force             bool          `json:"force,omitempty"` // migrations run with -f
-	PredictedDowntime time.Duration `json:"predicted_downtime,omitempty"`
+	Force             bool          `json:"force,omitempty"`              // migrations run with -f
+	PredictedDowntime time.Duration `json:"predicted_downtime,omitempty"` // earlier releases; now Facts.Prediction
 	BreakingLines     []string      `json:"breaking_lines,omitempty"`
 }
 

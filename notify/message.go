@@ -89,12 +89,29 @@ func stepTitle(run domain.Run, index int, name string) string {
 	return domain.StepTitleFor(index, run.From, run.To)
 }
 
-// stepNumber is how people count steps: 1–12 forward, R1–R3 for rollback.
+// stepNumber is how people count steps: 1… forward in their order, R1–R3 for rollback;
+// an index the engine does not know shows as it is.
 func stepNumber(index int) string {
-	if index > 100 {
-		return fmt.Sprintf("R%d", index-100)
+	p := domain.Position(index)
+	switch {
+	case p == 0:
+		return fmt.Sprint(index)
+	case p > 100:
+		return fmt.Sprintf("R%d", p-100)
 	}
-	return fmt.Sprint(index)
+	return fmt.Sprint(p)
+}
+
+// byPosition orders step indexes as people count them (unknown ones last, by index).
+func byPosition(a, b int) int {
+	pa, pb := domain.Position(a), domain.Position(b)
+	if pa == 0 {
+		pa = 1000 + a
+	}
+	if pb == 0 {
+		pb = 1000 + b
+	}
+	return pa - pb
 }
 
 // versions is "3.4.3 → 3.9.1", or "→ 3.9.1" before preflight has read X.

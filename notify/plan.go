@@ -22,7 +22,7 @@ func PlanText(p domain.PlanSummary, note string) string {
 	}
 	fmt.Fprintf(&w, "\nsteps\n")
 	for _, s := range p.Steps {
-		line := fmt.Sprintf("  %2d  %s", s.Index, s.Title)
+		line := fmt.Sprintf("  %2s  %s", stepNumber(s.Index), s.Title)
 		if s.Note != "" {
 			line = fmt.Sprintf("%-34s %s", line, s.Note)
 		}
@@ -47,10 +47,11 @@ func PlanText(p domain.PlanSummary, note string) string {
 	if p.Baseline != nil {
 		fmt.Fprintf(&w, "\nwatch baseline (last %s)\n%s", units.Duration(p.Baseline.Lookback), p.Baseline.Lines())
 	}
-	if p.PredictedDowntime > 0 {
-		fmt.Fprintf(&w, "\npredicted downtime: %s (average of earlier runs)\n", units.Duration(p.PredictedDowntime))
-	} else if p.From != "" {
-		fmt.Fprintf(&w, "\npredicted downtime: no earlier run on %s to go by\n", p.Cluster)
+	if p.Prediction != nil && p.From != "" {
+		fmt.Fprintf(&w, "\npredicted downtime %s\n  %s\n", predictionText(*p.Prediction), predictionBasis(*p.Prediction))
+		if p.Rehearsed {
+			fmt.Fprintf(&w, "  the rehearsal before the gate measures up and finish on a copy of this database\n")
+		}
 	}
 	if !p.Guaranteed && len(p.Hops) > 2 {
 		fmt.Fprintf(&w, "\nguaranteed hops: %s\n", strings.Join(p.Hops, " → "))

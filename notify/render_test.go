@@ -49,17 +49,34 @@ func failed(i int, start, end time.Time, err string) domain.StepRecord {
 }
 
 // forward returns steps 1…n succeeded, a few seconds each, step 5 skipped.
+// forward is the forward steps done, in their order, through step n.
 func forward(n int) []domain.StepRecord {
 	var out []domain.StepRecord
-	for i := 1; i <= n; i++ {
-		r := done(i, at(0, i*10), at(0, i*10+4))
-		if i == 5 {
+	for p, d := range domain.ForwardSteps {
+		i := int(d.ID)
+		r := done(i, at(0, p*10), at(0, p*10+4))
+		switch d.ID {
+		case domain.StepStage:
 			r.Status, r.StartedAt, r.EndedAt = domain.StepSkipped, time.Time{}, time.Time{}
+		case domain.StepRehearsal:
+			r.Facts = domain.StepFacts{Rehearsal: rehearsal, Prediction: prediction, Commands: rehearsal.Up + rehearsal.Finish}
 		}
 		out = append(out, r)
+		if i == n {
+			break
+		}
 	}
 	return out
 }
+
+var (
+	rehearsal  = &domain.Rehearsal{Database: "kong_rehearsal_12", Restore: 8200 * time.Millisecond, Up: 21400 * time.Millisecond, Finish: 6100 * time.Millisecond}
+	prediction = &domain.Prediction{DowntimeParts: domain.DowntimeParts{Stop: 3 * time.Second, Install: 4 * time.Second,
+		Up: 21400 * time.Millisecond, Finish: 6100 * time.Millisecond, Start: 5 * time.Second, Overhead: 1500 * time.Millisecond},
+		Migrations: "rehearsal", Nodes: "earlier runs", Runs: 3}
+	measuredParts = &domain.DowntimeParts{Stop: 2900 * time.Millisecond, Install: 4100 * time.Millisecond, Up: 22 * time.Second,
+		Finish: 6300 * time.Millisecond, Start: 5400 * time.Millisecond, Overhead: 550 * time.Millisecond}
+)
 
 func baseRun(state domain.RunState) domain.Run {
 	return domain.Run{
@@ -72,7 +89,7 @@ func baseRun(state domain.RunState) domain.Run {
 	}
 }
 
-var measured = domain.Measurements{Downtime: 41250 * time.Millisecond, Commands: 40700 * time.Millisecond, Overhead: 550 * time.Millisecond}
+var measured = domain.Measurements{Downtime: 41250 * time.Millisecond, Commands: 40700 * time.Millisecond, Overhead: 550 * time.Millisecond, Parts: measuredParts}
 
 // views returns a realistic view of a run in every state.
 func views() map[string]RunView {
@@ -92,17 +109,18 @@ func views() map[string]RunView {
 			st.Run.Facts.Backup = nil
 		}),
 		"awaiting_approval": mk(domain.StateAwaitingApproval, func(st *domain.Status) {
-			st.Steps = append(forward(5), running(6, at(1, 0)))
+			st.Steps = append(forward(int(domain.StepRehearsal)), running(6, at(1, 0)))
+			st.Run.Facts.Rehearsal, st.Run.Facts.Prediction = rehearsal, prediction
 			st.Approvals = []domain.Approval{{UserID: "W0BOBBY42", Decision: domain.DecisionApprove, At: at(5, 0)}}
 			st.Run.Facts.Warnings = []string{"3.4.3 → 3.9.1 is not a path Kong guarantees (guaranteed hops: 3.4 → 3.9)"}
 		}),
 		"rejected": mk(domain.StateRejected, func(st *domain.Status) {
-			st.Steps = append(forward(5), failed(6, at(1, 0), at(6, 0), "rejected by W0BOBBY42: not during the sale"))
+			st.Steps = append(forward(int(domain.StepRehearsal)), failed(6, at(1, 0), at(6, 0), "rejected by W0BOBBY42: not during the sale"))
 			st.Approvals = []domain.Approval{{UserID: "W0BOBBY42", Decision: domain.DecisionReject, Reason: "not during the sale", At: at(6, 0)}}
 			st.Run.Reason = "rejected by W0BOBBY42: not during the sale; freeze lifted"
 		}),
 		"expired": mk(domain.StateExpired, func(st *domain.Status) {
-			st.Steps = append(forward(5), failed(6, at(1, 0), at(6, 0), "the approval timed out"))
+			st.Steps = append(forward(int(domain.StepRehearsal)), failed(6, at(1, 0), at(6, 0), "the approval timed out"))
 			st.Run.Reason, st.Run.Window = "approval timed out after 2h; freeze lifted", "saturday-night"
 		}),
 		"stopping": mk(domain.StateStopping, func(st *domain.Status) {
@@ -133,6 +151,7 @@ func views() map[string]RunView {
 			downtime(st)
 			st.Run.DowntimeEnd = at(2, 41)
 			st.Run.Facts.Measured = measured
+			st.Run.Facts.Prediction = prediction
 			st.Steps = forward(12)
 			st.Run.Reason = "prod-eu upgraded from 3.4.3 to 3.9.1; downtime 41.250s (commands 40.700s, drawbridge 0.550s)"
 		}),
@@ -427,6 +446,7 @@ func stepFixtures() map[string]struct {
 		"output_cut":          {vs["migrating"], huge},
 		"restore_succeeded":   {vs["rolling_back"], restore},
 		"stage_skipped":       {vs["preparing"], forward(5)[4]},
+		"rehearsed":           {vs["awaiting_approval"], forward(int(domain.StepRehearsal))[5]},
 		"decommission_done":   {vs["succeeded"], done(12, at(7, 0), at(7, 3))},
 		"rollback_start_done": {vs["rolled_back"], done(103, at(5, 41), at(6, 0))},
 	}

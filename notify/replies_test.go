@@ -97,7 +97,8 @@ func TestPlanText(t *testing.T) {
 		Breaking: []domain.Breaking{{Line: "3.5", Link: "https://docs.konghq.com/gateway/changelog/#350", Changes: []string{"a change"}}},
 		Baseline: &domain.Baseline{Taken: at, Lookback: 30 * time.Minute, Values: map[string]float64{"traffic (req/s)": 45.25},
 			Notes: map[string]string{"p99 latency (ms)": "no data"}, Skipped: []domain.Interval{{From: at.Add(-20 * time.Minute), To: at.Add(-15 * time.Minute)}}},
-		PredictedDowntime: 38 * time.Second,
+		Prediction: &domain.Prediction{DowntimeParts: domain.DowntimeParts{Stop: 10 * time.Second, Install: 30 * time.Second,
+			Up: 30 * time.Second, Finish: 10 * time.Second, Start: 20 * time.Second, Overhead: 5 * time.Second}, Migrations: "default", Nodes: "default"},
 	}
 	refused := domain.PlanSummary{Cluster: "prod-eu", To: "3.9.1", Hops: []string{"3.4.2", "3.8.0", "3.9.1"},
 		Checks:  []domain.CheckVerdict{{Name: "nodes answer", Verdict: "FAIL", Detail: "kong-2 does not answer"}},

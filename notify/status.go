@@ -222,11 +222,17 @@ func nodesText(v RunView) string {
 func gateText(v RunView) string {
 	approved, rejected := decisions(v.Status.Approvals)
 	t := fmt.Sprintf("*Approval needed* from %s\n%d of %d approvals", approverText(v, 1500), len(approved), v.required())
+
 	if len(approved) > 0 {
 		t += " · approved by " + mentionList(approved, 600)
 	}
 	if len(rejected) > 0 {
 		t += "\nRejected by " + mentionList(rejected, 600)
+	}
+	run := v.Status.Run
+	t += "\n*Rehearsal:* " + rehearsalText(run.Facts.Rehearsal)
+	if p := run.Facts.Prediction; p != nil {
+		t += "\n*Predicted downtime* " + escape(predictionText(*p)) + "\n_" + escape(predictionBasis(*p)) + "_"
 	}
 	if g := v.Status.Gate; g != nil && g.Approved() && !g.Until.IsZero() {
 		if g.Until.Before(g.Deadline) {
@@ -278,14 +284,14 @@ func decisions(aps []domain.Approval) (approved, rejected []string) {
 	return approved, rejected
 }
 
-// checklist is one line per step: forward steps 1–12 always, rollback steps
+// checklist is one line per step: the forward steps always, rollback steps
 // once a rollback is in the picture, and any other recorded step.
 func checklist(v RunView) []string {
 	run := v.Status.Run
 	recs := map[int]domain.StepRecord{}
 	var indexes []int
-	for i := int(domain.StepPreflight); i <= int(domain.StepDecommission); i++ {
-		indexes = append(indexes, i)
+	for _, d := range domain.ForwardSteps {
+		indexes = append(indexes, int(d.ID))
 	}
 	rollback := run.State == domain.StateRollingBack || run.State == domain.StateRolledBack || run.State == domain.StateRollbackFailed
 	for _, r := range v.Status.Steps {
@@ -295,8 +301,8 @@ func checklist(v RunView) []string {
 		}
 	}
 	if rollback {
-		for i := int(domain.StepRollbackStop); i <= int(domain.StepRollbackStart); i++ {
-			indexes = append(indexes, i)
+		for _, d := range domain.RollbackSteps {
+			indexes = append(indexes, int(d.ID))
 		}
 	}
 	for _, r := range v.Status.Steps {
@@ -304,7 +310,7 @@ func checklist(v RunView) []string {
 			indexes = append(indexes, r.Index)
 		}
 	}
-	slices.Sort(indexes)
+	slices.SortFunc(indexes, byPosition)
 	lines := make([]string, 0, len(indexes))
 	for _, i := range indexes {
 		r, ok := recs[i]

@@ -51,6 +51,14 @@ func stepFields(f domain.StepFacts) []field {
 	if f.Commands > 0 {
 		add("Commands took", duration(f.Commands))
 	}
+	if r := f.Rehearsal; r != nil {
+		add("Rehearsed on", codeText(r.Database)+" (dropped)")
+		add("Restore, up, finish", fmt.Sprintf("%s · %s · %s", duration(r.Restore), duration(r.Up), duration(r.Finish)))
+	}
+	if p := f.Prediction; p != nil {
+		add("Predicted downtime", plainDetail(predictionText(*p)))
+		add("Prediction from", plainDetail(predictionBasis(*p)))
+	}
 	if g := f.Gate; g != nil {
 		if len(g.ApprovedBy) > 0 {
 			add("Approved by", mentions(g.ApprovedBy))
@@ -175,11 +183,11 @@ func nextText(run domain.Run, step domain.StepRecord) string {
 		}
 		return fmt.Sprintf("Run is now %s %s.", stateIcon(run.State), run.State.Human())
 	}
-	next := step.Index + 1
-	if step.Index == int(domain.StepDecommission) || step.Index == int(domain.StepRollbackStart) || domain.StepTitle(next) == "" {
+	next, ok := domain.NextStep(step.Index)
+	if !ok {
 		return ""
 	}
-	return "Next: " + stepNumber(next) + ". " + escapeHead(stepTitle(run, next, ""), 200)
+	return "Next: " + stepNumber(int(next.ID)) + ". " + escapeHead(stepTitle(run, int(next.ID), ""), 200)
 }
 
 // NoticeReply renders a notice in the run's thread: a warning, the freeze,
@@ -221,6 +229,10 @@ func SummaryReply(v RunView) Message {
 	}
 	fields = append(fields, md("*Run took*\n"+duration(run.UpdatedAt.Sub(run.CreatedAt))))
 	blocks = append(blocks, slack.NewSectionBlock(nil, fields, nil, slack.SectionBlockOptionBlockID(ids.id("measures"))))
+	if p, m := run.Facts.Prediction, run.Facts.Measured; p != nil && m.Parts != nil && m.Downtime > 0 {
+		blocks = append(blocks, section(ids.id("prediction"), fmt.Sprintf("*Predicted against measured* (off by %s)\n```%s```",
+			predictionError(*p, m.Downtime), predictedAgainstMeasured(*p, *m.Parts, m.Downtime))))
+	}
 	blocks = append(blocks, timingBlocks(ids, v, min(maxTimingBlocks, maxBlocks-len(blocks)))...)
 	return Message{Text: cutText(summaryText(v), maxFallbackText), Blocks: blocks}
 }
@@ -231,6 +243,9 @@ func summaryText(v RunView) string {
 	if m := run.Facts.Measured; m.Downtime > 0 {
 		t += fmt.Sprintf("; downtime %s (commands %s, drawbridge %s)", measureText(m.Downtime),
 			measureText(m.Commands), measureText(m.Overhead))
+	}
+	if p, m := run.Facts.Prediction, run.Facts.Measured; p != nil && m.Downtime > 0 {
+		t += "; predicted " + duration(p.Total())
 	}
 	if d := run.Facts.Measured.RollbackDowntime; d > 0 {
 		t += "; rollback downtime " + measureText(d)
@@ -245,7 +260,7 @@ const maxTimingBlocks = 3
 // code blocks so the columns line up, split to fit.
 func timingBlocks(ids blockIDs, v RunView, budget int) []slack.Block {
 	steps := slices.Clone(v.Status.Steps)
-	slices.SortFunc(steps, func(a, b domain.StepRecord) int { return a.Index - b.Index })
+	slices.SortFunc(steps, func(a, b domain.StepRecord) int { return byPosition(a.Index, b.Index) })
 	if len(steps) == 0 || budget <= 0 {
 		return nil
 	}

@@ -285,6 +285,9 @@ func (e *Engine) finish(ctx context.Context, id domain.RunID, st domain.RunState
 			changed = append(changed, rec)
 		}
 	}
+	if rec, ok := v.steps[domain.StepRehearsal]; ok && st.Terminal() && rec.Status != domain.StepSucceeded && rec.Status != domain.StepSkipped {
+		e.dropLeftCopy(ctx, v.run) // a rehearsal killed or interrupted before its own drop
+	}
 	if st.Terminal() && v.run.Facts.Frozen {
 		if msg := e.unfreeze(ctx, v.run); msg != "" {
 			reason += "; " + msg

@@ -44,6 +44,16 @@ func (v view) status(id domain.StepID) domain.StepStatus {
 	return domain.StepPending
 }
 
+// laterBegun reports whether a forward step after position i has a record.
+func (v view) laterBegun(i int) bool {
+	for _, d := range forwardSteps[i+1:] {
+		if v.status(d.ID) != domain.StepPending {
+			return true
+		}
+	}
+	return false
+}
+
 // decide is the pure heart of the engine: from the stored run and the time, what next.
 func (e *Engine) decide(v view, now time.Time, recovering bool) action {
 	run := v.run
@@ -83,10 +93,13 @@ func (e *Engine) decide(v view, now time.Time, recovering bool) action {
 		}
 		return action{kind: actTransition, state: domain.StateRolledBack, reason: "rolled back: every node answers " + run.From}
 	}
-	for _, d := range forwardSteps {
+	for i, d := range forwardSteps {
 		st := v.status(d.ID)
 		if st == domain.StepSucceeded || st == domain.StepSkipped {
 			continue
+		}
+		if st == domain.StepPending && v.laterBegun(i) {
+			continue // a step added by a later release, which this run went past before it existed
 		}
 		switch d.ID {
 		case domain.StepApproval:

@@ -30,7 +30,7 @@ func TestDecide(t *testing.T) {
 		m[id] = domain.StepRecord{Index: int(id), Name: defOf(id).Name, Status: st, StartedAt: started}
 		return m
 	}
-	prep := []domain.StepID{domain.StepPreflight, domain.StepFreeze, domain.StepBackup, domain.StepEvaluate, domain.StepStage}
+	prep := []domain.StepID{domain.StepPreflight, domain.StepFreeze, domain.StepBackup, domain.StepEvaluate, domain.StepStage, domain.StepRehearsal}
 	through := func(last domain.StepID) []domain.StepID {
 		var out []domain.StepID
 		for _, d := range forwardSteps {
@@ -72,7 +72,11 @@ func TestDecide(t *testing.T) {
 			action{kind: actFailure, step: domain.StepMigrationsUp}},
 		{"needs attention waits for a person", view{run: run("plain", domain.StateNeedsAttention, nil)}, false, action{kind: actWait}},
 		{"resume asked", view{run: run("plain", domain.StateNeedsAttention, &domain.Operation{Kind: domain.OpResume})}, false, action{kind: actResume}},
-		{"gate opens after stage", view{run: run("plain", domain.StatePreparing, nil), steps: done(prep...)}, false, action{kind: actRun, step: domain.StepApproval}},
+		{"rehearsal after stage", view{run: run("plain", domain.StatePreparing, nil), steps: done(prep[:5]...)}, false, action{kind: actRun, step: domain.StepRehearsal}},
+		{"gate opens after the rehearsal", view{run: run("plain", domain.StatePreparing, nil), steps: done(prep...)}, false, action{kind: actRun, step: domain.StepApproval}},
+		{"a step a run went past before it existed is not run", view{run: run("plain", domain.StateWatching, nil), steps: with(done(domain.StepPreflight, domain.StepFreeze, domain.StepBackup, domain.StepEvaluate, domain.StepStage,
+			domain.StepApproval, domain.StepStop, domain.StepMigrationsUp, domain.StepMigrationsFinish, domain.StepStart), domain.StepWatch, domain.StepRunning, now)}, true,
+			action{kind: actRecover, step: domain.StepWatch}},
 		{"gate waits for approvals until the timeout", view{run: run("plain", domain.StateAwaitingApproval, nil), steps: with(done(prep...), domain.StepApproval, domain.StepRunning, gateOpen), approvals: approve("U1")}, false,
 			action{kind: actWait, until: gateOpen.Add(time.Hour)}},
 		{"gate crossed with enough approvals", view{run: run("plain", domain.StateAwaitingApproval, nil), steps: with(done(prep...), domain.StepApproval, domain.StepRunning, gateOpen), approvals: approve("U1", "U2")}, false,

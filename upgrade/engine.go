@@ -24,9 +24,11 @@ type Options struct {
 	// Commands returns the command runner for a cluster; outDir keeps each command's output.
 	Commands func(c *config.Cluster, outDir string) Commands
 	// OpenDB opens a cluster's database.
-	OpenDB  func(ctx context.Context, c *config.Cluster) (Database, error)
-	Metrics Metrics // may be nil: preflight then skips the Prometheus check
-	Watcher Watcher // nil: NodeWatcher over Nodes
+	OpenDB func(ctx context.Context, c *config.Cluster) (Database, error)
+	// OpenScratch opens the server of a cluster's rehearsal; nil: rehearsals fail.
+	OpenScratch func(ctx context.Context, c *config.Cluster) (Scratch, error)
+	Metrics     Metrics // may be nil: preflight then skips the Prometheus check
+	Watcher     Watcher // nil: NodeWatcher over Nodes
 	// Baseliner takes the watch's baseline before the gate; nil: no baseline.
 	Baseliner Baseliner
 	// Series checks in preflight that the watch's series exist; nil: not checked.

@@ -82,6 +82,7 @@ type clusterOpts struct {
 	check   string // commands.check as YAML, e.g. [kongsim, plugins, …]
 	// searchPath goes into drawbridge's database DSN (a cluster with pg_schema).
 	searchPath string
+	rehearsal  bool // the cluster rehearses Y's migrations on a copy
 }
 
 func newCluster(t testing.TB, o clusterOpts) *cluster {
@@ -96,7 +97,7 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 		o.prepare(kc)
 	}
 	path, cfg := kc.WriteConfig(kongtest.ConfigOptions{PrometheusURL: sharedProm.URL(), AutoRollback: o.autoRollback,
-		Unverified: o.unverified, Watch: o.watch, Parallelism: o.parallelism, Check: o.check, SearchPath: o.searchPath})
+		Unverified: o.unverified, Watch: o.watch, Parallelism: o.parallelism, Check: o.check, SearchPath: o.searchPath, Rehearsal: o.rehearsal})
 	return &cluster{Cluster: kc, t: t, cfgPath: path, cfg: cfg}
 }
 

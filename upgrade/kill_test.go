@@ -123,7 +123,7 @@ func TestKillAtEveryStep(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills an engine 20-odd times")
 	}
-	c := newCluster(t, clusterOpts{version: killFrom})
+	c := newCluster(t, clusterOpts{version: killFrom, rehearsal: true})
 	seed := time.Now().UnixNano()
 	rng := rand.New(rand.NewPCG(uint64(seed), 0))
 	t.Logf("seed %d", seed)
@@ -133,7 +133,7 @@ func TestKillAtEveryStep(t *testing.T) {
 		middle bool   // kill a little later, inside the step
 	}
 	var points []point
-	for _, s := range []string{"preflight", "freeze", "backup", "evaluate", "approval", "stop", "migrations_up", "migrations_finish", "start", "watch", "decommission"} {
+	for _, s := range []string{"preflight", "freeze", "backup", "evaluate", "rehearsal", "approval", "stop", "migrations_up", "migrations_finish", "start", "watch", "decommission"} {
 		points = append(points, point{"started " + s, true}, point{"finished " + s, false})
 	}
 	kills := 0
@@ -240,8 +240,8 @@ func TestKillAtEveryStep(t *testing.T) {
 	// Let the last restart finish the run.
 	final := runHelperToEnd(t, c)
 	t.Logf("%d kills; events:\n%s%s", kills, log.String(), final)
-	if kills != 22 {
-		t.Errorf("%d kills landed, want 22", kills)
+	if kills != 24 {
+		t.Errorf("%d kills landed, want 24", kills)
 	}
 	if !strings.Contains(final, "end succeeded") {
 		t.Fatalf("the run did not succeed:\n%s", final)
@@ -251,6 +251,12 @@ func TestKillAtEveryStep(t *testing.T) {
 		if n := c.CommandCount(cmd); n != 1 {
 			t.Errorf("kong %s ran %d times", cmd, n)
 		}
+	}
+	// The rehearsal killed half-way left its copy; the repeated rehearsal replaced and
+	// dropped it.
+	db := c.database()
+	if copies, err := db.Copies(t.Context(), db.Name()+"_rehearsal_"); err != nil || len(copies) > 0 {
+		t.Errorf("scratch databases left: %v %v", copies, err)
 	}
 	store, err := storage.Open(c.cfg.StateFile, storage.Options{})
 	if err != nil {
@@ -302,7 +308,7 @@ func runHelperToEnd(t *testing.T, c *cluster) string {
 	return string(out)
 }
 
-var stepOrder = []string{"preflight", "freeze", "backup", "evaluate", "stage", "approval", "stop", "migrations_up", "migrations_finish", "start", "watch", "decommission"}
+var stepOrder = []string{"preflight", "freeze", "backup", "evaluate", "stage", "rehearsal", "approval", "stop", "migrations_up", "migrations_finish", "start", "watch", "decommission"}
 
 // laterStep reports whether the event line is about a step after the one point names.
 func laterStep(line, point string) bool {

@@ -13,7 +13,6 @@ import (
 	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/kong"
 	"github.com/drawbridge/drawbridge/kong/catalog"
-	"github.com/drawbridge/drawbridge/storage"
 )
 
 // Check is one preflight check.
@@ -54,12 +53,15 @@ type Plan struct {
 	Plugins []string
 	// ControlPlane: the nodes are hybrid control planes; their data planes follow
 	// separately.
-	ControlPlane      bool
-	Breaking          []Breaking
-	PredictedDowntime time.Duration    // 0: no history
-	Baseline          *domain.Baseline // the watch's checks now, when a Baseliner is set
-	Refused           bool
-	Reason            string
+	ControlPlane bool
+	Breaking     []Breaking
+	// Prediction is the downtime to expect, from earlier runs (the rehearsal refines its
+	// migrations before the gate); Rehearsed says whether the cluster has a rehearsal.
+	Prediction domain.Prediction
+	Rehearsed  bool
+	Baseline   *domain.Baseline // the watch's checks now, when a Baseliner is set
+	Refused    bool
+	Reason     string
 }
 
 // Breaking is one minor line's breaking changes.
@@ -69,7 +71,7 @@ type Breaking = domain.Breaking
 func (p Plan) Summary() domain.PlanSummary {
 	s := domain.PlanSummary{Cluster: p.Cluster, From: p.From, To: p.To, Guaranteed: p.Path.Guaranteed,
 		Steps: p.Steps, NewPlugins: p.NewPlugins, Force: p.Force, Breaking: p.Breaking, Baseline: p.Baseline,
-		PredictedDowntime: p.PredictedDowntime, Refused: p.Refused, Reason: p.Reason}
+		Prediction: &p.Prediction, Rehearsed: p.Rehearsed, Refused: p.Refused, Reason: p.Reason}
 	for _, h := range p.Path.Hops {
 		s.Hops = append(s.Hops, h.String())
 	}
@@ -186,11 +188,22 @@ func (p *Plan) finish(e *Engine) {
 			}
 		case domain.StepMigrationsFinish:
 			ps.Note = fmt.Sprintf("completes %d pending", len(p.PendingAfterUp))
+		case domain.StepRehearsal:
+			ps.Note = "not rehearsed (the cluster has no rehearsal: configured)"
+			if e.rehearsed(p.Cluster) {
+				ps.Note = "on a copy of the database restored from the backup; X keeps serving"
+			}
 		case domain.StepApproval:
 			ps.Note = fmt.Sprintf("%d approval(s) from %s", e.opts.Config.Access.RequiredApprovals, strings.Join(e.opts.Config.Access.Approvers, ", "))
 		}
 		p.Steps = append(p.Steps, ps)
 	}
+}
+
+// rehearsed reports whether a cluster configures a rehearsal.
+func (e *Engine) rehearsed(cluster string) bool {
+	c, err := e.cluster(cluster)
+	return err == nil && c.Rehearsal.Enabled()
 }
 
 // nodesView is what the nodes say about the cluster: the version they run, the plugins
@@ -295,7 +308,7 @@ func (e *Engine) evaluate(ctx context.Context, p *Plan, c *config.Cluster, x, y 
 	}) {
 		p.Breaking = append(p.Breaking, Breaking{Line: line, Link: catalog.ChangelogURL(line), Changes: br[line]})
 	}
-	p.PredictedDowntime = e.predictDowntime(ctx, c.Name)
+	p.Prediction, p.Rehearsed = e.predict(ctx, c, 0, nil), c.Rehearsal.Enabled()
 }
 
 // newToDatabase are the subsystems Y brings for the loaded plugins that have no schema_meta
@@ -320,27 +333,6 @@ func (e *Engine) newToDatabase(ctx context.Context, c *config.Cluster, x, y cata
 		}
 	}
 	return out
-}
-
-// predictDowntime averages the measured downtime of the cluster's last five successful
-// runs.
-func (e *Engine) predictDowntime(ctx context.Context, cluster string) time.Duration {
-	runs, err := e.opts.Store.ListRuns(ctx, storage.RunFilter{Cluster: cluster, States: []domain.RunState{domain.StateSucceeded}, Limit: 5})
-	if err != nil || len(runs) == 0 {
-		return 0
-	}
-	var sum time.Duration
-	n := 0
-	for _, r := range runs {
-		if !r.DowntimeStart.IsZero() && r.DowntimeEnd.After(r.DowntimeStart) {
-			sum += r.DowntimeEnd.Sub(r.DowntimeStart)
-			n++
-		}
-	}
-	if n == 0 {
-		return 0
-	}
-	return sum / time.Duration(n)
 }
 
 func orAny(window string) string {

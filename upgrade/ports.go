@@ -76,6 +76,21 @@ type Database interface {
 	Close()
 }
 
+// Scratch is the PostgreSQL server where a rehearsal copies Kong's database (wire adapts
+// kong/pgdb to it): Kong's own server, or the one rehearsal.dsn names.
+type Scratch interface {
+	// Name is the run's scratch database: <Kong's database>_rehearsal_<run>.
+	Name(run domain.RunID) (string, error)
+	// Restore restores a backup archive into the run's scratch database, replacing what an
+	// earlier attempt left there.
+	Restore(ctx context.Context, archive string, run domain.RunID) (kong.ScratchCopy, error)
+	// Copy is a scratch database as a Database (schema_meta, the migrations lock).
+	Copy(name string) Database
+	// Drop drops a scratch database; it reports whether there was one.
+	Drop(ctx context.Context, name string) (bool, error)
+	Close()
+}
+
 // Metrics is the Prometheus the watch reads; preflight only asks whether it answers.
 type Metrics interface {
 	Reachable(ctx context.Context, url string) error

@@ -22,7 +22,8 @@ type stepCtx struct {
 	facts    domain.StepFacts // what the step found, beside what it returns
 	tail     strings.Builder
 	breached bool
-	attempt  int // of the step running: more than 1 after a Resume or a retry
+	attempt  int                 // of the step running: more than 1 after a Resume or a retry
+	scratch  *config.ScratchData // set while commands run against a rehearsal's copy
 }
 
 func (s *stepCtx) fail(format string, args ...any) stepResult {
@@ -56,7 +57,11 @@ func (s *stepCtx) known(v catalog.Version) []catalog.Subsystem {
 }
 
 func (s *stepCtx) data(version string) config.CommandData {
-	return config.CommandData{Cluster: s.c.Name, Run: s.run.ID.String(), From: s.run.From, To: s.run.To, Version: version, Force: s.force()}
+	d := config.CommandData{Cluster: s.c.Name, Run: s.run.ID.String(), From: s.run.From, To: s.run.To, Version: version, Force: s.force()}
+	if s.scratch != nil {
+		d.Scratch = *s.scratch
+	}
+	return d
 }
 
 // commands renders argv for nodes and runs them in parallel (bounded by the cluster's
@@ -88,7 +93,7 @@ func (s *stepCtx) commandsPerNode(ctx context.Context, action string, argv confi
 	var jobs []nodecmd.Job
 	for _, n := range nodes {
 		d := s.data(version)
-		if action == "migrations_finish" {
+		if strings.HasSuffix(action, "migrations_finish") {
 			d.Force = s.run.Force // finish runs plain unless a person asked for -f
 		}
 		d.Node = config.NodeDataOf(n)

@@ -35,13 +35,14 @@ type stepImpl struct {
 }
 
 // stepImpls is the engine's step table; each step's code lives in the file of its phase
-// (steps_prepare.go, steps_downtime.go, steps_after.go).
+// (steps_prepare.go, steps_rehearsal.go, steps_downtime.go, steps_after.go).
 var stepImpls = map[domain.StepID]stepImpl{
 	domain.StepPreflight:        {run: (*stepCtx).preflight},
 	domain.StepFreeze:           {run: (*stepCtx).freeze},
 	domain.StepBackup:           {run: (*stepCtx).backup},
 	domain.StepEvaluate:         {run: (*stepCtx).evaluate},
 	domain.StepStage:            {run: (*stepCtx).stage},
+	domain.StepRehearsal:        {run: (*stepCtx).rehearse},
 	domain.StepApproval:         {run: (*stepCtx).gate},
 	domain.StepStop:             {run: (*stepCtx).stopX},
 	domain.StepMigrationsUp:     {run: (*stepCtx).migrationsUp, check: (*stepCtx).upDone},

@@ -88,7 +88,8 @@ func (s *stepCtx) migrationsUp(ctx context.Context) stepResult {
 			return stepResult{err: err}
 		}
 	}
-	return s.converge(ctx, db, targetUp)
+	_, res := s.converge(ctx, s.onKong(db, x, y), targetUp)
+	return res
 }
 
 // untouched reports whether schema_meta shows none of Y's new migrations run.
@@ -99,123 +100,6 @@ func (s *stepCtx) untouched(st kong.SchemaState, x, y catalog.Version) bool {
 		}
 	}
 	return true
-}
-
-// What a migrations step brings schema_meta to.
-type migrationsTarget int
-
-const (
-	targetUp     migrationsTarget = iota // every migration of Y executed or pending
-	targetFinish                         // every migration of Y executed
-)
-
-// converge runs "kong migrations finish" and "up" until schema_meta holds what the step
-// needs, deciding each time from schema_meta, never by repeating a command blindly: Kong
-// refuses "up" while migrations are pending, so pending teardowns left by an interrupted or
-// failed "up" are finished first, then "up" runs the rest. A database a person already
-// brought there by hand needs no command. The first attempt of "finish" runs it as the
-// runbook does, even with nothing pending.
-func (s *stepCtx) converge(ctx context.Context, db Database, target migrationsTarget) stepResult {
-	_, y, err := s.versions()
-	if err != nil {
-		return stepResult{err: err}
-	}
-	known := s.known(y)
-	var total time.Duration
-	ran := 0
-	for round := 0; round < 4; round++ {
-		st, err := db.Schema(ctx)
-		if err != nil {
-			return s.fail("read schema_meta: %w", err)
-		}
-		fresh, pending := st.New(known), st.PendingOf(known)
-		cmd := ""
-		switch {
-		case len(fresh) > 0 && len(pending) > 0:
-			cmd = "finish" // up would be refused: "Database has pending migrations"
-		case len(fresh) > 0:
-			cmd = "up"
-		case target == targetFinish && (len(pending) > 0 || (round == 0 && s.attempt <= 1)):
-			cmd = "finish"
-		}
-		if cmd == "" {
-			if ran == 0 && s.attempt > 1 {
-				fmt.Fprintf(&s.tail, "schema_meta already holds what this step does (%s): nothing to run\n", s.schemaText(st))
-			}
-			s.facts.Commands = ms(total)
-			return stepResult{}
-		}
-		if err := s.waitLock(ctx, db); err != nil {
-			return stepResult{err: err}
-		}
-		action, argv := "migrations_up", s.c.Commands.MigrationsUp
-		if cmd == "finish" {
-			action, argv = "migrations_finish", s.c.Commands.MigrationsFinish
-		}
-		if ran > 0 || s.attempt > 1 {
-			fmt.Fprintf(&s.tail, "schema_meta: %s: running kong migrations %s\n", s.schemaText(st), cmd)
-		}
-		mark := s.tail.Len()
-		t, cmdErr := s.once(ctx, action, argv, s.run.To)
-		total += t
-		ran++
-		out := s.tail.String()[mark:]
-		after, err := db.Schema(ctx)
-		if err != nil {
-			return s.fail("read schema_meta: %w", err)
-		}
-		if cmdErr != nil {
-			return s.fail("kong migrations %s failed: %v%s; schema_meta: %s", cmd, cmdErr, timeoutHint(out, y), s.schemaText(after))
-		}
-		if fmt.Sprint(after.New(known), after.PendingOf(known)) == fmt.Sprint(fresh, pending) && len(fresh)+len(pending) > 0 {
-			if strings.Contains(out, "another node is performing database changes") {
-				return s.fail("kong migrations %s did nothing: another node held Kong's migrations lock (it printed \"aborted: another node is performing database changes\" and exited 0): someone or something else is migrating this database; find it, let it end, then Resume; schema_meta: %s", cmd, s.schemaText(after))
-			}
-			return s.fail("kong migrations %s exited 0 but schema_meta did not change: %s", cmd, s.schemaText(after))
-		}
-	}
-	st, _ := db.Schema(ctx)
-	return s.fail("schema_meta does not converge after four kong migrations commands: %s", s.schemaText(st))
-}
-
-// schemaText says where Y's migrations stand: executed, pending (for finish) and still new.
-func (s *stepCtx) schemaText(st kong.SchemaState) string {
-	x, y, err := s.versions()
-	if err != nil {
-		return err.Error()
-	}
-	var executed, pending, fresh []catalog.Migration
-	for _, m := range catalog.Default().BetweenFor(x, y, s.plugins()) {
-		row, _ := st.Subsystem(m.Subsystem)
-		switch {
-		case slices.Contains(row.Executed, m.Name):
-			executed = append(executed, m)
-		case slices.Contains(row.Pending, m.Name):
-			pending = append(pending, m)
-		default:
-			fresh = append(fresh, m)
-		}
-	}
-	list := func(ms []catalog.Migration) string {
-		if len(ms) == 0 {
-			return "none"
-		}
-		return MigrationNames(ms)
-	}
-	return fmt.Sprintf("executed %s; pending %s; still new %s", list(executed), list(pending), list(fresh))
-}
-
-// timeoutHint explains a migrations command that timed out on Kong 3.7+, where pg_timeout
-// (5 s by default) applies to every migration statement unless --db-timeout is given.
-func timeoutHint(out string, y catalog.Version) string {
-	if !strings.Contains(out, "timeout") {
-		return ""
-	}
-	hint := " (a timeout"
-	if !y.Less(catalog.MustParseVersion("3.7.0")) && !strings.Contains(out, "--db-timeout") {
-		hint += ": from 3.7 Kong applies pg_timeout, 5 s by default, to every migration statement unless the command passes --db-timeout; add --db-timeout 600 (seconds) to the migrations commands"
-	}
-	return hint + ")"
 }
 
 // waitLock waits, within the command timeout, while another kong migrations command holds
@@ -274,7 +158,12 @@ func (s *stepCtx) migrationsFinish(ctx context.Context) stepResult {
 		return stepResult{err: err}
 	}
 	defer db.Close()
-	return s.converge(ctx, db, targetFinish)
+	x, y, err := s.versions()
+	if err != nil {
+		return stepResult{err: err}
+	}
+	_, res := s.converge(ctx, s.onKong(db, x, y), targetFinish)
+	return res
 }
 
 // finishDone checks schema_meta: nothing new and nothing pending.
@@ -338,6 +227,7 @@ func (s *stepCtx) startY(ctx context.Context) stepResult {
 	return stepResult{downtimeEnd: ready, learned: func(r *domain.Run) {
 		if ok {
 			r.Facts.Measured.Downtime, r.Facts.Measured.Commands, r.Facts.Measured.Overhead = m.Downtime, m.Commands, m.Overhead
+			r.Facts.Measured.Parts = m.Parts
 		}
 	}}
 }
@@ -349,16 +239,35 @@ func (s *stepCtx) measure(ctx context.Context, end time.Time, startT time.Durati
 	}
 	downtime := end.Sub(s.run.DowntimeStart)
 	commands := startT
+	parts := domain.DowntimeParts{Start: startT}
 	recs, err := s.e.opts.Store.Steps(ctx, s.run.ID)
 	if err == nil {
 		for _, r := range recs {
-			if domain.StepID(r.Index) >= domain.StepStop && domain.StepID(r.Index) < domain.StepStart {
+			if id := domain.StepID(r.Index); id >= domain.StepStop && id < domain.StepStart {
 				commands += r.Facts.Commands
+			}
+			switch domain.StepID(r.Index) {
+			case domain.StepStop:
+				for _, sp := range r.Facts.Spans {
+					switch sp.Action {
+					case "stop":
+						parts.Stop += sp.Span
+					case "install":
+						parts.Install += sp.Span
+					}
+				}
+			case domain.StepMigrationsUp:
+				parts.Up += r.Facts.Commands
+			case domain.StepMigrationsFinish:
+				parts.Finish += r.Facts.Commands
 			}
 		}
 	}
 	m := domain.Measurements{Downtime: ms(downtime), Commands: ms(commands)}
 	m.Overhead = m.Downtime - m.Commands
+	parts.Overhead = m.Downtime - (parts.Stop + parts.Install + parts.Up + parts.Finish + parts.Start)
+	parts = roundParts(parts)
+	m.Parts = &parts
 	fmt.Fprintf(&s.tail, "downtime %s: commands %s, drawbridge %s\n", m.Downtime, m.Commands, m.Overhead)
 	return m, true
 }

@@ -125,9 +125,6 @@ func (s *stepCtx) evaluate(ctx context.Context) stepResult {
 	ev := &domain.Evaluation{Migrations: len(p.Migrations), PendingAfterUp: MigrationNames(p.PendingAfterUp),
 		NewPlugins: p.NewPlugins, Force: p.Force || s.run.Force}
 	s.facts.Evaluation = ev
-	if p.PredictedDowntime > 0 {
-		ev.PredictedDowntime = ms(p.PredictedDowntime)
-	}
 	fmt.Fprintf(&s.tail, "migrations up runs %d migrations: %s\n", len(p.Migrations), MigrationNames(p.Migrations))
 	if len(p.PendingAfterUp) > 0 {
 		fmt.Fprintf(&s.tail, "left pending for finish: %s\n", MigrationNames(p.PendingAfterUp))

@@ -31,10 +31,11 @@ func EngineOptions(cfg *config.Config, store upgrade.Store, log *slog.Logger) up
 		OpenDB: func(ctx context.Context, c *config.Cluster) (upgrade.Database, error) {
 			return pgdb.Open(ctx, c.Database.DSN.Reveal(), pgdb.Options{})
 		},
-		Metrics:   prom,
-		Watcher:   watch, // the checks of watch.checks, or Kong's built-in ones
-		Baseliner: watch,
-		Series:    watch,
-		Log:       log,
+		OpenScratch: openScratch,
+		Metrics:     prom,
+		Watcher:     watch, // the checks of watch.checks, or Kong's built-in ones
+		Baseliner:   watch,
+		Series:      watch,
+		Log:         log,
 	}
 }

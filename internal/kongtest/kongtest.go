@@ -265,6 +265,10 @@ type ConfigOptions struct {
 	SelfApproval  bool          // access.allow_self_approval
 	ApprovalTTL   time.Duration // access.approval_timeout; default 1h
 	Check         string        // commands.check as a YAML flow list; "" none
+	// Rehearsal adds a rehearsal: section whose commands run Y's migrations on the copy with
+	// "kongsim run" (a throwaway Kong Y, as docker run --rm kong:Y would), the first node's
+	// faults included.
+	Rehearsal bool
 	// SearchPath is added to the database DSN (search_path=…): where a cluster with
 	// pg_schema keeps Kong's tables.
 	SearchPath string
@@ -326,6 +330,11 @@ const clusterTemplate = `  - name: {{.Name}}
 {{- if .Check}}
       check: {{.Check}}
 {{- end}}
+{{- if .Rehearsal}}
+    rehearsal:
+      migrations_up: ["{{.Kongsim}}", run, --version, "{{"{{"}}.Version{{"}}"}}", --from, "{{"{{"}}.Node.Vars.prefix{{"}}"}}", -e, "KONG_PG_HOST={{"{{"}}.Scratch.Host{{"}}"}}", -e, "KONG_PG_PORT={{"{{"}}.Scratch.Port{{"}}"}}", -e, "KONG_PG_USER={{"{{"}}.Scratch.User{{"}}"}}", -e, "KONG_PG_DATABASE={{"{{"}}.Scratch.Database{{"}}"}}", --, kong, migrations, up, -c, "{{"{{"}}.Node.Vars.conf{{"}}"}}", "{{"{{"}}if .Force{{"}}"}}-f{{"{{"}}end{{"}}"}}"]
+      migrations_finish: ["{{.Kongsim}}", run, --version, "{{"{{"}}.Version{{"}}"}}", --from, "{{"{{"}}.Node.Vars.prefix{{"}}"}}", -e, "KONG_PG_HOST={{"{{"}}.Scratch.Host{{"}}"}}", -e, "KONG_PG_PORT={{"{{"}}.Scratch.Port{{"}}"}}", -e, "KONG_PG_USER={{"{{"}}.Scratch.User{{"}}"}}", -e, "KONG_PG_DATABASE={{"{{"}}.Scratch.Database{{"}}"}}", --, kong, migrations, finish, -c, "{{"{{"}}.Node.Vars.conf{{"}}"}}", "{{"{{"}}if .Force{{"}}"}}-f{{"{{"}}end{{"}}"}}"]
+{{- end}}
     prometheus:
       url: {{.Prom}}
       selector: 'cluster="test"'
@@ -378,7 +387,7 @@ func (c *Cluster) WriteConfig(o ConfigOptions) (string, *config.Config) {
 		err := entry.Execute(&clusters, map[string]any{
 			"Name": cl.Name, "DSN": dsn, "Nodes": cl.Cluster.Nodes, "Kongsim": cl.Cluster.Bin, "Prom": cl.PrometheusURL,
 			"Unverified": o.Unverified, "Watch": cl.Watch.String(), "Interval": o.Interval.String(), "AutoRollback": o.AutoRollback,
-			"Extra": o.Extra, "Parallelism": o.Parallelism, "Check": o.Check,
+			"Extra": o.Extra, "Parallelism": o.Parallelism, "Check": o.Check, "Rehearsal": o.Rehearsal,
 		})
 		if err != nil {
 			c.t.Fatal(err)

@@ -1,0 +1,55 @@
+package wire
+
+import (
+	"context"
+
+	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/domain"
+	"github.com/drawbridge/drawbridge/kong"
+	"github.com/drawbridge/drawbridge/kong/pgdb"
+	"github.com/drawbridge/drawbridge/upgrade"
+)
+
+// scratch adapts kong/pgdb's copies to the engine's Scratch.
+type scratch struct {
+	server *pgdb.DB // where the copies live
+	kongDB string   // Kong's database: the copies' name and, on Kong's server, their model
+	like   string   // "" on another server
+}
+
+// openScratch opens the server of a cluster's rehearsal: rehearsal.dsn, or Kong's own.
+func openScratch(ctx context.Context, c *config.Cluster) (upgrade.Scratch, error) {
+	kongDB, err := pgdb.Open(ctx, c.Database.DSN.Reveal(), pgdb.Options{})
+	if err != nil {
+		return nil, err
+	}
+	s := &scratch{server: kongDB, kongDB: kongDB.Name(), like: kongDB.Name()}
+	if dsn := c.Rehearsal.DSN; dsn != "" {
+		kongDB.Close()
+		if s.server, err = pgdb.Open(ctx, dsn.Reveal(), pgdb.Options{}); err != nil {
+			return nil, err
+		}
+		s.like = ""
+	}
+	return s, nil
+}
+
+func (s *scratch) Name(run domain.RunID) (string, error) {
+	return pgdb.RehearsalName(s.kongDB, run.String())
+}
+
+func (s *scratch) Restore(ctx context.Context, archive string, run domain.RunID) (kong.ScratchCopy, error) {
+	name, err := s.Name(run)
+	if err != nil {
+		return kong.ScratchCopy{}, err
+	}
+	return s.server.RestoreCopy(ctx, archive, name, s.like)
+}
+
+func (s *scratch) Copy(name string) upgrade.Database { return s.server.On(name) }
+
+func (s *scratch) Drop(ctx context.Context, name string) (bool, error) {
+	return s.server.DropCopy(ctx, name)
+}
+
+func (s *scratch) Close() { s.server.Close() }
