@@ -118,7 +118,7 @@ func TestApprovedAheadOfTheWindow(t *testing.T) {
 		t.Errorf("downtime started at %s, want the opening %s", run.DowntimeStart, opening)
 	}
 	gate := w.waitThread(1, "00:12:00 UTC: the downtime starts, inside window w")
-	if !strings.Contains(gate.BlocksJSON, "6. approval gate* succeeded") || !strings.Contains(gate.BlocksJSON, `\u003c@U0APPROVER\u003e`) {
+	if !strings.Contains(gate.BlocksJSON, "7. approval gate* succeeded") || !strings.Contains(gate.BlocksJSON, `\u003c@U0APPROVER\u003e`) {
 		t.Errorf("the gate's reply does not show the crossing and the approver: %s", gate.BlocksJSON)
 	}
 	advanceUntil(t, w, clock, 1, domain.StateAwaitingDecommission)
