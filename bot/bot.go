@@ -19,7 +19,7 @@ import (
 
 // Engine is what the bot asks of the upgrade engine.
 type Engine interface {
-	Plan(ctx context.Context, cluster, to string) (upgrade.Plan, error)
+	Plan(ctx context.Context, cluster, to string, opts ...upgrade.PlanOption) (upgrade.Plan, error)
 	Start(ctx context.Context, req upgrade.StartRequest) (domain.Run, error)
 	Schedule(ctx context.Context, req upgrade.ScheduleRequest) (domain.Run, storage.Schedule, error)
 	Unschedule(ctx context.Context, id domain.RunID, user string) (domain.Run, error)

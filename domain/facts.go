@@ -10,6 +10,10 @@ type Facts struct {
 	ControlPlane        bool     `json:"control_plane,omitempty"` // the nodes are hybrid control planes
 	Warnings            []string `json:"warnings,omitempty"`      // shown on the status message while the run lasts
 	NewPluginsNeedForce bool     `json:"new_plugins_need_force,omitempty"`
+	// Hops: for a chain, the versions after X whose migrations run in turn, ending with Y;
+	// HopsDone counts those migrated so far (up and finish).
+	Hops     []string `json:"hops,omitempty"`
+	HopsDone int      `json:"hops_done,omitempty"`
 
 	// Freeze, backup and evaluate.
 	Frozen   bool         `json:"frozen,omitempty"` // the freeze command ran: the unfreeze must too
@@ -90,10 +94,18 @@ func (p DowntimeParts) Total() time.Duration {
 // Rehearsal is what the rehearsal of Y's migrations on a scratch copy of the database
 // measured, before the gate.
 type Rehearsal struct {
-	Database string        `json:"database"` // the copy, dropped at the end
-	Restore  time.Duration `json:"restore"`  // creating the copy from the backup
-	Up       time.Duration `json:"up"`       // kong migrations up on the copy
-	Finish   time.Duration `json:"finish"`   // kong migrations finish on the copy
+	Database string        `json:"database"`       // the copy, dropped at the end
+	Restore  time.Duration `json:"restore"`        // creating the copy from the backup
+	Up       time.Duration `json:"up"`             // kong migrations up on the copy (every hop's)
+	Finish   time.Duration `json:"finish"`         // kong migrations finish on the copy (every hop's)
+	Hops     []HopTimes    `json:"hops,omitempty"` // a chain's hops, each timed
+}
+
+// HopTimes is what one hop's migrations took.
+type HopTimes struct {
+	Version string        `json:"version"`
+	Up      time.Duration `json:"up"`
+	Finish  time.Duration `json:"finish"`
 }
 
 // Prediction is the downtime expected before the gate, in its parts, and where each came

@@ -20,6 +20,7 @@ type PlanSummary struct {
 	Baseline                   *Baseline   // the watch's checks now, when taken
 	Prediction                 *Prediction // the downtime to expect (nil: not computed)
 	Rehearsed                  bool        // the cluster rehearses the migrations on a copy
+	Chain                      bool        // the guaranteed Hops are migrated in turn in one downtime
 	Refused                    bool
 	Reason                     string
 }

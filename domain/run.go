@@ -106,6 +106,7 @@ type Run struct {
 	To           string    `json:"to,omitempty"`
 	State        RunState  `json:"state"`
 	Force        bool      `json:"force,omitempty"`        // a person asked for -f on the migrations
+	Chain        bool      `json:"chain,omitempty"`        // a person asked for the chain of guaranteed hops to Y in one downtime
 	RequestedBy  string    `json:"requested_by,omitempty"` // Slack user ID or "scheduler"
 	Window       string    `json:"window,omitempty"`
 	ScheduledFor time.Time `json:"scheduled_for,omitzero"`
@@ -119,6 +120,15 @@ type Run struct {
 	Reason      string `json:"reason,omitempty"` // why it ended as it did
 	Facts       Facts  `json:"facts,omitzero"`
 	Revision    uint64 `json:"revision"` // incremented by every write
+}
+
+// ChainHops are the versions a chain run migrates through after X, in order, ending with Y
+// (nil for a run of one hop).
+func (r Run) ChainHops() []string {
+	if len(r.Facts.Hops) < 2 {
+		return nil
+	}
+	return r.Facts.Hops
 }
 
 // ForceMigrations reports whether the migrations run with -f: a person asked, or a loaded

@@ -38,6 +38,9 @@ type StartRequest struct {
 	To          string // Y
 	RequestedBy string // Slack user ID, or "scheduler"
 	Force       bool   // run the migrations with -f
+	// Chain: Y may be a chain of guaranteed hops away; each hop's migrations run in turn in
+	// one downtime (one freeze, one backup, one approval, one stop of X).
+	Chain bool
 }
 
 // Start creates a run and starts it: preflight, freeze, backup, evaluate, stage, then the
@@ -56,10 +59,14 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (domain.Run, error
 		return domain.Run{}, fmt.Errorf("Kong %s is not an OSS release drawbridge knows (2.8.0 … %s)", to, catalog.Default().Latest().Version)
 	}
 	run := domain.Run{
-		Cluster: c.Name, To: to.String(), State: domain.StatePreparing, Force: req.Force,
+		Cluster: c.Name, To: to.String(), State: domain.StatePreparing, Force: req.Force, Chain: req.Chain,
 		RequestedBy: req.RequestedBy,
 	}
-	run, err = e.opts.Store.CreateRun(ctx, run, auditEvent(req.RequestedBy, "start", fmt.Sprintf("upgrade %s to %s", c.Name, to)))
+	what := fmt.Sprintf("upgrade %s to %s", c.Name, to)
+	if req.Chain {
+		what += " (chain of guaranteed hops)"
+	}
+	run, err = e.opts.Store.CreateRun(ctx, run, auditEvent(req.RequestedBy, "start", what))
 	if err != nil {
 		return run, fmt.Errorf("start %s on %s: %w", to, c.Name, err)
 	}

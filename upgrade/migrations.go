@@ -69,7 +69,6 @@ func (s *stepCtx) converge(ctx context.Context, m migration, target migrationsTa
 			if ran == 0 && s.attempt > 1 {
 				fmt.Fprintf(&s.tail, "schema_meta already holds what this step does (%s): nothing to run\n", s.schemaText(st, m))
 			}
-			s.facts.Commands = ms(t.up + t.finish)
 			return t, stepResult{}
 		}
 		if err := s.waitLock(ctx, m.db); err != nil {

@@ -59,9 +59,13 @@ type Plan struct {
 	// migrations before the gate); Rehearsed says whether the cluster has a rehearsal.
 	Prediction domain.Prediction
 	Rehearsed  bool
-	Baseline   *domain.Baseline // the watch's checks now, when a Baseliner is set
-	Refused    bool
-	Reason     string
+	// Chain: Y is several guaranteed hops away and the run migrates through each in one
+	// downtime; Hops are the versions after X, ending with Y (just Y for one hop).
+	Chain    bool
+	Hops     []string
+	Baseline *domain.Baseline // the watch's checks now, when a Baseliner is set
+	Refused  bool
+	Reason   string
 }
 
 // Breaking is one minor line's breaking changes.
@@ -71,7 +75,7 @@ type Breaking = domain.Breaking
 func (p Plan) Summary() domain.PlanSummary {
 	s := domain.PlanSummary{Cluster: p.Cluster, From: p.From, To: p.To, Guaranteed: p.Path.Guaranteed,
 		Steps: p.Steps, NewPlugins: p.NewPlugins, Force: p.Force, Breaking: p.Breaking, Baseline: p.Baseline,
-		Prediction: &p.Prediction, Rehearsed: p.Rehearsed, Refused: p.Refused, Reason: p.Reason}
+		Prediction: &p.Prediction, Rehearsed: p.Rehearsed, Chain: p.Chain, Refused: p.Refused, Reason: p.Reason}
 	for _, h := range p.Path.Hops {
 		s.Hops = append(s.Hops, h.String())
 	}
@@ -82,8 +86,14 @@ func (p Plan) Summary() domain.PlanSummary {
 	return s
 }
 
+// PlanOption changes what Plan plans.
+type PlanOption func(*domain.Run)
+
+// AsChain plans the chain of guaranteed hops to Y in one downtime (start … --chain).
+func AsChain(r *domain.Run) { r.Chain = true }
+
 // Plan computes the dry run of upgrading cluster to version to. It changes nothing.
-func (e *Engine) Plan(ctx context.Context, cluster, to string) (Plan, error) {
+func (e *Engine) Plan(ctx context.Context, cluster, to string, opts ...PlanOption) (Plan, error) {
 	c, err := e.cluster(cluster)
 	if err != nil {
 		return Plan{}, err
@@ -92,8 +102,11 @@ func (e *Engine) Plan(ctx context.Context, cluster, to string) (Plan, error) {
 	if err != nil {
 		return Plan{}, err
 	}
-	p := e.preflight(ctx, c, y, domain.Run{})
-	return p, nil
+	var run domain.Run
+	for _, o := range opts {
+		o(&run)
+	}
+	return e.preflight(ctx, c, y, run), nil
 }
 
 // preflight runs the checks of step 1 and fills in the rest of the plan. run is the run
@@ -124,7 +137,15 @@ func (e *Engine) preflight(ctx context.Context, c *config.Cluster, y catalog.Ver
 		add(Check{Name: "version path", Detail: err.Error()})
 	case path.Guaranteed:
 		p.Path = path
+		p.Hops = []string{y.String()}
 		add(Check{Name: "version path", OK: true, Detail: fmt.Sprintf("%s → %s: %s, guaranteed by Kong", x, y, path.Kind)})
+	case run.Chain:
+		p.Path, p.Chain = path, true
+		for _, h := range path.Hops[1:] {
+			p.Hops = append(p.Hops, h.String())
+		}
+		add(Check{Name: "version path", OK: true, Detail: fmt.Sprintf("%s → %s in %d guaranteed hops (%s), migrated one after another in one downtime", x, y, len(path.Hops)-1, path.HopsString())})
+		add(chainInstall(c))
 	case c.AllowUnverifiedPaths:
 		p.Path = path
 		add(Check{Name: "version path", OK: true, Warning: true, Detail: fmt.Sprintf("%s → %s is not a path Kong guarantees (guaranteed hops: %s); allowed by allow_unverified_paths", x, y, path.HopsString())})
@@ -198,6 +219,23 @@ func (p *Plan) finish(e *Engine) {
 		}
 		p.Steps = append(p.Steps, ps)
 	}
+}
+
+// chainInstall checks that a chain can put each hop's version where the migrations run: an
+// install command, or migrations commands that name the version themselves (an image).
+func chainInstall(c *config.Cluster) Check {
+	ch := Check{Name: "chain", OK: true, Detail: "each hop's version is installed on " + c.Nodes[0].Name + ", where the migrations run, before its migrations; then " + "Y on every node"}
+	if len(c.Commands.Install) > 0 {
+		return ch
+	}
+	for _, argv := range []config.Argv{c.Commands.MigrationsUp, c.Commands.MigrationsFinish} {
+		if !strings.Contains(strings.Join(argv, " "), ".Version") {
+			ch.OK, ch.Detail = false, "a chain runs each hop's migrations with that hop's version: configure commands.install, or migrations commands that use {{.Version}} (a container image)"
+			return ch
+		}
+	}
+	ch.Detail = "the migrations commands name each hop's version ({{.Version}})"
+	return ch
 }
 
 // rehearsed reports whether a cluster configures a rehearsal.
@@ -308,7 +346,7 @@ func (e *Engine) evaluate(ctx context.Context, p *Plan, c *config.Cluster, x, y 
 	}) {
 		p.Breaking = append(p.Breaking, Breaking{Line: line, Link: catalog.ChangelogURL(line), Changes: br[line]})
 	}
-	p.Prediction, p.Rehearsed = e.predict(ctx, c, 0, nil), c.Rehearsal.Enabled()
+	p.Prediction, p.Rehearsed = e.predict(ctx, c, 0, nil, len(p.Hops)), c.Rehearsal.Enabled()
 }
 
 // newToDatabase are the subsystems Y brings for the loaded plugins that have no schema_meta

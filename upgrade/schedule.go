@@ -26,6 +26,7 @@ type ScheduleRequest struct {
 	// any).
 	When  string
 	Force bool
+	Chain bool // see StartRequest.Chain
 }
 
 // Schedule queues a run for a maintenance window. It refuses a time in the past, inside a
@@ -55,8 +56,8 @@ func (e *Engine) Schedule(ctx context.Context, req ScheduleRequest) (domain.Run,
 	if err != nil {
 		return domain.Run{}, storage.Schedule{}, err
 	}
-	if !path.Guaranteed && !c.AllowUnverifiedPaths {
-		return domain.Run{}, storage.Schedule{}, fmt.Errorf("%s → %s is not a path Kong guarantees; upgrade in guaranteed hops: %s (or set allow_unverified_paths: true)", x, y, path.HopsString())
+	if !path.Guaranteed && !c.AllowUnverifiedPaths && !req.Chain {
+		return domain.Run{}, storage.Schedule{}, fmt.Errorf("%s → %s is not a path Kong guarantees; upgrade in guaranteed hops: %s (add --chain to run them in one downtime, or set allow_unverified_paths: true)", x, y, path.HopsString())
 	}
 	o, err := e.resolveWhen(c.Name, req.When, now)
 	if err != nil {
@@ -70,7 +71,7 @@ func (e *Engine) Schedule(ctx context.Context, req ScheduleRequest) (domain.Run,
 		prepare = now
 	}
 	run := domain.Run{
-		Cluster: c.Name, From: x.String(), To: y.String(), State: domain.StateScheduled, Force: req.Force,
+		Cluster: c.Name, From: x.String(), To: y.String(), State: domain.StateScheduled, Force: req.Force, Chain: req.Chain,
 		RequestedBy: req.RequestedBy, Window: o.Window, ScheduledFor: o.Opens,
 		Facts: domain.Facts{WindowCloses: o.Closes.UTC()},
 	}

@@ -38,6 +38,24 @@ func (s *stepCtx) versions() (x, y catalog.Version, err error) {
 	return x, y, err
 }
 
+// hops are the versions the run migrates through after X, ending with Y: the chain's hops,
+// or just Y.
+func (s *stepCtx) hops() ([]catalog.Version, error) {
+	names := s.run.ChainHops()
+	if names == nil {
+		names = []string{s.run.To}
+	}
+	out := make([]catalog.Version, 0, len(names))
+	for _, n := range names {
+		v, err := catalog.ParseVersion(n)
+		if err != nil {
+			return nil, fmt.Errorf("run %s's chain: %w", s.run.ID, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
 func (s *stepCtx) force() bool {
 	return s.run.ForceMigrations()
 }

@@ -88,8 +88,70 @@ func (s *stepCtx) migrationsUp(ctx context.Context) stepResult {
 			return stepResult{err: err}
 		}
 	}
-	_, res := s.converge(ctx, s.onKong(db, x, y), targetUp)
+	from, err := s.chain(ctx, db, x)
+	if err != nil {
+		return stepResult{err: err}
+	}
+	t, res := s.converge(ctx, s.onKong(db, from, y), targetUp)
+	s.facts.Commands += ms(t.up + t.finish)
 	return res
+}
+
+// chain migrates a chain run through its hops before Y, each in turn on the node where the
+// migrations run: that hop's version installed there, its up and finish run and checked.
+// A hop whose migrations schema_meta already shows (a Resume) is passed over. Then Y is
+// installed there again, and the version Y's own up starts from is returned (X for a run of
+// one hop).
+func (s *stepCtx) chain(ctx context.Context, db Database, x catalog.Version) (catalog.Version, error) {
+	hops, err := s.hops()
+	if err != nil || len(hops) < 2 {
+		return x, err
+	}
+	from := x
+	first := s.c.Nodes[:1]
+	for i, h := range hops[:len(hops)-1] {
+		st, err := db.Schema(ctx)
+		if err != nil {
+			return from, fmt.Errorf("read schema_meta: %w", err)
+		}
+		hop := fmt.Sprintf("hop %d of %d (%s → %s)", i+1, len(hops), from, h)
+		if known := s.known(h); len(st.New(known)) == 0 && len(st.PendingOf(known)) == 0 {
+			fmt.Fprintf(&s.tail, "%s: schema_meta shows its migrations done\n", hop)
+			from = h
+			continue
+		}
+		if _, err := s.commands(ctx, "hop_install", s.c.Commands.Install, first, h.String()); err != nil {
+			return from, fmt.Errorf("%s: install %s on %s: %w", hop, h, first[0].Name, err)
+		}
+		m := s.onKong(db, from, h)
+		for _, target := range []migrationsTarget{targetUp, targetFinish} {
+			t, res := s.converge(ctx, m, target)
+			s.facts.Commands += ms(t.up + t.finish)
+			if res.err != nil {
+				return from, fmt.Errorf("%s: %w", hop, res.err)
+			}
+		}
+		from = h
+		s.hopDone(ctx, i+1, fmt.Sprintf("Chain: %s migrated (up and finish checked in schema_meta).", hop))
+	}
+	if _, err := s.commands(ctx, "hop_install", s.c.Commands.Install, first, s.run.To); err != nil {
+		return from, fmt.Errorf("install %s on %s again for its own migrations: %w", s.run.To, first[0].Name, err)
+	}
+	return from, nil
+}
+
+// hopDone records that a chain's hop is migrated and says so in the thread.
+func (s *stepCtx) hopDone(ctx context.Context, done int, msg string) {
+	run, err := s.e.opts.Store.UpdateRun(context.WithoutCancel(ctx), s.run.ID, func(r *domain.Run) error {
+		r.Facts.HopsDone = max(r.Facts.HopsDone, done)
+		return nil
+	}, auditEvent("drawbridge", "hop_migrated", msg))
+	if err != nil {
+		s.e.opts.Log.Error("record a migrated hop", "run", s.run.ID.String(), "err", err)
+		return
+	}
+	s.run = run
+	s.notice(msg)
 }
 
 // untouched reports whether schema_meta shows none of Y's new migrations run.
@@ -162,7 +224,15 @@ func (s *stepCtx) migrationsFinish(ctx context.Context) stepResult {
 	if err != nil {
 		return stepResult{err: err}
 	}
-	_, res := s.converge(ctx, s.onKong(db, x, y), targetFinish)
+	from := x
+	if hops, err := s.hops(); err == nil && len(hops) > 1 {
+		from = hops[len(hops)-2]
+	}
+	t, res := s.converge(ctx, s.onKong(db, from, y), targetFinish)
+	s.facts.Commands += ms(t.up + t.finish)
+	if res.err == nil && len(s.run.ChainHops()) > 1 {
+		s.hopDone(ctx, len(s.run.ChainHops()), fmt.Sprintf("Chain: the last hop, to %s, migrated.", y))
+	}
 	return res
 }
 
@@ -258,6 +328,12 @@ func (s *stepCtx) measure(ctx context.Context, end time.Time, startT time.Durati
 				}
 			case domain.StepMigrationsUp:
 				parts.Up += r.Facts.Commands
+				for _, sp := range r.Facts.Spans {
+					if sp.Action == "hop_install" {
+						parts.Install += sp.Span
+						commands += sp.Span
+					}
+				}
 			case domain.StepMigrationsFinish:
 				parts.Finish += r.Facts.Commands
 			}

@@ -33,7 +33,7 @@ func (s *stepCtx) preflight(ctx context.Context) stepResult {
 	}
 	f := domain.Facts{Plugins: p.Plugins, ControlPlane: p.ControlPlane, NewPluginsNeedForce: p.Force}
 	var warnings []string
-	if !p.Path.Guaranteed {
+	if !p.Path.Guaranteed && !p.Chain {
 		warnings = append(warnings, fmt.Sprintf("%s → %s is not a path Kong guarantees (guaranteed hops: %s)", p.From, p.To, p.Path.HopsString()))
 	}
 	if p.ControlPlane {
@@ -44,6 +44,9 @@ func (s *stepCtx) preflight(ctx context.Context) stepResult {
 		r.From = p.From // the version the nodes run
 		r.Facts.Plugins, r.Facts.ControlPlane, r.Facts.Warnings = f.Plugins, f.ControlPlane, f.Warnings
 		r.Facts.NewPluginsNeedForce = r.Facts.NewPluginsNeedForce || f.NewPluginsNeedForce
+		if p.Chain && len(p.Hops) > 1 {
+			r.Facts.Hops = p.Hops
+		}
 	}}
 }
 

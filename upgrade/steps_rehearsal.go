@@ -16,7 +16,7 @@ import (
 
 func (s *stepCtx) rehearse(ctx context.Context) stepResult {
 	if !s.c.Rehearsal.Enabled() {
-		p := s.e.predict(ctx, s.c, s.run.ID, nil)
+		p := s.e.predict(ctx, s.c, s.run.ID, nil, len(s.run.ChainHops()))
 		s.facts.Prediction = &p
 		fmt.Fprintf(&s.tail, "not rehearsed: the cluster has no rehearsal configured\n%s", predictionLines(p))
 		return stepResult{skipped: true, tail: s.tail.String(), learned: func(r *domain.Run) { r.Facts.Prediction = &p }}
@@ -26,7 +26,7 @@ func (s *stepCtx) rehearse(ctx context.Context) stepResult {
 		return stepResult{err: err}
 	}
 	s.facts.Rehearsal = &rh
-	p := s.e.predict(ctx, s.c, s.run.ID, &rh)
+	p := s.e.predict(ctx, s.c, s.run.ID, &rh, len(s.run.ChainHops()))
 	s.facts.Prediction = &p
 	s.tail.WriteString(predictionLines(p))
 	return stepResult{learned: func(r *domain.Run) { r.Facts.Rehearsal, r.Facts.Prediction = &rh, &p }}
@@ -72,12 +72,30 @@ func (s *stepCtx) rehearseOnCopy(ctx context.Context) (domain.Rehearsal, error) 
 	attempt := s.attempt
 	s.attempt = 1 // a fresh copy each time: run as a first attempt
 	defer func() { s.attempt = attempt }()
-	for _, target := range []migrationsTarget{targetUp, targetFinish} {
-		t, res := s.converge(ctx, m, target)
-		rh.Up, rh.Finish = rh.Up+ms(t.up), rh.Finish+ms(t.finish)
-		if res.err != nil {
-			return rh, fmt.Errorf("the rehearsal on a copy of the database failed, before any downtime (X was not touched): %w", res.err)
+	hops, err := s.hops()
+	if err != nil {
+		return rh, err
+	}
+	for i, h := range hops {
+		m.to = h
+		ht := domain.HopTimes{Version: h.String()}
+		for _, target := range []migrationsTarget{targetUp, targetFinish} {
+			t, res := s.converge(ctx, m, target)
+			ht.Up, ht.Finish = ht.Up+ms(t.up), ht.Finish+ms(t.finish)
+			if res.err != nil {
+				where := ""
+				if len(hops) > 1 {
+					where = fmt.Sprintf(" at hop %d of %d (%s → %s)", i+1, len(hops), m.from, h)
+				}
+				return rh, fmt.Errorf("the rehearsal on a copy of the database failed%s, before any downtime (X was not touched): %w", where, res.err)
+			}
 		}
+		rh.Up, rh.Finish = rh.Up+ht.Up, rh.Finish+ht.Finish
+		if len(hops) > 1 {
+			rh.Hops = append(rh.Hops, ht)
+			fmt.Fprintf(&s.tail, "hop %d of %d, %s: up %s, finish %s\n", i+1, len(hops), h, ht.Up, ht.Finish)
+		}
+		m.from = h
 	}
 	st, err := db.Schema(ctx)
 	if err != nil {
@@ -141,7 +159,11 @@ const (
 // predict is the downtime expected for a run: up and finish from the rehearsal when there
 // was one; the rest (and the migrations without a rehearsal) from the average of this
 // cluster's latest successful runs that measured their parts, or the defaults above.
-func (e *Engine) predict(ctx context.Context, c *config.Cluster, current domain.RunID, rh *domain.Rehearsal) domain.Prediction {
+//
+// A chain of hops > 1 installs each hop's version, then Y again, on the node where the
+// migrations run: k more installs of one node; without a rehearsal its migrations are
+// taken as k times a single hop's.
+func (e *Engine) predict(ctx context.Context, c *config.Cluster, current domain.RunID, rh *domain.Rehearsal, hops int) domain.Prediction {
 	p := domain.Prediction{DowntimeParts: domain.DowntimeParts{Stop: defaultStop, Install: defaultInstall, Up: defaultUp,
 		Finish: defaultFinish, Start: defaultStart, Overhead: defaultOverhead}, Migrations: "default", Nodes: "default"}
 	if len(c.Commands.Install) == 0 {
@@ -168,8 +190,23 @@ func (e *Engine) predict(ctx context.Context, c *config.Cluster, current domain.
 		p.Up, p.Finish = sum.Up/n, sum.Finish/n
 		p.Nodes, p.Migrations = "earlier runs", "earlier runs"
 	}
+	if hops > 1 {
+		k := time.Duration(hops)
+		p.Install *= 1 + k
+		p.Up = p.Up*k + p.Finish*(k-1)
+	}
 	if rh != nil {
 		p.Up, p.Finish, p.Migrations = rh.Up, rh.Finish, "rehearsal"
+		if n := len(rh.Hops); n > 1 {
+			// The up step runs every hop's up and the finish of each hop before Y's.
+			p.Up, p.Finish = 0, rh.Hops[n-1].Finish
+			for i, h := range rh.Hops {
+				p.Up += h.Up
+				if i < n-1 {
+					p.Up += h.Finish
+				}
+			}
+		}
 	}
 	p.DowntimeParts = roundParts(p.DowntimeParts)
 	return p

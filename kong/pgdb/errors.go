@@ -51,6 +51,8 @@ const (
 	codeAdminShutdown         = "57P01"
 	codeCrashShutdown         = "57P02"
 	codeCannotConnectNow      = "57P03"
+	codeDuplicateDatabase     = "42P04"
+	codeUniqueViolation       = "23505"
 )
 
 // ToolError is pg_dump or pg_restore exiting with an error.

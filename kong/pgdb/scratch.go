@@ -73,11 +73,9 @@ func (db *DB) restoreCopy(ctx context.Context, archive, name, like string) error
 		return err
 	}
 	defer closeConn(m)
-	if err := dropDatabase(ctx, m, name, true); err != nil {
-		return fmt.Errorf("drop the leftover copy: %w", err)
-	}
-	owned := false
-	if like != "" {
+	owned := like != ""
+	var likeDB database
+	if owned {
 		d, err := lookupDatabase(ctx, m, like)
 		if err != nil {
 			return classify(ctx, err)
@@ -85,11 +83,28 @@ func (db *DB) restoreCopy(ctx context.Context, archive, name, like string) error
 		if !d.exists {
 			return fmt.Errorf("%w: database %q does not exist", ErrRefused, like)
 		}
-		if err := createLike(ctx, m, name, d); err != nil {
-			return classify(ctx, fmt.Errorf("create %q like %q: %w", name, like, err))
+		likeDB = d
+	}
+	// A leftover of an earlier attempt is dropped first. The session of a process killed
+	// while it created the copy may still be committing it: then the name is taken again
+	// between the drop and the create (duplicate_database or a unique violation), and the
+	// drop is tried again.
+	for attempt := 1; ; attempt++ {
+		if err := dropDatabase(ctx, m, name, true); err != nil {
+			return fmt.Errorf("drop the leftover copy: %w", err)
 		}
-		owned = true
-	} else if _, err := m.Exec(ctx, "CREATE DATABASE "+ident(name)+" TEMPLATE template0"); err != nil {
+		var err error
+		if owned {
+			err = createLike(ctx, m, name, likeDB)
+		} else {
+			_, err = m.Exec(ctx, "CREATE DATABASE "+ident(name)+" TEMPLATE template0")
+		}
+		if err == nil {
+			break
+		}
+		if code := pgCode(err); (code == codeDuplicateDatabase || code == codeUniqueViolation) && attempt < 5 {
+			continue
+		}
 		return classify(ctx, fmt.Errorf("create %q: %w", name, err))
 	}
 	if err := db.restoreInto(ctx, name, archive, owned); err != nil {
