@@ -41,6 +41,9 @@ func (b *Bot) HandleCommand(sc slack.SlashCommand) Reply {
 	if cmd.Force {
 		line += " --force"
 	}
+	if cmd.Chain {
+		line += " --chain"
+	}
 	ok := b.enqueue(job{name: line, user: sc.UserID, run: func(ctx context.Context) { b.runCommand(ctx, sc.UserID, cmd, line) }})
 	if !ok {
 		return Reply{Text: notify.BusyText(false)}
@@ -51,7 +54,7 @@ func (b *Bot) HandleCommand(sc slack.SlashCommand) Reply {
 // call is one command to carry out, typed or clicked.
 type call struct {
 	user string
-	cmd  Command      // name, arguments, --force
+	cmd  Command      // name, arguments, --force, --chain
 	run  domain.RunID // the run it is about; 0 when none (yet)
 	line string       // the command as typed, for the audit log
 	// click: it came from a button on the status message of revision rev.
@@ -177,7 +180,11 @@ func init() {
 }
 
 func (b *Bot) plan(ctx context.Context, c call) (string, error) {
-	p, err := b.opts.Engine.Plan(ctx, c.cmd.Args[0], c.cmd.Args[1])
+	var opts []upgrade.PlanOption
+	if c.cmd.Chain {
+		opts = append(opts, upgrade.AsChain)
+	}
+	p, err := b.opts.Engine.Plan(ctx, c.cmd.Args[0], c.cmd.Args[1], opts...)
 	if err != nil {
 		return "", err
 	}
@@ -185,7 +192,7 @@ func (b *Bot) plan(ctx context.Context, c call) (string, error) {
 }
 
 func (b *Bot) start(ctx context.Context, c call) (string, error) {
-	r, err := b.opts.Engine.Start(ctx, upgrade.StartRequest{Cluster: c.cmd.Args[0], To: c.cmd.Args[1], RequestedBy: c.user, Force: c.cmd.Force})
+	r, err := b.opts.Engine.Start(ctx, upgrade.StartRequest{Cluster: c.cmd.Args[0], To: c.cmd.Args[1], RequestedBy: c.user, Force: c.cmd.Force, Chain: c.cmd.Chain})
 	if err != nil {
 		return "", err
 	}
@@ -197,7 +204,7 @@ func (b *Bot) schedule(ctx context.Context, c call) (string, error) {
 	if len(c.cmd.Args) > 2 {
 		when = c.cmd.Args[2]
 	}
-	r, sch, err := b.opts.Engine.Schedule(ctx, upgrade.ScheduleRequest{Cluster: c.cmd.Args[0], To: c.cmd.Args[1], RequestedBy: c.user, When: when, Force: c.cmd.Force})
+	r, sch, err := b.opts.Engine.Schedule(ctx, upgrade.ScheduleRequest{Cluster: c.cmd.Args[0], To: c.cmd.Args[1], RequestedBy: c.user, When: when, Force: c.cmd.Force, Chain: c.cmd.Chain})
 	if err != nil {
 		return "", err
 	}

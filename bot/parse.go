@@ -14,7 +14,8 @@ import (
 type Command struct {
 	Name  string   // help, clusters, plan, start, …
 	Args  []string // positional arguments
-	Force bool     // --force (start only)
+	Force bool     // --force (start, schedule)
+	Chain bool     // --chain (start, schedule, plan)
 }
 
 // spec is one subcommand's grammar.
@@ -23,6 +24,7 @@ type spec struct {
 	args     string // usage of the arguments
 	min, max int    // positional arguments; max -1: the rest is one free-text argument
 	force    bool   // accepts --force
+	chain    bool   // accepts --chain
 	help     string
 	operator bool // needs an operator
 	approver bool // needs an approver
@@ -47,9 +49,9 @@ func (s spec) role() Role {
 var specs = []spec{
 	{name: "help", max: 0, help: "this list"},
 	{name: "clusters", max: 0, help: "each cluster with the version its nodes answer now"},
-	{name: "plan", args: "<cluster> <version>", min: 2, max: 2, help: "dry run: preflight, steps, migrations, breaking changes", operator: true},
-	{name: "start", args: "<cluster> <version> [--force]", min: 2, max: 2, force: true, help: "upgrade now (after approval); --force runs the migrations with -f", operator: true},
-	{name: "schedule", args: "<cluster> <version> [next|<window>|<RFC 3339 time>] [--force]", min: 2, max: 3, force: true, help: "upgrade in a maintenance window; approvers are asked ahead of it", operator: true},
+	{name: "plan", args: "<cluster> <version> [--chain]", min: 2, max: 2, chain: true, help: "dry run: preflight, steps, migrations, breaking changes, predicted downtime", operator: true},
+	{name: "start", args: "<cluster> <version> [--force] [--chain]", min: 2, max: 2, force: true, chain: true, help: "upgrade now (after approval); --force runs the migrations with -f; --chain goes through every guaranteed hop to the version in one downtime", operator: true},
+	{name: "schedule", args: "<cluster> <version> [next|<window>|<RFC 3339 time>] [--force] [--chain]", min: 2, max: 3, force: true, chain: true, help: "upgrade in a maintenance window; approvers are asked ahead of it", operator: true},
 	{name: "unschedule", args: "<run>", min: 1, max: 1, help: "cancel a scheduled run", operator: true, run: true},
 	{name: "windows", args: "[cluster]", max: 1, help: "the next three openings of each window, in UTC and the window's zone"},
 	{name: "status", args: "[run]", max: 1, help: "a run's state and steps, or every active and scheduled run"},
@@ -112,6 +114,8 @@ func Parse(slash, text string) (Command, error) {
 		switch {
 		case w == "--force" && s.force:
 			cmd.Force = true
+		case w == "--chain" && s.chain:
+			cmd.Chain = true
 		case strings.HasPrefix(w, "--") && s.max != -1:
 			return Command{}, &UsageError{Problem: fmt.Sprintf("unknown option %q", truncate(w, 40)), Usage: usage(slash, s)}
 		default:

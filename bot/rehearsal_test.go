@@ -123,3 +123,37 @@ func TestRehearsalPredictsDowntime(t *testing.T) {
 		return strings.Contains(w.threadText(), "Predicted against measured")
 	})
 }
+
+// TestChainFromSlack: "start test 3.7.1 --chain" goes through 3.5.0 and 3.6.1 in one
+// downtime with one approval; the status message shows the hops and where the chain is.
+func TestChainFromSlack(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, worldOpts{rehearsal: true})
+	if r := w.command("U0OPERATOR", channel, "start test 3.7.1"); r.status != 200 {
+		t.Fatalf("start answered %d %q", r.status, r.text)
+	}
+	run := w.waitRun(1, domain.StateFailedBeforeDowntime)
+	if !strings.Contains(run.Reason, "--chain") {
+		t.Errorf("a jump of three hops without --chain: %q", run.Reason)
+	}
+	if r := w.command("U0OPERATOR", channel, "start test 3.7.1 --chain"); r.status != 200 {
+		t.Fatalf("start --chain answered %d %q", r.status, r.text)
+	}
+	w.waitRun(2, domain.StateAwaitingApproval)
+	approve := ""
+	w.waitFor("run 2's gate with its chain", func() bool {
+		m, _ := w.statusOf(2)
+		approve = buttonValue(m.Blocks, "approve")
+		return approve != "" && strings.Contains(m.BlocksJSON, "3.4.2 → 3.5.0 → 3.6.1 → 3.7.1") && strings.Contains(m.BlocksJSON, "0 of 3 hops migrated")
+	})
+	w.click("U0APPROVER", "approve", approve, "")
+	w.waitRun(2, domain.StateAwaitingDecommission)
+	w.c.WantVersions("3.7.1")
+	w.waitFor("the chain done on the status message", func() bool {
+		m, _ := w.statusOf(2)
+		return strings.Contains(m.BlocksJSON, "3 of 3 hops migrated")
+	})
+	if n := w.c.CommandCount("stop"); n != 2 {
+		t.Errorf("%d kong stop commands, want one per node", n)
+	}
+}

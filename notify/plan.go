@@ -53,8 +53,11 @@ func PlanText(p domain.PlanSummary, note string) string {
 			fmt.Fprintf(&w, "  the rehearsal before the gate measures up and finish on a copy of this database\n")
 		}
 	}
-	if !p.Guaranteed && len(p.Hops) > 2 {
-		fmt.Fprintf(&w, "\nguaranteed hops: %s\n", strings.Join(p.Hops, " → "))
+	switch {
+	case p.Chain && len(p.Hops) > 2:
+		fmt.Fprintf(&w, "\nchain: %s in one downtime (one freeze, one backup, one approval, one stop of %s; each hop's up and finish in turn)\n", strings.Join(p.Hops, " → "), p.From)
+	case !p.Guaranteed && len(p.Hops) > 2:
+		fmt.Fprintf(&w, "\nguaranteed hops: %s (--chain runs them in one downtime)\n", strings.Join(p.Hops, " → "))
 	}
 	if p.Refused {
 		fmt.Fprintf(&w, "\nrefused: %s\n", p.Reason)

@@ -131,6 +131,12 @@ func views() map[string]RunView {
 			downtime(st)
 			st.Steps = append(forward(7), running(8, at(2, 10)))
 		}),
+		"migrating_chain": mk(domain.StateMigrating, func(st *domain.Status) {
+			downtime(st)
+			st.Run.From, st.Run.To, st.Run.Chain = "3.4.2", "3.7.1", true
+			st.Run.Facts.Hops, st.Run.Facts.HopsDone = []string{"3.5.0", "3.6.1", "3.7.1"}, 1
+			st.Steps = append(forward(7), running(8, at(2, 10)))
+		}),
 		"starting": mk(domain.StateStarting, func(st *domain.Status) {
 			downtime(st)
 			st.Steps = append(forward(9), running(10, at(2, 30)))

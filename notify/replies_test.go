@@ -104,6 +104,10 @@ func TestPlanText(t *testing.T) {
 		Checks:  []domain.CheckVerdict{{Name: "nodes answer", Verdict: "FAIL", Detail: "kong-2 does not answer"}},
 		Refused: true, Reason: "the nodes are not ready"}
 	goldenText(t, "plan_text_ok", PlanText(ok, ""))
+	chain := ok
+	chain.To, chain.Guaranteed, chain.Chain, chain.Hops = "3.7.1", false, true, []string{"3.4.2", "3.5.0", "3.6.1", "3.7.1"}
+	chain.Checks = []domain.CheckVerdict{{Name: "version path", Verdict: "ok", Detail: "3.4.2 → 3.7.1 in 3 guaranteed hops (3.4.2 → 3.5.0 → 3.6.1 → 3.7.1), migrated one after another in one downtime"}}
+	goldenText(t, "plan_text_chain", PlanText(chain, ""))
 	goldenText(t, "plan_text_refused", PlanText(refused, "drawbridge serve holds the state file: no history"))
 }
 

@@ -129,6 +129,9 @@ func statusFields(v RunView) []*slack.TextBlockObject {
 		ver += " (migrations with -f)"
 	}
 	add("Versions", ver)
+	if c := chainText(run); c != "" {
+		add("Chain", c)
+	}
 	if w := windowText(run); w != "" {
 		add("Window", w)
 	}
@@ -142,6 +145,27 @@ func statusFields(v RunView) []*slack.TextBlockObject {
 		add("Nodes", nodesText(v))
 	}
 	return fields
+}
+
+// chainText shows a chain's hops and where it is: "3.4.2 → 3.5.0 ✅ → 3.6.1 ⏳ → 3.7.1".
+func chainText(run domain.Run) string {
+	hops := run.ChainHops()
+	if hops == nil {
+		return ""
+	}
+	parts := []string{escape(run.From)}
+	migrating := run.State == domain.StateMigrating
+	for i, h := range hops {
+		p := escape(h)
+		switch {
+		case i < run.Facts.HopsDone:
+			p += " ✅"
+		case i == run.Facts.HopsDone && migrating:
+			p += " ⏳"
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, " → ") + fmt.Sprintf("\n%d of %d hops migrated", min(run.Facts.HopsDone, len(hops)), len(hops))
 }
 
 func windowText(run domain.Run) string {

@@ -21,7 +21,10 @@ import (
 	"github.com/drawbridge/drawbridge/wire"
 )
 
-const helperEnv = "DRAWBRIDGE_UPGRADE_HELPER_CONFIG"
+const (
+	helperEnv      = "DRAWBRIDGE_UPGRADE_HELPER_CONFIG"
+	helperChainEnv = "DRAWBRIDGE_UPGRADE_HELPER_CHAIN_TO" // start a chain run to this version
+)
 
 // The kill test upgrades 3.5.0 → 3.6.1: "up" leaves teardowns pending, so "finish" has an
 // effect of its own to check after a kill.
@@ -61,6 +64,11 @@ func helperMain() int {
 			_, _ = in.ReadString('\n')
 		case domain.EventStateChanged:
 			say("state %s", e.Run.State)
+		case domain.EventNotice:
+			if strings.HasPrefix(e.Message, "Chain: ") {
+				say("notice %s", e.Message)
+				_, _ = in.ReadString('\n')
+			}
 		}
 	})
 	eng, err := upgrade.New(opts)
@@ -80,7 +88,11 @@ func helperMain() int {
 	}
 	var id domain.RunID
 	if len(runs) == 0 {
-		run, err := eng.Start(ctx, upgrade.StartRequest{Cluster: "test", To: killTo, RequestedBy: "U0OPERATOR"})
+		req := upgrade.StartRequest{Cluster: "test", To: killTo, RequestedBy: "U0OPERATOR"}
+		if to := os.Getenv(helperChainEnv); to != "" {
+			req.To, req.Chain = to, true
+		}
+		run, err := eng.Start(ctx, req)
 		if err != nil {
 			fmt.Println("error", err)
 			return 1

@@ -28,6 +28,9 @@ type migration struct {
 	up, finish config.Argv
 	copy       *config.ScratchData // the rehearsal's copy; nil: Kong's database
 	prefix     string              // action name prefix: "" or "rehearsal_"
+	// hopForce (a chain's hops): up runs with -f when this hop brings a plugin new to this
+	// database, as the run of this hop alone would; otherwise the run's -f decides.
+	hopForce bool
 }
 
 // onKong is the hop x → y on Kong's database with the cluster's commands.
@@ -49,7 +52,15 @@ func (s *stepCtx) converge(ctx context.Context, m migration, target migrationsTa
 	var t took
 	ran := 0
 	s.scratch = m.copy
-	defer func() { s.scratch = nil }()
+	defer func() { s.scratch, s.migForce = nil, nil }()
+	if m.hopForce {
+		st, err := m.db.Schema(ctx)
+		if err != nil {
+			return t, s.fail("read schema_meta: %w", err)
+		}
+		f := s.run.Force || len(st.Rowless(known)) > 0
+		s.migForce = &f
+	}
 	for round := 0; round < 4; round++ {
 		st, err := m.db.Schema(ctx)
 		if err != nil {

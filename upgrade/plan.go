@@ -151,7 +151,7 @@ func (e *Engine) preflight(ctx context.Context, c *config.Cluster, y catalog.Ver
 		add(Check{Name: "version path", OK: true, Warning: true, Detail: fmt.Sprintf("%s → %s is not a path Kong guarantees (guaranteed hops: %s); allowed by allow_unverified_paths", x, y, path.HopsString())})
 	default:
 		p.Path = path
-		add(Check{Name: "version path", Detail: fmt.Sprintf("%s → %s is not a path Kong guarantees; upgrade in guaranteed hops: %s (or set allow_unverified_paths: true)", x, y, path.HopsString())})
+		add(Check{Name: "version path", Detail: fmt.Sprintf("%s → %s is not a path Kong guarantees; upgrade in guaranteed hops: %s (--chain runs them in one downtime; or set allow_unverified_paths: true)", x, y, path.HopsString())})
 	}
 	add(e.checkDatabase(ctx, c, x, view.Plugins))
 	if view.PGUser != "" || view.PGDatabase != "" {

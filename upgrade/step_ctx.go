@@ -24,6 +24,7 @@ type stepCtx struct {
 	breached bool
 	attempt  int                 // of the step running: more than 1 after a Resume or a retry
 	scratch  *config.ScratchData // set while commands run against a rehearsal's copy
+	migForce *bool               // set while a chain's hop decides -f for itself
 }
 
 func (s *stepCtx) fail(format string, args ...any) stepResult {
@@ -76,6 +77,9 @@ func (s *stepCtx) known(v catalog.Version) []catalog.Subsystem {
 
 func (s *stepCtx) data(version string) config.CommandData {
 	d := config.CommandData{Cluster: s.c.Name, Run: s.run.ID.String(), From: s.run.From, To: s.run.To, Version: version, Force: s.force()}
+	if s.migForce != nil {
+		d.Force = *s.migForce
+	}
 	if s.scratch != nil {
 		d.Scratch = *s.scratch
 	}

@@ -92,7 +92,9 @@ func (s *stepCtx) migrationsUp(ctx context.Context) stepResult {
 	if err != nil {
 		return stepResult{err: err}
 	}
-	t, res := s.converge(ctx, s.onKong(db, from, y), targetUp)
+	m := s.onKong(db, from, y)
+	m.hopForce = len(s.run.ChainHops()) > 1
+	t, res := s.converge(ctx, m, targetUp)
 	s.facts.Commands += ms(t.up + t.finish)
 	return res
 }
@@ -124,6 +126,7 @@ func (s *stepCtx) chain(ctx context.Context, db Database, x catalog.Version) (ca
 			return from, fmt.Errorf("%s: install %s on %s: %w", hop, h, first[0].Name, err)
 		}
 		m := s.onKong(db, from, h)
+		m.hopForce = true
 		for _, target := range []migrationsTarget{targetUp, targetFinish} {
 			t, res := s.converge(ctx, m, target)
 			s.facts.Commands += ms(t.up + t.finish)
@@ -228,7 +231,9 @@ func (s *stepCtx) migrationsFinish(ctx context.Context) stepResult {
 	if hops, err := s.hops(); err == nil && len(hops) > 1 {
 		from = hops[len(hops)-2]
 	}
-	t, res := s.converge(ctx, s.onKong(db, from, y), targetFinish)
+	m := s.onKong(db, from, y)
+	m.hopForce = len(s.run.ChainHops()) > 1
+	t, res := s.converge(ctx, m, targetFinish)
 	s.facts.Commands += ms(t.up + t.finish)
 	if res.err == nil && len(s.run.ChainHops()) > 1 {
 		s.hopDone(ctx, len(s.run.ChainHops()), fmt.Sprintf("Chain: the last hop, to %s, migrated.", y))

@@ -76,6 +76,7 @@ func (s *stepCtx) rehearseOnCopy(ctx context.Context) (domain.Rehearsal, error) 
 	if err != nil {
 		return rh, err
 	}
+	m.hopForce = len(hops) > 1
 	for i, h := range hops {
 		m.to = h
 		ht := domain.HopTimes{Version: h.String()}

@@ -20,8 +20,9 @@ import (
 const exitRefused = 2
 
 func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("plan", "--config FILE <cluster> <version>", stderr)
+	fs := newFlagSet("plan", "--config FILE [--chain] <cluster> <version>", stderr)
 	configPath := fs.String("config", "drawbridge.yaml", "configuration file")
+	chain := fs.Bool("chain", false, "plan the chain of guaranteed hops to the version in one downtime")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -60,7 +61,11 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer eng.Close()
-	p, err := eng.Plan(ctx, cluster, version)
+	var opts []upgrade.PlanOption
+	if *chain {
+		opts = append(opts, upgrade.AsChain)
+	}
+	p, err := eng.Plan(ctx, cluster, version, opts...)
 	if err != nil {
 		fmt.Fprintf(stderr, "drawbridge plan: %v\n", err)
 		return exitUsage
