@@ -45,6 +45,11 @@ func TestParse(t *testing.T) {
 		{"", Command{Name: "help"}, ""},
 		{"start prod-eu 3.5.0", Command{Name: "start", Args: []string{"prod-eu", "3.5.0"}}, ""},
 		{"START prod-eu 3.5.0 --force", Command{Name: "start", Args: []string{"prod-eu", "3.5.0"}, Force: true}, ""},
+		{"start prod-eu 3.7.1 --chain --force", Command{Name: "start", Args: []string{"prod-eu", "3.7.1"}, Force: true, Chain: true}, ""},
+		{"schedule prod-eu 3.7.1 next --chain", Command{Name: "schedule", Args: []string{"prod-eu", "3.7.1", "next"}, Chain: true}, ""},
+		{"plan prod-eu 3.7.1 --chain", Command{Name: "plan", Args: []string{"prod-eu", "3.7.1"}, Chain: true}, ""},
+		{"plan prod-eu 3.7.1 --force", Command{}, `unknown option "--force"`},
+		{"approve 7 --chain", Command{}, `unknown option "--chain"`},
 		{"reject 7 not during the sale", Command{Name: "reject", Args: []string{"7", "not during the sale"}}, ""},
 		{"reject 7", Command{Name: "reject", Args: []string{"7"}}, ""},
 		{"status", Command{Name: "status"}, ""},
@@ -91,6 +96,9 @@ func FuzzParse(f *testing.F) {
 		}
 		if len(cmd.Args) < s.min || (s.max >= 0 && len(cmd.Args) > s.max) || (s.max == -1 && len(cmd.Args) > s.min+1) {
 			t.Fatalf("%q: %d args for %s", text, len(cmd.Args), s.name)
+		}
+		if cmd.Chain && !s.chain {
+			t.Fatalf("--chain accepted by %s", s.name)
 		}
 		if cmd.Force && !s.force {
 			t.Fatalf("--force accepted by %s", s.name)

@@ -210,3 +210,35 @@ func TestChainKilledMidway(t *testing.T) {
 		}
 	}
 }
+
+// TestChainFailsMidwayRollsBack: the second hop's migration fails during the downtime; the
+// run needs attention, says which hop, and Roll back restores X from the one backup.
+func TestChainFailsMidwayRollsBack(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, clusterOpts{nodes: 2})
+	h := newHarness(t, c, nil)
+	ctx := t.Context()
+	before := schemaRows(t, c)
+	run, err := h.engine.Start(ctx, upgrade.StartRequest{Cluster: "test", To: "3.7.1", RequestedBy: "U0OPERATOR", Chain: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitState(run.ID, long, domain.StateAwaitingApproval)
+	c.Set([]string{"faults.migration_fail=022_350_to_360"}) // after the gate opened: not rehearsed, so unseen before
+	if _, err := h.engine.Approve(ctx, run.ID, "U0APPROVER"); err != nil {
+		t.Fatal(err)
+	}
+	run = h.waitState(run.ID, long, domain.StateNeedsAttention)
+	if !strings.Contains(run.Reason, "hop 2 of 3 (3.5.0 → 3.6.1)") || !strings.Contains(run.Reason, "022_350_to_360") || run.Facts.HopsDone != 1 {
+		t.Fatalf("reason %q, hops done %d", run.Reason, run.Facts.HopsDone)
+	}
+	c.Set([]string{"faults.migration_fail="})
+	if _, err := h.engine.Rollback(ctx, run.ID, "U0OPERATOR"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitState(run.ID, long, domain.StateRolledBack)
+	c.WantVersions("3.4.2")
+	if after := schemaRows(t, c); after != before {
+		t.Fatalf("schema_meta after the rollback:\n%s\nbefore the run:\n%s", after, before)
+	}
+}
