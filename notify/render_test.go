@@ -147,6 +147,17 @@ func views() map[string]RunView {
 			st.Run.Facts.Measured = measured
 			st.Steps = append(forward(10), running(11, at(2, 45)))
 		}),
+		"watching_legacy": mk(domain.StateWatching, func(st *domain.Status) {
+			// A run of an earlier release, which had no rehearsal step: it shows as skipped.
+			downtime(st)
+			st.Run.DowntimeEnd = at(2, 41)
+			for _, r := range forward(10) {
+				if domain.StepID(r.Index) != domain.StepRehearsal {
+					st.Steps = append(st.Steps, r)
+				}
+			}
+			st.Steps = append(st.Steps, running(11, at(2, 45)))
+		}),
 		"awaiting_decommission": mk(domain.StateAwaitingDecommission, func(st *domain.Status) {
 			downtime(st)
 			st.Run.DowntimeEnd = at(2, 41)

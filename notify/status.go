@@ -336,10 +336,13 @@ func checklist(v RunView) []string {
 	}
 	slices.SortFunc(indexes, byPosition)
 	lines := make([]string, 0, len(indexes))
-	for _, i := range indexes {
+	for n, i := range indexes {
 		r, ok := recs[i]
 		if !ok {
 			r = domain.StepRecord{Index: i, Status: domain.StepPending}
+			if domain.Position(i) < 100 && slices.ContainsFunc(indexes[n+1:], func(j int) bool { _, later := recs[j]; return later && domain.Position(j) < 100 }) {
+				r.Status = domain.StepSkipped // a step added after this run went past it
+			}
 		}
 		lines = append(lines, checkLine(v, r))
 	}
