@@ -47,7 +47,7 @@ func (c *Config) WriteSummary(w io.Writer, now time.Time) error {
 		fmt.Fprintf(w, "blackout %s: %s → %s\n", b.Name, b.From.Format(time.RFC3339), b.To.Format(time.RFC3339))
 	}
 	fmt.Fprintln(w)
-	p("clusters\tnodes\twindows\tparallelism\tprometheus\twatch")
+	p("clusters\tnodes\twindows\tparallelism\trehearsal\tprometheus\twatch")
 	for i := range c.Clusters {
 		cl := &c.Clusters[i]
 		var nodes []string
@@ -62,8 +62,15 @@ func (c *Config) WriteSummary(w io.Writer, now time.Time) error {
 		if len(cl.Watch.Checks) == 0 {
 			checks = "built-in checks"
 		}
-		p("  %s\t%d: %s\t%s\t%d\t%s\t%s every %s, %s", cl.Name, len(nodes), strings.Join(nodes, ", "), windows,
-			cl.Parallelism, cl.Prometheus.URL, cl.Watch.Duration, cl.Watch.Interval, checks)
+		rehearsal := "none"
+		switch {
+		case cl.Rehearsal.Enabled() && cl.Rehearsal.DSN != "":
+			rehearsal = "on another server"
+		case cl.Rehearsal.Enabled():
+			rehearsal = "on Kong's server"
+		}
+		p("  %s\t%d: %s\t%s\t%d\t%s\t%s\t%s every %s, %s", cl.Name, len(nodes), strings.Join(nodes, ", "), windows,
+			cl.Parallelism, rehearsal, cl.Prometheus.URL, cl.Watch.Duration, cl.Watch.Interval, checks)
 	}
 	if len(c.MissingEnv) > 0 {
 		p("")

@@ -269,6 +269,8 @@ type ConfigOptions struct {
 	// "kongsim run" (a throwaway Kong Y, as docker run --rm kong:Y would), the first node's
 	// faults included.
 	Rehearsal bool
+	// RehearsalDSN is rehearsal.dsn: the copy on another PostgreSQL server.
+	RehearsalDSN string
 	// SearchPath is added to the database DSN (search_path=…): where a cluster with
 	// pg_schema keeps Kong's tables.
 	SearchPath string
@@ -332,6 +334,9 @@ const clusterTemplate = `  - name: {{.Name}}
 {{- end}}
 {{- if .Rehearsal}}
     rehearsal:
+{{- if .RehearsalDSN}}
+      dsn: "{{.RehearsalDSN}}"
+{{- end}}
       migrations_up: ["{{.Kongsim}}", run, --version, "{{"{{"}}.Version{{"}}"}}", --from, "{{"{{"}}.Node.Vars.prefix{{"}}"}}", -e, "KONG_PG_HOST={{"{{"}}.Scratch.Host{{"}}"}}", -e, "KONG_PG_PORT={{"{{"}}.Scratch.Port{{"}}"}}", -e, "KONG_PG_USER={{"{{"}}.Scratch.User{{"}}"}}", -e, "KONG_PG_DATABASE={{"{{"}}.Scratch.Database{{"}}"}}", --, kong, migrations, up, -c, "{{"{{"}}.Node.Vars.conf{{"}}"}}", "{{"{{"}}if .Force{{"}}"}}-f{{"{{"}}end{{"}}"}}"]
       migrations_finish: ["{{.Kongsim}}", run, --version, "{{"{{"}}.Version{{"}}"}}", --from, "{{"{{"}}.Node.Vars.prefix{{"}}"}}", -e, "KONG_PG_HOST={{"{{"}}.Scratch.Host{{"}}"}}", -e, "KONG_PG_PORT={{"{{"}}.Scratch.Port{{"}}"}}", -e, "KONG_PG_USER={{"{{"}}.Scratch.User{{"}}"}}", -e, "KONG_PG_DATABASE={{"{{"}}.Scratch.Database{{"}}"}}", --, kong, migrations, finish, -c, "{{"{{"}}.Node.Vars.conf{{"}}"}}", "{{"{{"}}if .Force{{"}}"}}-f{{"{{"}}end{{"}}"}}"]
 {{- end}}
@@ -387,7 +392,7 @@ func (c *Cluster) WriteConfig(o ConfigOptions) (string, *config.Config) {
 		err := entry.Execute(&clusters, map[string]any{
 			"Name": cl.Name, "DSN": dsn, "Nodes": cl.Cluster.Nodes, "Kongsim": cl.Cluster.Bin, "Prom": cl.PrometheusURL,
 			"Unverified": o.Unverified, "Watch": cl.Watch.String(), "Interval": o.Interval.String(), "AutoRollback": o.AutoRollback,
-			"Extra": o.Extra, "Parallelism": o.Parallelism, "Check": o.Check, "Rehearsal": o.Rehearsal,
+			"Extra": o.Extra, "Parallelism": o.Parallelism, "Check": o.Check, "Rehearsal": o.Rehearsal, "RehearsalDSN": o.RehearsalDSN,
 		})
 		if err != nil {
 			c.t.Fatal(err)
