@@ -137,3 +137,45 @@ func TestBlindWatchAfter28(t *testing.T) {
 	}
 	w.c.WantVersions("3.4.2")
 }
+
+// TestWatchResumedAfterRestart: drawbridge stops in the middle of a watch and starts again;
+// the watch judges the time it was down from Prometheus's history, and its "ended clean"
+// comes in a message of its own below "resuming the watch", never above it.
+func TestWatchResumedAfterRestart(t *testing.T) {
+	t.Parallel()
+	// Checks that need no baseline: the seeded 3.4 cluster exports no latency histogram
+	// (latency_metrics is off by default in 3.x), so the built-in p99 check would be blind.
+	checks := "      checks:\n" +
+		"        - name: datastore\n          query: 'min(kong_datastore_reachable{ {{.Selector}} })'\n          min: 1\n" +
+		"        - name: nodes up\n          query: 'count(up{ {{.Selector}} } == 1)'\n          min: 2\n"
+	w := newWorld(t, worldOpts{nodes: 2, promWatch: true, watch: 14 * time.Second, interval: 2 * time.Second, extra: checks})
+	w.command("U0OPERATOR", channel, "start test 3.5.0")
+	w.click("U0APPROVER", "approve", w.waitButton("approve"), "")
+	w.waitFor("the live watch message", func() bool {
+		m, ok := w.reply("run/1/watch")
+		return ok && m.Edits > 0
+	})
+	w.stop()
+	w.start()
+	w.waitRun(1, domain.StateAwaitingDecommission)
+	var order []string
+	w.waitFor("the resumed watch's end", func() bool {
+		m, _ := w.statusMessage()
+		order = order[:0]
+		for _, r := range m.Replies {
+			switch {
+			case strings.Contains(r.Text, "resuming the watch"):
+				order = append(order, "resuming")
+			case strings.Contains(r.BlocksJSON, "ended clean"):
+				order = append(order, "clean:"+metadataKey(r))
+			}
+		}
+		return len(order) == 2
+	})
+	if order[0] != "resuming" || order[1] != "clean:run/1/watch/2" {
+		t.Fatalf("thread order %v, want the resuming notice, then the resumed watch's own message ending clean", order)
+	}
+	if !strings.Contains(w.threadText(), "judging the") {
+		t.Errorf("the resumed watch did not say it judged the time drawbridge was down")
+	}
+}

@@ -172,6 +172,7 @@ func TestBadConfigs(t *testing.T) {
 		{"prometheus url missing", "      url: http://prometheus:9090\n", "", nil, "clusters[0].prometheus.url", 42, "is missing"},
 		{"selector not matchers", `selector: 'cluster="prod-eu"'`, `selector: 'cluster=prod-eu'`, nil, "clusters[0].prometheus.selector", 44, "label matchers"},
 		{"watch interval longer than duration", "interval: 30s", "interval: 20m", nil, "clusters[0].watch.interval", 47, "before its first check"},
+		{"watch too short to see a breach", "      duration: 15m\n      interval: 30s\n      failure_limit: 2", "      duration: 1m\n      interval: 30s\n      failure_limit: 3", nil, "clusters[0].watch.duration", 0, "the watch would end before a breach could be seen"},
 		{"failure limit zero", "failure_limit: 2", "failure_limit: 0", nil, "clusters[0].watch.failure_limit", 48, "is 0"},
 		{"check without threshold", "          max: 0.01\n", "", nil, "clusters[0].watch.checks[0]", 50, "no threshold"},
 		{"check query unknown field", "{{.Selector}}, code", "{{.Cluster.Selector}}, code", nil, "clusters[0].watch.checks[0].query", 51, "can't evaluate field Selector"},

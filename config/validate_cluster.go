@@ -228,6 +228,17 @@ func (v *validator) watch(p string, c *Cluster) {
 	}
 	if w.FailureLimit < 1 {
 		v.col.add(join(wp, "failure_limit"), "1 or more consecutive failing intervals", "is %d", w.FailureLimit)
+	} else if w.Duration > 0 && w.Interval >= Duration(100*time.Millisecond) && w.Interval <= w.Duration {
+		// The watch must be able to see a breach: after the warm-up (the rate window, at
+		// most half the watch, during which the new series may have no rate yet) there
+		// must be failure_limit intervals left.
+		window := max(2*w.Interval.D(), 4*c.Prometheus.ScrapeInterval.D())
+		warm := min(window, w.Duration.D()/2)
+		if need := warm + time.Duration(w.FailureLimit)*w.Interval.D(); w.Duration.D() < need {
+			v.col.add(join(wp, "duration"), fmt.Sprintf("at least %s: the warm-up (%s) plus failure_limit (%d) × interval (%s)",
+				Duration(need), Duration(warm), w.FailureLimit, w.Interval),
+				"is %s: the watch would end before a breach could be seen", w.Duration)
+		}
 	}
 	if w.BaselineLookback <= 0 {
 		v.col.add(join(wp, "baseline_lookback"), "a positive duration such as 30m", "is %s", w.BaselineLookback)

@@ -63,7 +63,13 @@ func (s *Sink) Emit(e domain.Event) {
 		key = StepKey(id, *e.Step)
 		msg = StepReply(v, *e.Step)
 	case domain.EventWatch:
-		if err := s.Queue.UpsertReply(ctx, id, WatchKey(id), status, WatchMessage(v, *e.Report)); err != nil {
+		// A watch resumed after a restart (a new attempt of its step) gets a message of its
+		// own, below the "resuming" notice, rather than editing the one above it.
+		attempt := 1
+		if e.Step != nil {
+			attempt = e.Step.Attempt
+		}
+		if err := s.Queue.UpsertReply(ctx, id, WatchKey(id, attempt), status, WatchMessage(v, *e.Report)); err != nil {
 			s.Log.Error("queue watch message", "run", id.String(), "err", err)
 		}
 		return

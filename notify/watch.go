@@ -10,8 +10,14 @@ import (
 	"github.com/drawbridge/drawbridge/domain"
 )
 
-// WatchKey names a run's live watch message (a thread reply edited in place).
-func WatchKey(run domain.RunID) string { return "run/" + run.String() + "/watch" }
+// WatchKey names a run's live watch message: a thread reply edited in place, one per
+// attempt of the watch step.
+func WatchKey(run domain.RunID, attempt int) string {
+	if attempt <= 1 {
+		return "run/" + run.String() + "/watch"
+	}
+	return fmt.Sprintf("run/%s/watch/%d", run, attempt)
+}
 
 // AlertKey names the alert of a breached watch.
 func AlertKey(run domain.RunID, attempt int) string {

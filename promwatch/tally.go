@@ -76,3 +76,23 @@ func (t *Tally) Failures(check string) int {
 	}
 	return 0
 }
+
+// End judges the watch's last readings: every check's must be a pass. A failing one is a
+// breach and an inconclusive one a blind breach, whatever the streaks: the last intervals
+// of a watch have no later ones to complete a streak, so they are judged on their own.
+func (t *Tally) End(ms []Measurement) *domain.BreachError {
+	var blind *domain.BreachError
+	for _, m := range ms {
+		switch m.Result {
+		case Pass:
+			continue
+		case Fail:
+			return &domain.BreachError{Check: m.Check, Value: FormatValue(m.Value, m.Unit) + " at the watch's last reading", Threshold: m.Failed}
+		}
+		if blind == nil {
+			blind = &domain.BreachError{Check: m.Check, Blind: true, Threshold: m.Threshold,
+				Value: m.Error + " at the watch's last reading"}
+		}
+	}
+	return blind
+}

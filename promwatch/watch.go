@@ -19,8 +19,10 @@ import (
 // Prometheus unreachable) a Blind one. It returns nil when the watch ends clean and ctx's
 // cause when interrupted.
 //
-// Ticks are Started + k × interval, and the last one is at the end: after a restart the
-// watch evaluates only the ticks that are left (streaks start again from zero). Ratio
+// Ticks are Started + k × interval, and the last one is at the end, where every check's
+// last reading must be a pass (Tally.End). After a restart the ticks drawbridge missed are
+// judged first from Prometheus's history (instant queries at those times), then the watch
+// goes on live: the time drawbridge was down is judged like any other. Ratio
 // thresholds compare with req.Baseline; when the request has none (Taken is zero) and the
 // run has a downtime start, the baseline is taken on From over the lookback before the
 // downtime. During the warm-up (the rate window, at most half the watch) a check that
@@ -42,10 +44,6 @@ func (w *Watcher) Watch(ctx context.Context, c *config.Cluster, req domain.Watch
 	}
 	end := req.Started.Add(c.Watch.Duration.D())
 	now := clk.Now()
-	if !now.Before(end) {
-		progress("the watch of %s ended at %s: nothing left to watch", c.Name, end.UTC().Format(time.TimeOnly))
-		return nil
-	}
 	q, err := w.querier(c)
 	if err != nil {
 		return err
@@ -61,24 +59,15 @@ func (w *Watcher) Watch(ctx context.Context, c *config.Cluster, req domain.Watch
 	}
 	base := w.watchBaseline(ctx, c, req, from, progress)
 	warmEnd := req.Started.Add(min(window, c.Watch.Duration.D()/2))
-	if now.After(req.Started.Add(interval)) {
-		progress("resuming the watch of %s: %s left", c.Name, end.Sub(now).Round(time.Second))
-	}
-	progress("watching %d checks on %s every %s until %s (rate window %s, scrape interval %s)",
-		len(checks), redact(c.Prometheus.URL), interval, end.UTC().Format(time.TimeOnly), model.Duration(window), scrape)
 
 	tally := Tally{Limit: c.Watch.FailureLimit}
 	prev := map[string]float64{}
-	for tick := nextTick(req.Started, interval, end, now); ; tick = nextTick(req.Started, interval, end, clk.Now()) {
-		select {
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		case <-clk.After(tick.Sub(clk.Now())):
-		}
-		at := clk.Now()
+	// judge evaluates every check at one tick (now, or a past one from Prometheus's
+	// history) and counts it; done is true when the watch is over, err its verdict.
+	judge := func(at time.Time) (done bool, err error) {
 		ms := w.measureAll(ctx, q, checks, base, prev, at, interval)
 		if ctx.Err() != nil {
-			return context.Cause(ctx)
+			return true, context.Cause(ctx)
 		}
 		warming := at.Before(warmEnd)
 		if warming {
@@ -97,8 +86,11 @@ func (w *Watcher) Watch(ctx context.Context, c *config.Cluster, req domain.Watch
 		if req.Report != nil {
 			req.Report(rep)
 		}
-		if breach == nil && tick.Before(end) {
-			continue
+		if breach == nil && at.Before(end) {
+			return false, nil
+		}
+		if breach == nil {
+			breach = tally.End(ms) // the last readings must pass
 		}
 		rep.Final, rep.Breach = true, breach
 		if req.Report != nil {
@@ -108,10 +100,51 @@ func (w *Watcher) Watch(ctx context.Context, c *config.Cluster, req domain.Watch
 			req.Charts(w.charts(ctx, q, c, checks, req, base, clk.Now()))
 		}
 		if breach != nil {
-			return breach
+			return true, breach
 		}
-		return nil
+		return true, nil
 	}
+
+	// After a restart, the ticks drawbridge missed — also the whole watch when it ended
+	// while drawbridge was down — are judged from Prometheus's history first, in order.
+	if missed := pastTicks(req.Started, interval, end, now); len(missed) > 0 {
+		left := end.Sub(now).Round(time.Second)
+		if left < 0 {
+			left = 0
+		}
+		progress("resuming the watch of %s: judging the %d intervals since %s from Prometheus's history, then %s left",
+			c.Name, len(missed), req.Started.UTC().Format(time.TimeOnly), left)
+		for _, at := range missed {
+			if done, err := judge(at); done {
+				return err
+			}
+		}
+	}
+	progress("watching %d checks on %s every %s until %s (rate window %s, scrape interval %s)",
+		len(checks), redact(c.Prometheus.URL), interval, end.UTC().Format(time.TimeOnly), model.Duration(window), scrape)
+	for tick := nextTick(req.Started, interval, end, now); ; tick = nextTick(req.Started, interval, end, clk.Now()) {
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-clk.After(tick.Sub(clk.Now())):
+		}
+		if done, err := judge(clk.Now()); done {
+			return err
+		}
+	}
+}
+
+// pastTicks are the ticks Started + k × interval (k ≥ 1) not after now, capped at end
+// (included when it has passed): what a watch resumed at now has not judged.
+func pastTicks(started time.Time, interval time.Duration, end, now time.Time) []time.Time {
+	var out []time.Time
+	for t := started.Add(interval); !t.After(now); t = t.Add(interval) {
+		if !t.Before(end) {
+			return append(out, end)
+		}
+		out = append(out, t)
+	}
+	return out
 }
 
 // nextTick is the first Started + k × interval after now (k ≥ 1), and never after end.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"net/url"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -143,22 +144,77 @@ func TestWatchResumes(t *testing.T) {
 	if err := fakeWatcher(clk, prom).Watch(t.Context(), c, r.noCharts(c, started, healthyBaseline())); err != nil {
 		t.Fatal(err)
 	}
-	if len(r.reports) != 3 || !r.reports[0].At.Equal(started.Add(8*time.Second)) || !r.reports[1].At.Equal(started.Add(10*time.Second)) {
-		t.Errorf("reports at %v, want the ticks left (8s, 10s) and a final one", reportTimes(r.reports))
+	// The three ticks drawbridge missed (2s, 4s, 6s) are judged from history, then the
+	// two left (8s, 10s) live, then the final report.
+	want := []time.Time{started.Add(2 * time.Second), started.Add(4 * time.Second), started.Add(6 * time.Second),
+		started.Add(8 * time.Second), started.Add(10 * time.Second), started.Add(10 * time.Second)}
+	if got := reportTimes(r.reports); !slices.EqualFunc(got, want, time.Time.Equal) {
+		t.Errorf("reports at %v, want %v", got, want)
 	}
-	if !strings.Contains(strings.Join(r.msgs, "\n"), "resuming the watch of test: 3s left") {
+	if !strings.Contains(strings.Join(r.msgs, "\n"), "resuming the watch of test: judging the 3 intervals since") {
 		t.Errorf("progress %q", r.msgs)
 	}
 
-	// A watch whose end has passed has nothing left.
+	// A watch whose end passed while drawbridge was down is judged whole from history.
 	r = recorder{}
-	prom = &fakeProm{answer: kongValues(started, 0, true)}
-	c = testCluster(10*time.Second, 2*time.Second)
-	if err := fakeWatcher(clk, prom).Watch(t.Context(), c, r.noCharts(c, t0.Add(-time.Minute), healthyBaseline())); err != nil {
+	long := t0.Add(-time.Minute)
+	clk = &fakeClock{now: t0}
+	prom = &fakeProm{answer: kongValues(long, 0, true)}
+	if err := fakeWatcher(clk, prom).Watch(t.Context(), c, r.noCharts(c, long, healthyBaseline())); err != nil {
 		t.Fatal(err)
 	}
-	if len(r.reports) != 0 || len(r.charts) != 0 || len(prom.queries) != 0 {
-		t.Errorf("a finished watch reported %d times, charted %d times, queried %d times", len(r.reports), len(r.charts), len(prom.queries))
+	if len(r.reports) != 6 || !r.reports[5].Final || !r.reports[4].At.Equal(long.Add(10*time.Second)) {
+		t.Errorf("a watch that ended while drawbridge was down: reports at %v", reportTimes(r.reports))
+	}
+	if !clk.Now().Equal(t0) {
+		t.Errorf("the past was judged by waiting: clock at %s", clk.Now())
+	}
+}
+
+// TestWatchJudgesEveryReading: a watch ends clean only when every check's last reading
+// passed, and the time drawbridge was down is judged like any other.
+func TestWatchJudgesEveryReading(t *testing.T) {
+	t.Parallel()
+	refused := &url.Error{Op: "Post", URL: "http://127.0.0.1:9/api/v1/query", Err: syscall.ECONNREFUSED}
+	healthy := kongValues(t0, 0, true)
+	cases := []struct {
+		name    string
+		started time.Time
+		answer  func(q string, ts time.Time) (model.Value, error)
+		blind   bool
+		check   string
+	}{
+		{"Prometheus unreachable at the last reading", t0, func(q string, ts time.Time) (model.Value, error) {
+			if !ts.Before(t0.Add(10 * time.Second)) {
+				return nil, refused
+			}
+			return healthy(q, ts)
+		}, true, Check5xxRatio},
+		{"5xx over the threshold at the last reading only", t0, kongValues(t0, 10*time.Second, true), false, Check5xxRatio},
+		{"Prometheus unreachable for the whole watch, which ended while drawbridge was down", t0.Add(-time.Minute),
+			func(string, time.Time) (model.Value, error) { return nil, refused }, true, Check5xxRatio},
+		{"5xx over the threshold while drawbridge was down", t0.Add(-9 * time.Second), func(q string, ts time.Time) (model.Value, error) {
+			if ts.Before(t0.Add(-4*time.Second)) && strings.Contains(q, `code=~"5.."`) {
+				return vec(0.3), nil // at 2s and 4s of the watch, before the restart at 9s
+			}
+			return healthy(q, ts)
+		}, false, Check5xxRatio},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			clk := &fakeClock{now: t0}
+			var r recorder
+			c := testCluster(10*time.Second, 2*time.Second)
+			err := fakeWatcher(clk, &fakeProm{answer: tc.answer}).Watch(t.Context(), c, r.noCharts(c, tc.started, healthyBaseline()))
+			var br *domain.BreachError
+			if !errors.As(err, &br) || br.Blind != tc.blind || br.Check != tc.check {
+				t.Fatalf("Watch: %v (%+v), want a breach of %s (blind %v)", err, br, tc.check, tc.blind)
+			}
+			if last := r.reports[len(r.reports)-1]; !last.Final || last.Breach != br {
+				t.Errorf("final report %+v", last)
+			}
+		})
 	}
 }
 

@@ -31,7 +31,7 @@ func BenchmarkPredictionError(b *testing.B) {
 		var errs []float64
 		for _, tc := range cases {
 			b.StopTimer()
-			c := newCluster(b, clusterOpts{nodes: tc.nodes, parallelism: tc.nodes, watch: 250 * time.Millisecond, rehearsal: true})
+			c := newCluster(b, clusterOpts{nodes: tc.nodes, parallelism: tc.nodes, watch: time.Second, rehearsal: true})
 			h := newHarness(b, c, nil)
 			h.upgradeTo(upgrade.StartRequest{To: "3.5.0"})
 			c.Set([]string{fmt.Sprintf("faults.migration_delay=core:022_350_to_360=%s", tc.delay)})
@@ -122,7 +122,7 @@ func BenchmarkChainDowntime(b *testing.B) {
 			var chain, separate time.Duration
 			for range b.N {
 				b.StopTimer()
-				c := newCluster(b, clusterOpts{nodes: 5, parallelism: 5, watch: 250 * time.Millisecond})
+				c := newCluster(b, clusterOpts{nodes: 5, parallelism: 5, watch: time.Second})
 				c.Set([]string{slow, tc.start})
 				h := newHarness(b, c, nil)
 				b.StartTimer()
@@ -130,7 +130,7 @@ func BenchmarkChainDowntime(b *testing.B) {
 				b.StopTimer()
 				chain += run.Facts.Measured.Downtime
 
-				c2 := newCluster(b, clusterOpts{nodes: 5, parallelism: 5, watch: 250 * time.Millisecond})
+				c2 := newCluster(b, clusterOpts{nodes: 5, parallelism: 5, watch: time.Second})
 				c2.Set([]string{slow, tc.start})
 				h2 := newHarness(b, c2, nil)
 				b.StartTimer()

@@ -19,7 +19,7 @@ func BenchmarkBotOverhead(b *testing.B) {
 			var overhead, downtime, commands float64
 			for range b.N {
 				b.StopTimer()
-				c := newCluster(b, clusterOpts{nodes: n, watch: 250 * time.Millisecond, parallelism: n})
+				c := newCluster(b, clusterOpts{nodes: n, watch: time.Second, parallelism: n})
 				h := newHarness(b, c, nil)
 				b.StartTimer()
 				run, err := h.engine.Start(b.Context(), upgrade.StartRequest{Cluster: "test", To: "3.5.0", RequestedBy: "U0OPERATOR"})

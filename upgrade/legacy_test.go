@@ -25,8 +25,10 @@ func TestLegacyStateResumes(t *testing.T) {
 	watch := legacyCluster(t, "watch.dump")
 	gateProm, watchProm := gate.StartPrometheus(t), watch.StartPrometheus(t)
 	// The watch cluster's watch is shorter now than when the file was written (an hour):
-	// its run, started then, is past its end and ends as soon as it is judged. The approval
-	// timeout is long enough for the gate the file's run opened in 2026 to be still open.
+	// its run, started then, is past its end and is judged from Prometheus's history, which
+	// this fresh Prometheus does not have: it ends blind, for a person to decide. The
+	// approval timeout is long enough for the gate the file's run opened in 2026 to be still
+	// open.
 	_, cfg := gate.WriteConfig(kongtest.ConfigOptions{Name: "gate", PrometheusURL: gateProm.URL(), Watch: 3 * time.Second, Extra: legacyChecks,
 		ApprovalTTL: 200_000 * time.Hour,
 		Others:      []kongtest.Other{{Name: "watch", Cluster: watch, PrometheusURL: watchProm.URL(), Watch: 2 * time.Second}}})
@@ -127,6 +129,13 @@ func TestLegacyStateResumes(t *testing.T) {
 
 	h := startHarness(t, cfg, store, nil)
 	if _, err := h.engine.Approve(ctx, atGate.ID, "U0APPROVER"); err != nil {
+		t.Fatal(err)
+	}
+	blind := h.waitState(watching.ID, long, domain.StateNeedsAttention)
+	if !strings.Contains(blind.Reason, "cannot see the metrics") {
+		t.Errorf("watch run resumed past its end: %q, want it blind (no history to judge)", blind.Reason)
+	}
+	if _, err := h.engine.Resume(ctx, watching.ID, "U0OPERATOR"); err != nil { // watch again, from now
 		t.Fatal(err)
 	}
 	for _, id := range []domain.RunID{watching.ID, atGate.ID} {

@@ -101,14 +101,23 @@ func (e *Engine) resume(ctx context.Context, v view) {
 		actor = op.Actor
 	}
 	reason := "resumed by " + actorName(actor)
-	if resumed != "" {
+	switch resumed {
+	case "":
+	case "watch":
+		reason += ": the watch starts again from now"
+	default:
 		reason += ": " + resumed + " runs again"
 	}
 	run, err := e.opts.Store.UpdateRunSteps(ctx, v.run.ID, func(r *domain.Run) error {
 		r.State = state
 		r.Facts.Pending = nil
-		if resumed == "decommission" {
+		switch resumed {
+		case "decommission":
 			setOp(r, domain.OpDecommission, actor, "") // resuming it means running it
+		case "watch":
+			// A person who resumes a breached or blind watch asks to watch again: a new
+			// watch from now, not the judgement of the old one repeated.
+			r.Facts.WatchStarted = time.Time{}
 		}
 		return nil
 	}, reset, auditEvent(actor, "resumed", reason))

@@ -27,7 +27,9 @@ func (s *stepCtx) watch(ctx context.Context) stepResult {
 	err := s.e.opts.Watcher.Watch(ctx, watchCluster(s.c, s.controlPlane()), domain.WatchRequest{
 		Run: s.run, From: s.run.From, Version: s.run.To, Started: started, Baseline: s.baseline(),
 		Report: func(r domain.WatchReport) {
-			s.e.emit(ctx, domain.Event{Kind: domain.EventWatch, Run: s.run, Report: &r})
+			// The step's attempt names the watch message: a resumed watch gets its own.
+			step := &domain.StepRecord{Index: int(domain.StepWatch), Name: "watch", Attempt: s.attempt, Status: domain.StepRunning}
+			s.e.emit(ctx, domain.Event{Kind: domain.EventWatch, Run: s.run, Report: &r, Step: step})
 		},
 		Charts: func(cs []domain.Chart) {
 			moment := "end"

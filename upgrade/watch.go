@@ -12,8 +12,10 @@ import (
 
 // NodeWatcher is the watch when no metric checks are wired in: every interval until the
 // watch's duration has passed, every node must answer the new version, ready, with its
-// database reachable. failure_limit consecutive failing intervals make a breach. It resumes
-// from the stored start time after a restart.
+// database reachable. failure_limit consecutive failing intervals make a breach, and so
+// does a failing last reading. It resumes from the stored start time after a restart, and
+// takes at least one reading, also when the watch ended while drawbridge was down (the
+// nodes' past cannot be read back).
 type NodeWatcher struct {
 	Nodes Nodes
 	Clock Clock
@@ -25,9 +27,6 @@ func (w *NodeWatcher) Watch(ctx context.Context, c *config.Cluster, req domain.W
 	failures := 0
 	for {
 		now := w.Clock.Now()
-		if !now.Before(end) {
-			return nil
-		}
 		var bad []string
 		for _, n := range c.Nodes {
 			ictx, cancel := context.WithTimeout(ctx, min(c.Watch.Interval.D(), 5*time.Second))
@@ -45,14 +44,19 @@ func (w *NodeWatcher) Watch(ctx context.Context, c *config.Cluster, req domain.W
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
+		last := !now.Before(end)
 		if len(bad) > 0 {
 			failures++
-			if failures >= c.Watch.FailureLimit {
+			if failures >= c.Watch.FailureLimit || last {
+				// The last reading must pass: at the end there is no later interval to wait for.
 				return &domain.BreachError{Check: "nodes healthy", Value: strings.Join(bad, "; "),
 					Threshold: fmt.Sprintf("every node answers %s, ready (%d failing intervals)", req.Version, failures)}
 			}
 		} else {
 			failures = 0
+		}
+		if last {
+			return nil // at least one reading, and the last one passed
 		}
 		wait := min(c.Watch.Interval.D(), end.Sub(now))
 		select {

@@ -101,7 +101,7 @@ func startLive(t *testing.T, o liveOpts) *live {
 	top := fmt.Sprintf("windows:\n  - name: w\n    cron: \"%d %d * * *\"\n    duration: %s\n    timezone: UTC\n    remind_before: %s\n",
 		l.opening.Minute(), l.opening.Hour(), o.duration, o.remind)
 	path, _ := l.c.WriteConfig(kongtest.ConfigOptions{PrometheusURL: prom.URL(), SlackAPIURL: l.slack.URL(),
-		Approvers: "[S0CHANGEMGR]", ApprovalTTL: o.ttl, Watch: 6 * time.Second, Interval: 2 * time.Second,
+		Approvers: "[S0CHANGEMGR]", ApprovalTTL: o.ttl, Watch: 8 * time.Second, Interval: 2 * time.Second,
 		Extra: "    windows: [w]", Top: top})
 	l.srv = startServe(t, path)
 	t.Logf("window w opens at %s, closes at %s", l.opening.Format(time.TimeOnly), l.closes.Format(time.TimeOnly))
