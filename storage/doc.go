@@ -12,7 +12,7 @@
 //
 // Layout (schema version 3):
 //
-//	meta          schema_version → big-endian uint64; ping → last Ping time
+//	meta          schema_version → big-endian uint64; ping → when Ping last wrote (only after a write failed)
 //	runs          be64(run ID) → domain.Run (record format 2: typed facts since version 3)
 //	active        cluster name → be64(run ID) of its one non-terminal run
 //	steps         be64(run ID) + be64(step index) → domain.StepRecord (format 2)

@@ -21,8 +21,13 @@ type Options struct {
 	// NoSync skips fsync on commit. For tests and benchmarks only: a crash
 	// can lose committed writes.
 	NoSync bool
-	// Now stamps CreatedAt, UpdatedAt, At and similar fields. Default time.Now.
+	// Now stamps CreatedAt, UpdatedAt, At and similar fields, and times Ping's
+	// retries. Default time.Now.
 	Now func() time.Time
+
+	// openFile opens the file bbolt reads and writes (default os.OpenFile): tests
+	// reach the file through it to make writes fail as a full disk does.
+	openFile func(name string, flag int, perm os.FileMode) (*os.File, error)
 }
 
 const defaultLockTimeout = time.Second
@@ -46,7 +51,21 @@ type Store struct {
 	path   string
 	now    func() time.Time
 	closed atomic.Bool
+	// writeFailed is the last write transaction's failure to begin or commit (a full
+	// disk, an I/O error), nil once a write has committed since: what Ping reports.
+	writeFailed atomic.Pointer[writeFailure]
 }
+
+// writeFailure is a write transaction that bbolt could not begin or commit, and when
+// (on the Store's clock) it failed or Ping last retried.
+type writeFailure struct {
+	err error
+	at  time.Time
+}
+
+// pingRetry is how often, at most, Ping writes to find out whether the state file
+// takes writes again after one failed.
+const pingRetry = 5 * time.Second
 
 // Open opens the state file at path, creating it (and its directory, mode
 // 0700) if missing, and brings its schema to the current version. It fails
@@ -60,7 +79,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open state file %s: create directory: %w", path, err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, NoSync: opts.NoSync})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, NoSync: opts.NoSync, OpenFile: opts.openFile})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open state file %s: %w (another drawbridge may be running with this state file)", path, ErrLocked)
 	}
@@ -92,10 +111,35 @@ func (s *Store) Close() error {
 // Path returns the state file's path.
 func (s *Store) Path() string { return s.path }
 
-// Ping proves the file is open and writable with a tiny committed write to
-// the meta bucket. It backs /readyz.
+// Ping proves the file can do its work without writing to it, so that a probe may
+// call it as often as it likes: the Store is open, the file's meta bucket reads back
+// the schema version this code writes, and the last write transaction committed.
+// After a write failed, Ping reports that failure until a write commits again; to
+// find out, it writes a timestamp to the meta bucket itself, at most once per
+// pingRetry. It backs /readyz.
 func (s *Store) Ping(ctx context.Context) error {
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		v, err := readVersion(tx)
+		if err != nil {
+			return err
+		}
+		if v != currentVersion {
+			return fmt.Errorf("schema version %d, want %d", v, currentVersion)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("ping state file %s: %w", s.path, err)
+	}
+	f := s.writeFailed.Load()
+	if f == nil {
+		return nil
+	}
+	now := s.now()
+	if now.Sub(f.at) < pingRetry || !s.writeFailed.CompareAndSwap(f, &writeFailure{err: f.err, at: now}) {
+		return fmt.Errorf("ping state file %s: the last write failed: %w", s.path, f.err)
+	}
+	err = s.update(ctx, func(tx *bolt.Tx) error {
 		b, err := s.stamp().MarshalBinary()
 		if err != nil {
 			return err
@@ -103,7 +147,7 @@ func (s *Store) Ping(ctx context.Context) error {
 		return tx.Bucket(bucketMeta).Put(keyPing, b)
 	})
 	if err != nil {
-		return fmt.Errorf("ping state file %s: %w", s.path, err)
+		return fmt.Errorf("ping state file %s: writes fail: %w", s.path, err)
 	}
 	return nil
 }
@@ -161,7 +205,27 @@ func (s *Store) update(ctx context.Context, fn func(*bolt.Tx) error) error {
 	if err := s.ready(ctx); err != nil {
 		return err
 	}
-	return closedErr(s.db.Update(fn))
+	var fnErr error
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		fnErr = fn(tx)
+		return fnErr
+	})
+	s.noteWrite(err, fnErr)
+	return closedErr(err)
+}
+
+// noteWrite records for Ping how a write transaction ended: committed, or failed
+// to begin or commit (err is bbolt's, not fn's). A transaction fn refused tells
+// nothing about the file, nor does one that raced Close.
+func (s *Store) noteWrite(err, fnErr error) {
+	switch {
+	case err == nil:
+		if s.writeFailed.Load() != nil {
+			s.writeFailed.Store(nil)
+		}
+	case fnErr == nil && !errors.Is(err, bolterrors.ErrDatabaseNotOpen):
+		s.writeFailed.Store(&writeFailure{err: err, at: s.now()})
+	}
 }
 
 func (s *Store) ready(ctx context.Context) error {

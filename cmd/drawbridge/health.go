@@ -7,13 +7,16 @@ import (
 	"time"
 )
 
-// pinger proves the state store is open and writable.
+// pinger proves the state store can do its work (open, readable, its last write
+// committed) without writing to it for every call.
 type pinger interface {
 	Ping(ctx context.Context) error
 }
 
 // health serves /healthz (the process answers) and /readyz (it can do its work: the
-// state store is open and writable, and it is not shutting down).
+// state store is open, reads back and takes writes, and it is not shutting down).
+// Both are cheap enough for probes and for anyone who can reach the port: /readyz
+// reads the state file and writes nothing while writes succeed.
 type health struct {
 	store    pinger
 	stopping atomic.Bool

@@ -13,10 +13,38 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/storage"
 	"github.com/drawbridge/drawbridge/wire"
+)
+
+// The HTTP server's limits. Its clients are Slack (small, signed requests sent at once;
+// Slack gives up after 3 s and retries), a reverse proxy in front of it, Prometheus and
+// probes; none of them needs long to send a request. A client that trickles its request
+// (slowloris) is cut off after a few seconds, so it cannot hold a connection for long, and
+// the cap keeps many of them from exhausting file descriptors and memory while staying
+// far above what real clients open, so slow clients do not make a real request wait.
+const (
+	// serveReadHeaderTimeout is how long a client has to send its request line and
+	// headers, counted from the connection's acceptance.
+	serveReadHeaderTimeout = 5 * time.Second
+	// serveReadTimeout bounds the whole request, body included: an interaction (at most
+	// 2 MiB, the whole message) arrives from Slack in well under a second.
+	serveReadTimeout = 10 * time.Second
+	// serveWriteTimeout bounds reading the body, the handler and writing the answer,
+	// counted from the end of the headers. The Slack handlers answer at once and do their
+	// work in the background; /metrics takes milliseconds.
+	serveWriteTimeout = 15 * time.Second
+	// serveIdleTimeout is how long a kept-alive connection may wait for its next request:
+	// longer than reverse proxies keep idle upstream connections (nginx and AWS load
+	// balancers: 60 s), so that the proxy, not drawbridge, closes them.
+	serveIdleTimeout = 120 * time.Second
+	// serveMaxConnections caps the connections served at once; more wait to be accepted.
+	// Slack, a proxy's pool and the probes use a few dozen at most; 512 leaves room for
+	// bursts while bounding goroutines, buffers and file descriptors.
+	serveMaxConnections = 512
 )
 
 // serveOptions are the flags of "drawbridge serve".
@@ -98,9 +126,13 @@ func serve(ctx context.Context, opts serveOptions, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	ln = netutil.LimitListener(ln, serveMaxConnections)
 	srv := &http.Server{
 		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: serveReadHeaderTimeout,
+		ReadTimeout:       serveReadTimeout,
+		WriteTimeout:      serveWriteTimeout,
+		IdleTimeout:       serveIdleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
