@@ -104,6 +104,13 @@ type Cluster struct {
 // Database is Kong's own PostgreSQL database.
 type Database struct {
 	DSN Secret `yaml:"dsn"` // postgres://… or key=value; holds a password, so it is a Secret
+	// Deadlines of drawbridge's database work (0: the default; see docs/configuration.md).
+	// The session ones apply unless the DSN sets statement_timeout or lock_timeout itself.
+	StatementTimeout   Duration `yaml:"statement_timeout"`   // default 60s
+	LockTimeout        Duration `yaml:"lock_timeout"`        // default 10s; also pg_dump's --lock-wait-timeout
+	BackupTimeout      Duration `yaml:"backup_timeout"`      // default 30m
+	RestoreTimeout     Duration `yaml:"restore_timeout"`     // default 30m
+	FingerprintTimeout Duration `yaml:"fingerprint_timeout"` // default 5m
 }
 
 // Rehearsal configures the rehearsal of Y's migrations on a scratch copy of Kong's

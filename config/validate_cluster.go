@@ -36,6 +36,15 @@ func (v *validator) clusters(windows map[string]bool) {
 				v.col.add(join(p, "database.dsn"), "postgres://user:password@host:5432/kong or host=… user=… dbname=…", "is not a PostgreSQL connection string")
 			}
 		}
+		for _, d := range []struct {
+			key string
+			v   Duration
+		}{{"statement_timeout", c.Database.StatementTimeout}, {"lock_timeout", c.Database.LockTimeout}, {"backup_timeout", c.Database.BackupTimeout},
+			{"restore_timeout", c.Database.RestoreTimeout}, {"fingerprint_timeout", c.Database.FingerprintTimeout}} {
+			if d.v < 0 {
+				v.col.add(join(p, "database."+d.key), "a positive duration such as 10m, or nothing for the default", "is %s", d.v)
+			}
+		}
 		v.nodes(p, c)
 		if c.Parallelism < 1 {
 			v.col.add(join(p, "parallelism"), "1 or more (nodes acted on at once)", "is %d", c.Parallelism)

@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/drawbridge/drawbridge/domain"
+	"github.com/drawbridge/drawbridge/internal/kongtest"
 	"github.com/drawbridge/drawbridge/storage"
 	"github.com/drawbridge/drawbridge/upgrade"
 	"github.com/drawbridge/drawbridge/wire"
+	"github.com/jackc/pgx/v5"
 )
 
 const long = 90 * time.Second
@@ -466,5 +468,43 @@ func TestRollbackFailsThenRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.waitState(run.ID, long, domain.StateRolledBack)
+	c.WantVersions("3.4.2")
+}
+
+// TestLockedKongTable: a session holds a lock on one of Kong's tables; the freeze's
+// fingerprint gives up after lock_timeout and the run ends before any downtime, naming the
+// table and the session that holds it.
+func TestLockedKongTable(t *testing.T) {
+	t.Parallel()
+	services(t)
+	kc := kongtest.New(t, kongtest.Options{Nodes: 1, PG: sharedPG})
+	path, cfg := kc.WriteConfig(kongtest.ConfigOptions{PrometheusURL: sharedProm.URL(), DatabaseExtra: "      lock_timeout: 1s"})
+	c := &cluster{Cluster: kc, t: t, cfgPath: path, cfg: cfg}
+	conn, err := pgx.Connect(t.Context(), kc.DSN()+"&application_name=stuck-admin-script")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	tx, err := conn.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(t.Context(), "LOCK TABLE routes IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, c, nil)
+	start := time.Now()
+	run, err := h.engine.Start(t.Context(), upgrade.StartRequest{Cluster: "test", To: "3.5.0", RequestedBy: "U0OPERATOR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run = h.waitState(run.ID, long, domain.StateFailedBeforeDowntime)
+	if !strings.Contains(run.Reason, "table routes is locked (AccessExclusiveLock)") || !strings.Contains(run.Reason, `"stuck-admin-script"`) {
+		t.Fatalf("reason %q", run.Reason)
+	}
+	if took := time.Since(start); took > 30*time.Second {
+		t.Errorf("the run took %s to give up", took)
+	}
 	c.WantVersions("3.4.2")
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/drawbridge/drawbridge/bot"
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/kong/adminapi"
+	"github.com/drawbridge/drawbridge/kong/pgdb"
 	"github.com/drawbridge/drawbridge/notify"
 	"github.com/drawbridge/drawbridge/storage"
 	"github.com/drawbridge/drawbridge/upgrade"
@@ -58,6 +59,9 @@ func NewApp(cfg *config.Config, store *storage.Store, log *slog.Logger, o AppOpt
 		slackOpts = append(slackOpts, slack.OptionAppLevelToken(cfg.Slack.AppToken.Reveal()))
 	}
 	api := slack.New(cfg.Slack.BotToken.Reveal(), slackOpts...)
+	if err := pgdb.RemovePassfiles(PassfileDir(cfg)); err != nil {
+		log.Warn("remove password files a killed drawbridge left", "dir", PassfileDir(cfg), "err", err)
+	}
 	a := &App{Config: cfg, Store: store, Slack: api, log: log, errs: make(chan error, 2)}
 	a.Deliverer = &notify.Deliverer{Store: store, Slack: notify.NewSlack(api), Metrics: o.Metrics, Log: log.With("part", "outbox")}
 	if o.Deliverer != nil {

@@ -18,15 +18,19 @@ type scratch struct {
 }
 
 // openScratch opens the server of a cluster's rehearsal: rehearsal.dsn, or Kong's own.
-func openScratch(ctx context.Context, c *config.Cluster) (upgrade.Scratch, error) {
-	kongDB, err := pgdb.Open(ctx, c.Database.DSN.Reveal(), scratchOptions)
+func openScratch(ctx context.Context, cfg *config.Config, c *config.Cluster) (upgrade.Scratch, error) {
+	opts := DatabaseOptions(cfg, c)
+	// Two pg_restore jobs: the copy is on the way to the gate, and a fresh database (unlike
+	// the rollback's in-place restore) may be filled in parallel.
+	opts.RestoreJobs = 2
+	kongDB, err := pgdb.Open(ctx, c.Database.DSN.Reveal(), opts)
 	if err != nil {
 		return nil, err
 	}
 	s := &scratch{server: kongDB, kongDB: kongDB.Name(), like: kongDB.Name()}
 	if dsn := c.Rehearsal.DSN; dsn != "" {
 		kongDB.Close()
-		if s.server, err = pgdb.Open(ctx, dsn.Reveal(), scratchOptions); err != nil {
+		if s.server, err = pgdb.Open(ctx, dsn.Reveal(), opts); err != nil {
 			return nil, err
 		}
 		s.like = ""
@@ -53,8 +57,3 @@ func (s *scratch) Drop(ctx context.Context, name string) (bool, error) {
 }
 
 func (s *scratch) Close() { s.server.Close() }
-
-// scratchOptions restore the copy with two pg_restore jobs: the copy is on the way to the
-// gate, and a fresh database (unlike the rollback's in-place restore) may be filled in
-// parallel.
-var scratchOptions = pgdb.Options{RestoreJobs: 2}

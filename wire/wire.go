@@ -7,6 +7,7 @@ package wire
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/kong/adminapi"
@@ -29,13 +30,27 @@ func EngineOptions(cfg *config.Config, store upgrade.Store, log *slog.Logger) up
 			return &nodecmd.Runner{OutputDir: outDir, Parallelism: c.Parallelism, Timeout: c.CommandTimeout.D()}
 		},
 		OpenDB: func(ctx context.Context, c *config.Cluster) (upgrade.Database, error) {
-			return pgdb.Open(ctx, c.Database.DSN.Reveal(), pgdb.Options{})
+			return pgdb.Open(ctx, c.Database.DSN.Reveal(), DatabaseOptions(cfg, c))
 		},
-		OpenScratch: openScratch,
+		OpenScratch: func(ctx context.Context, c *config.Cluster) (upgrade.Scratch, error) { return openScratch(ctx, cfg, c) },
 		Metrics:     prom,
 		Watcher:     watch, // the checks of watch.checks, or Kong's built-in ones
 		Baseliner:   watch,
 		Series:      watch,
 		Log:         log,
 	}
+}
+
+// DatabaseOptions are a cluster's database options: the deadlines of its configuration, and
+// the password files under the state directory (PassfileDir).
+func DatabaseOptions(cfg *config.Config, c *config.Cluster) pgdb.Options {
+	d := c.Database
+	return pgdb.Options{StatementTimeout: d.StatementTimeout.D(), LockTimeout: d.LockTimeout.D(), BackupTimeout: d.BackupTimeout.D(),
+		RestoreTimeout: d.RestoreTimeout.D(), FingerprintTimeout: d.FingerprintTimeout.D(), PassfileDir: PassfileDir(cfg)}
+}
+
+// PassfileDir is where pg_dump's and pg_restore's temporary PGPASSFILEs live: beside the
+// state file (which holds nothing less private), not in a shared /tmp.
+func PassfileDir(cfg *config.Config) string {
+	return filepath.Join(filepath.Dir(cfg.StateFile), "pgpass")
 }

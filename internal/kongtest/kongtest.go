@@ -271,6 +271,9 @@ type ConfigOptions struct {
 	Rehearsal bool
 	// RehearsalDSN is rehearsal.dsn: the copy on another PostgreSQL server.
 	RehearsalDSN string
+	// DatabaseExtra is YAML inside the cluster's database mapping (indented 6), e.g. its
+	// timeouts.
+	DatabaseExtra string
 	// SearchPath is added to the database DSN (search_path=…): where a cluster with
 	// pg_schema keeps Kong's tables.
 	SearchPath string
@@ -312,6 +315,9 @@ clusters:
 const clusterTemplate = `  - name: {{.Name}}
     database:
       dsn: "{{.DSN}}"
+{{- if .DatabaseExtra}}
+{{.DatabaseExtra}}
+{{- end}}
     nodes:
 {{- range .Nodes}}
       - name: {{.Name}}
@@ -392,7 +398,7 @@ func (c *Cluster) WriteConfig(o ConfigOptions) (string, *config.Config) {
 		err := entry.Execute(&clusters, map[string]any{
 			"Name": cl.Name, "DSN": dsn, "Nodes": cl.Cluster.Nodes, "Kongsim": cl.Cluster.Bin, "Prom": cl.PrometheusURL,
 			"Unverified": o.Unverified, "Watch": cl.Watch.String(), "Interval": o.Interval.String(), "AutoRollback": o.AutoRollback,
-			"Extra": o.Extra, "Parallelism": o.Parallelism, "Check": o.Check, "Rehearsal": o.Rehearsal, "RehearsalDSN": o.RehearsalDSN,
+			"Extra": o.Extra, "Parallelism": o.Parallelism, "Check": o.Check, "Rehearsal": o.Rehearsal, "RehearsalDSN": o.RehearsalDSN, "DatabaseExtra": o.DatabaseExtra,
 		})
 		if err != nil {
 			c.t.Fatal(err)

@@ -39,9 +39,11 @@ func (db *DB) backup(ctx context.Context, path string, withFP bool) (kong.Backup
 	var b kong.Backup
 	var fp kong.Fingerprint
 	err := db.do(func() error {
-		var err error
-		b, fp, err = db.dumpVerified(ctx, path, withFP)
-		return err
+		return bounded(ctx, db.opts.BackupTimeout, "the backup", func(ctx context.Context) error {
+			var err error
+			b, fp, err = db.dumpVerified(ctx, path, withFP)
+			return db.explainLock(ctx, "", err)
+		})
 	}, "backup %s to %s", db.Name(), path)
 	b.Duration = db.opts.Now().Sub(start)
 	return b, fp, err
@@ -105,6 +107,9 @@ func (db *DB) dumpRun(file, snapshot string) (toolRun, func(), error) {
 		return toolRun{}, nil, err
 	}
 	args := []string{"--format=custom", "--compress=" + strconv.Itoa(db.opts.Compression), "--file=" + file, "--no-password"}
+	if db.opts.LockTimeout > 0 {
+		args = append(args, "--lock-wait-timeout="+strconv.FormatInt(db.opts.LockTimeout.Milliseconds(), 10))
+	}
 	if snapshot != "" {
 		args = append(args, "--snapshot="+snapshot)
 	}

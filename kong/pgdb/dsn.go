@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -117,6 +118,9 @@ func (db *DB) conninfo(dbname string) string {
 			kv[k] = v
 		}
 	}
+	for k, v := range db.toolKeepalives() {
+		kv[k] = v
+	}
 	keys := make([]string, 0, len(kv))
 	for k := range kv {
 		keys = append(keys, k)
@@ -138,13 +142,37 @@ func passfileLine(user, password string) string {
 	return "*:*:*:" + esc.Replace(user) + ":" + esc.Replace(password) + "\n"
 }
 
+// PassfilePattern names the temporary PGPASSFILEs (os.CreateTemp's pattern): what
+// RemovePassfiles clears after a crash.
+const PassfilePattern = "drawbridge-pgpass-*"
+
+// RemovePassfiles removes the PGPASSFILEs a killed drawbridge left in dir.
+func RemovePassfiles(dir string) error {
+	left, err := filepath.Glob(filepath.Join(dir, PassfilePattern))
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, f := range left {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // writePassfile writes a temporary PGPASSFILE (mode 0600) for the DSN's password. It returns
 // "" and a no-op cleanup when there is no password.
 func (db *DB) writePassfile() (path string, cleanup func(), err error) {
 	if db.cfg.Password == "" {
 		return "", func() {}, nil
 	}
-	f, err := os.CreateTemp("", "drawbridge-pgpass-*")
+	if db.opts.PassfileDir != "" {
+		if err := os.MkdirAll(db.opts.PassfileDir, 0o700); err != nil {
+			return "", nil, fmt.Errorf("temporary password file: %w", err)
+		}
+	}
+	f, err := os.CreateTemp(db.opts.PassfileDir, PassfilePattern)
 	if err != nil {
 		return "", nil, fmt.Errorf("temporary password file: %w", err)
 	}

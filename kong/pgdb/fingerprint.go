@@ -48,9 +48,11 @@ func isConfigTable(name string, hasWsID bool) bool {
 func (db *DB) Fingerprint(ctx context.Context) (kong.Fingerprint, error) {
 	var fp kong.Fingerprint
 	err := db.do(func() error {
-		var err error
-		fp, err = db.fingerprintDB(ctx, "", true)
-		return err
+		return bounded(ctx, db.opts.FingerprintTimeout, "the fingerprint", func(ctx context.Context) error {
+			var err error
+			fp, err = db.fingerprintDB(ctx, "", true)
+			return db.explainLock(ctx, "", err)
+		})
 	}, "fingerprint %s", db.describe())
 	return fp, err
 }

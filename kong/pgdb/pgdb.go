@@ -24,6 +24,22 @@ type Options struct {
 	// Now is the clock for Backup.Duration and Restore.Duration; default time.Now.
 	// Fingerprint.At comes from the database server.
 	Now func() time.Time
+
+	// StatementTimeout and LockTimeout are set on drawbridge's own sessions (statement_timeout,
+	// lock_timeout) unless the DSN sets them; default 60s and 10s, negative: not set. pg_dump
+	// gets LockTimeout as --lock-wait-timeout.
+	StatementTimeout, LockTimeout time.Duration
+	// BackupTimeout, RestoreTimeout and FingerprintTimeout bound those operations whatever
+	// the caller's context; default 30m, 30m and 5m.
+	BackupTimeout, RestoreTimeout, FingerprintTimeout time.Duration
+	// KeepaliveIdle and UserTimeout are the TCP keepalive idle time and tcp_user_timeout of
+	// every connection, drawbridge's and pg_dump's/pg_restore's, unless the DSN sets
+	// keepalives or tcp_user_timeout: a server that vanishes without a word is noticed in
+	// about UserTimeout instead of the kernel's two hours. Default 15s and 60s.
+	KeepaliveIdle, UserTimeout time.Duration
+	// PassfileDir is where the temporary PGPASSFILEs of pg_dump and pg_restore are written
+	// (created 0700); "" = the system's temporary directory.
+	PassfileDir string
 }
 
 // DefaultConnectTimeout is Options.ConnectTimeout's default.
@@ -49,6 +65,16 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{&o.StatementTimeout, 60 * time.Second}, {&o.LockTimeout, 10 * time.Second}, {&o.BackupTimeout, 30 * time.Minute},
+		{&o.RestoreTimeout, 30 * time.Minute}, {&o.FingerprintTimeout, 5 * time.Minute}, {&o.KeepaliveIdle, 15 * time.Second},
+		{&o.UserTimeout, 60 * time.Second}} {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
 	}
 	return o, nil
 }
@@ -76,6 +102,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	}
 	cfg.ConnectTimeout = opts.ConnectTimeout
 	db := &DB{cfg: cfg, params: params, opts: opts, tools: &tools{binDir: opts.BinDir}}
+	db.sessionSettings()
 	if err := db.ping(ctx); err != nil {
 		return nil, db.scrub(fmt.Errorf("open %s: %w", db.describe(), err))
 	}

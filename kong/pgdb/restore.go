@@ -73,9 +73,11 @@ func (db *DB) Restore(ctx context.Context, archive string, want kong.Fingerprint
 	start := db.opts.Now()
 	var res kong.Restore
 	err := db.do(func() error {
-		var err error
-		res, err = db.restore(ctx, archive, want, suffix)
-		return err
+		return bounded(ctx, db.opts.RestoreTimeout, "the restore", func(ctx context.Context) error {
+			var err error
+			res, err = db.restore(ctx, archive, want, suffix)
+			return db.explainLock(ctx, "", err)
+		})
 	}, "restore %s from %s", db.Name(), archive)
 	res.Duration = db.opts.Now().Sub(start)
 	return res, err

@@ -53,7 +53,11 @@ func (db *DB) On(name string) *DB {
 func (db *DB) RestoreCopy(ctx context.Context, archive, name, like string) (kong.ScratchCopy, error) {
 	start := db.opts.Now()
 	cp := kong.ScratchCopy{Database: name, Host: db.cfg.Host, Port: int(db.cfg.Port), User: db.cfg.User}
-	err := db.do(func() error { return db.restoreCopy(ctx, archive, name, like) }, "copy %s into %q", archive, name)
+	err := db.do(func() error {
+		return bounded(ctx, db.opts.RestoreTimeout, "the copy's restore", func(ctx context.Context) error {
+			return db.restoreCopy(ctx, archive, name, like)
+		})
+	}, "copy %s into %q", archive, name)
 	cp.Duration = db.opts.Now().Sub(start)
 	return cp, err
 }
