@@ -13,6 +13,7 @@ import (
 	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/kong"
 	"github.com/drawbridge/drawbridge/notify"
+	"github.com/drawbridge/drawbridge/scrub"
 	"github.com/drawbridge/drawbridge/storage"
 	"github.com/drawbridge/drawbridge/upgrade"
 )
@@ -78,6 +79,9 @@ type Bot struct {
 	stop  context.CancelFunc
 	ctx   context.Context
 	close sync.Once
+	// secrets scrubs the configuration's secrets from the replies Slack gets directly (the
+	// outbox's messages are scrubbed by the store).
+	secrets *scrub.Scrubber
 }
 
 // job is queued work: done outside the request, never inside it.
@@ -106,7 +110,13 @@ func New(opts Options) (*Bot, error) {
 		opts.Queue = 1000
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	return &Bot{opts: opts, jobs: make(chan job, opts.Queue), ctx: ctx, stop: stop}, nil
+	return &Bot{opts: opts, jobs: make(chan job, opts.Queue), ctx: ctx, stop: stop, secrets: scrub.New(opts.Config.Secrets()...)}, nil
+}
+
+// clean is a reply without the configuration's secrets (an error may quote them).
+func (b *Bot) clean(r Reply) Reply {
+	r.Text = b.secrets.String(r.Text)
+	return r
 }
 
 // Start runs the workers until Close.

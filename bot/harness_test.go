@@ -1,6 +1,7 @@
 package bot_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -15,6 +16,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,6 +30,7 @@ import (
 	"github.com/drawbridge/drawbridge/internal/slackfake"
 	"github.com/drawbridge/drawbridge/internal/testsvc"
 	"github.com/drawbridge/drawbridge/notify"
+	"github.com/drawbridge/drawbridge/scrub"
 	"github.com/drawbridge/drawbridge/storage"
 	"github.com/drawbridge/drawbridge/upgrade"
 	"github.com/drawbridge/drawbridge/wire"
@@ -69,6 +72,25 @@ type world struct {
 	cfgOpt kongtest.ConfigOptions
 	opts   worldOpts
 	cfgPth string
+	logs   lockedBuffer // drawbridge's log, as written
+}
+
+// lockedBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 type worldOpts struct {
@@ -97,6 +119,8 @@ type worldOpts struct {
 	prepare func(*kongtest.Cluster)
 	// rehearsal: the cluster rehearses Y's migrations on a copy (kongsim run).
 	rehearsal bool
+	check     string // commands.check as a YAML flow list
+	password  string // a password in the database DSN
 }
 
 func newWorld(t testing.TB, o worldOpts) *world {
@@ -127,7 +151,7 @@ func newWorld(t testing.TB, o worldOpts) *world {
 	}
 	w.cfgOpt = kongtest.ConfigOptions{PrometheusURL: promURL, SlackAPIURL: w.slack.URL(), Watch: o.watch, Interval: o.interval, AutoRollback: o.autoRollback,
 		Operators: o.operators, Approvers: o.approvers, Required: o.required, SelfApproval: o.self, AppToken: o.appToken,
-		Top: o.top, Extra: o.extra, ApprovalTTL: o.ttl, Rehearsal: o.rehearsal}
+		Top: o.top, Extra: o.extra, ApprovalTTL: o.ttl, Rehearsal: o.rehearsal, Check: o.check, DSNPassword: o.password}
 	w.cfgPth, _ = w.c.WriteConfig(w.cfgOpt)
 	w.start()
 	t.Cleanup(w.stop)
@@ -138,11 +162,11 @@ func newWorld(t testing.TB, o worldOpts) *world {
 func (w *world) start() {
 	w.t.Helper()
 	_, cfg := w.c.WriteConfig(w.cfgOpt)
-	store, err := storage.Open(cfg.StateFile, storage.Options{LockTimeout: 5 * time.Second})
+	store, err := storage.Open(cfg.StateFile, storage.Options{LockTimeout: 5 * time.Second, Secrets: cfg.Secrets()})
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{w.t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(scrub.New(cfg.Secrets()...).Handler(slog.NewTextHandler(io.MultiWriter(testWriter{w.t}, &w.logs), &slog.HandlerOptions{Level: slog.LevelWarn})))
 	app, err := wire.NewApp(cfg, store, log, wire.AppOptions{Metrics: prometheus.NewRegistry(),
 		Deliverer: func(d *notify.Deliverer) { d.Clock = fastClock{start: time.Now(), factor: 20} },
 		Engine: func(o *upgrade.Options) {

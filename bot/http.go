@@ -101,7 +101,7 @@ func (b *Bot) CommandsHandler() http.Handler {
 			http.Error(w, "malformed slash command", http.StatusBadRequest)
 			return
 		}
-		b.HandleCommand(sc).write(w)
+		b.clean(b.HandleCommand(sc)).write(w)
 	})
 }
 
@@ -117,7 +117,7 @@ func (b *Bot) InteractionsHandler() http.Handler {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		b.HandleInteraction(cb).write(w)
+		b.clean(b.HandleInteraction(cb)).write(w)
 	})
 }
 

@@ -45,13 +45,13 @@ func (b *Bot) socketEvent(client *socketmode.Client, evt socketmode.Event) {
 		if !ok || evt.Request == nil {
 			return
 		}
-		client.Ack(*evt.Request, replyPayload(b.HandleCommand(sc)))
+		client.Ack(*evt.Request, replyPayload(b.clean(b.HandleCommand(sc))))
 	case socketmode.EventTypeInteractive:
 		cb, ok := evt.Data.(slack.InteractionCallback)
 		if !ok || evt.Request == nil {
 			return
 		}
-		client.Ack(*evt.Request, replyPayload(b.HandleInteraction(cb)))
+		client.Ack(*evt.Request, replyPayload(b.clean(b.HandleInteraction(cb))))
 	default:
 		if evt.Request != nil {
 			client.Ack(*evt.Request)

@@ -8,10 +8,12 @@ package config
 
 import (
 	"log/slog"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/robfig/cron/v3"
 )
 
@@ -82,18 +84,21 @@ type Blackout struct {
 
 // Cluster is one Kong cluster drawbridge upgrades in place.
 type Cluster struct {
-	Name                 string     `yaml:"name"`
-	Windows              []string   `yaml:"windows"` // names of windows; none: any time
-	Database             Database   `yaml:"database"`
-	Nodes                []Node     `yaml:"nodes"`
-	AllowUnverifiedPaths bool       `yaml:"allow_unverified_paths"`
-	AutoDecommission     bool       `yaml:"auto_decommission"` // decommission X right after a clean watch
-	Parallelism          int        `yaml:"parallelism"`       // nodes acted on at once; default 10
-	CommandTimeout       Duration   `yaml:"command_timeout"`   // per node command; default 10m
-	Commands             Commands   `yaml:"commands"`
-	Rehearsal            Rehearsal  `yaml:"rehearsal"`
-	Prometheus           Prometheus `yaml:"prometheus"`
-	Watch                Watch      `yaml:"watch"`
+	Name                 string   `yaml:"name"`
+	Windows              []string `yaml:"windows"` // names of windows; none: any time
+	Database             Database `yaml:"database"`
+	Nodes                []Node   `yaml:"nodes"`
+	AllowUnverifiedPaths bool     `yaml:"allow_unverified_paths"`
+	AutoDecommission     bool     `yaml:"auto_decommission"` // decommission X right after a clean watch
+	Parallelism          int      `yaml:"parallelism"`       // nodes acted on at once; default 10
+	CommandTimeout       Duration `yaml:"command_timeout"`   // per node command; default 10m
+	// CommandsEnv names the variables of drawbridge's environment node commands get besides
+	// PATH, HOME, LANG and TZ (e.g. SSH_AUTH_SOCK, KONG_PG_PASSWORD); nothing else of it.
+	CommandsEnv []string   `yaml:"commands_env"`
+	Commands    Commands   `yaml:"commands"`
+	Rehearsal   Rehearsal  `yaml:"rehearsal"`
+	Prometheus  Prometheus `yaml:"prometheus"`
+	Watch       Watch      `yaml:"watch"`
 
 	// ControlPlane is not configured: the engine sets it on the copy it hands the watch
 	// when the nodes report role = control_plane (they proxy nothing; the watch reads the
@@ -295,4 +300,22 @@ func applyDefaults(c *Config, col *collector) {
 			}
 		}
 	}
+}
+
+// Secrets are the secret values of the configuration, revealed, for scrubbing them from
+// everything drawbridge stores, logs or sends: the Slack tokens and signing secret, and the
+// password of every database DSN.
+func (c *Config) Secrets() []string {
+	out := []string{c.Slack.BotToken.Reveal(), c.Slack.AppToken.Reveal(), c.Slack.SigningSecret.Reveal()}
+	for _, cl := range c.Clusters {
+		for _, dsn := range []Secret{cl.Database.DSN, cl.Rehearsal.DSN} {
+			if dsn == "" {
+				continue
+			}
+			if pc, err := pgconn.ParseConfig(dsn.Reveal()); err == nil && pc.Password != "" {
+				out = append(out, pc.Password)
+			}
+		}
+	}
+	return slices.DeleteFunc(out, func(s string) bool { return s == "" })
 }

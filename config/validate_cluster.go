@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"text/template"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
+
+var reEnvName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Validation of the clusters: names, nodes, URLs, command templates, Prometheus and the watch.
 
@@ -53,6 +56,11 @@ func (v *validator) clusters(windows map[string]bool) {
 			v.col.add(join(p, "command_timeout"), "a positive duration such as 10m", "is %s", c.CommandTimeout)
 		}
 		v.commands(p, c)
+		for j, name := range c.CommandsEnv {
+			if !reEnvName.MatchString(name) {
+				v.col.add(index(join(p, "commands_env"), j), "the name of an environment variable, e.g. SSH_AUTH_SOCK", "%q is not a variable name", name)
+			}
+		}
 		v.rehearsal(p, c)
 		v.prometheus(p, c)
 		v.watch(p, c)

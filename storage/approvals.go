@@ -52,7 +52,7 @@ func (s *Store) addApproval(ctx context.Context, run domain.RunID, a domain.Appr
 		if err != nil {
 			return err
 		}
-		v, err := encode("approval", approvalRecord{V: formatV1, Approval: a})
+		v, err := encode(tx, "approval", approvalRecord{V: formatV1, Approval: a})
 		if err != nil {
 			return err
 		}

@@ -68,7 +68,7 @@ func (s *Store) appendAuditTx(tx *bolt.Tx, e AuditEvent) (AuditEvent, error) {
 	if e.At.IsZero() {
 		e.At = s.stamp()
 	}
-	v, err := encode("audit event", auditRecord{V: formatV1, AuditEvent: e})
+	v, err := encode(tx, "audit event", auditRecord{V: formatV1, AuditEvent: e})
 	if err != nil {
 		return e, err
 	}

@@ -25,7 +25,7 @@ func (s *Store) ClaimKey(ctx context.Context, key string) (bool, error) {
 		if b.Get([]byte(key)) != nil {
 			return nil
 		}
-		v, err := encode("claim", claimRecord{V: formatV1, ClaimedAt: s.stamp()})
+		v, err := encode(tx, "claim", claimRecord{V: formatV1, ClaimedAt: s.stamp()})
 		if err != nil {
 			return err
 		}

@@ -4,9 +4,12 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/drawbridge/drawbridge/domain"
+	"github.com/drawbridge/drawbridge/scrub"
+	bolt "go.etcd.io/bbolt"
 )
 
 // Every stored JSON value carries its record format as "v", so a later drawbridge can
@@ -117,11 +120,18 @@ type formatOnly struct {
 	want int // the format expected of its bucket
 }
 
-// encode marshals a stored record; what names it in the error.
-func encode(what string, rec any) ([]byte, error) {
+// scrubbers are the open stores' scrubbers (Options.Secrets), by their bbolt database.
+var scrubbers sync.Map // *bolt.DB → *scrub.Scrubber
+
+// encode marshals a record to be stored in tx, scrubbed of the store's secrets; what names
+// it in the error.
+func encode(tx *bolt.Tx, what string, rec any) ([]byte, error) {
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", what, err)
+	}
+	if sc, ok := scrubbers.Load(tx.DB()); ok {
+		b = sc.(*scrub.Scrubber).Bytes(b)
 	}
 	return b, nil
 }

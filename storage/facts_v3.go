@@ -31,7 +31,7 @@ func (s *Store) typeFacts(tx *bolt.Tx) error {
 		r := old.Run
 		var left []string
 		r.Facts, left = runFacts(old.Legacy, &r)
-		b, err := encode("run "+r.ID.String(), runRecord{V: formatV2, Run: r})
+		b, err := encode(tx, "run "+r.ID.String(), runRecord{V: formatV2, Run: r})
 		if err != nil {
 			return err
 		}
@@ -59,7 +59,7 @@ func (s *Store) typeFacts(tx *bolt.Tx) error {
 		rec := old.StepRecord
 		var left []string
 		rec.Facts, left = stepFacts(old.Legacy)
-		b, err := encode("step", stepRecord{V: formatV2, StepRecord: rec})
+		b, err := encode(tx, "step", stepRecord{V: formatV2, StepRecord: rec})
 		if err != nil {
 			return err
 		}

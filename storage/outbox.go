@@ -97,7 +97,7 @@ func (s *Store) CompleteOutbox(ctx context.Context, seq uint64, ref MessageRef) 
 		if refs.Get([]byte(m.Key)) != nil {
 			return nil // the first post of a key is the one later updates edit
 		}
-		v, err := encode("message ref", messageRefRecord{V: formatV1, MessageRef: ref})
+		v, err := encode(tx, "message ref", messageRefRecord{V: formatV1, MessageRef: ref})
 		if err != nil {
 			return err
 		}
@@ -210,7 +210,7 @@ func getMessage(b *bolt.Bucket, seq uint64) (OutboxMessage, error) {
 }
 
 func putMessage(b *bolt.Bucket, m OutboxMessage) error {
-	v, err := encode("outbox message", outboxRecord{V: formatV1, OutboxMessage: m})
+	v, err := encode(b.Tx(), "outbox message", outboxRecord{V: formatV1, OutboxMessage: m})
 	if err != nil {
 		return err
 	}

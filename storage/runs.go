@@ -291,7 +291,7 @@ func getRun(tx *bolt.Tx, id domain.RunID) (domain.Run, error) {
 // putRun stores r and keeps the active index in step with its state. prev
 // is the state r had before this write ("" for a new run).
 func putRun(tx *bolt.Tx, r domain.Run, prev domain.RunState) error {
-	b, err := encode("run "+r.ID.String(), runRecord{V: formatV2, Run: r})
+	b, err := encode(tx, "run "+r.ID.String(), runRecord{V: formatV2, Run: r})
 	if err != nil {
 		return err
 	}

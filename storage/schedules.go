@@ -50,7 +50,7 @@ func (s *Store) putScheduleTx(tx *bolt.Tx, sc Schedule) (Schedule, error) {
 	if sc.CreatedAt.IsZero() {
 		sc.CreatedAt = s.stamp()
 	}
-	v, err := encode("schedule", scheduleRecord{V: formatV1, Schedule: sc})
+	v, err := encode(tx, "schedule", scheduleRecord{V: formatV1, Schedule: sc})
 	if err != nil {
 		return sc, err
 	}

@@ -49,7 +49,7 @@ func validStep(rec domain.StepRecord) error {
 
 // putStepTx stores rec as run's record of step rec.Index inside tx.
 func putStepTx(tx *bolt.Tx, run domain.RunID, rec domain.StepRecord) error {
-	b, err := encode("step", stepRecord{V: formatV2, StepRecord: rec})
+	b, err := encode(tx, "step", stepRecord{V: formatV2, StepRecord: rec})
 	if err != nil {
 		return err
 	}

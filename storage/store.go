@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/drawbridge/drawbridge/scrub"
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 )
@@ -24,6 +25,10 @@ type Options struct {
 	// Now stamps CreatedAt, UpdatedAt, At and similar fields, and times Ping's
 	// retries. Default time.Now.
 	Now func() time.Time
+
+	// Secrets are values never to be stored (Slack tokens, database passwords): every
+	// record is scrubbed of them as it is written (see package scrub).
+	Secrets []string
 
 	// openFile opens the file bbolt reads and writes (default os.OpenFile): tests
 	// reach the file through it to make writes fail as a full disk does.
@@ -87,6 +92,9 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open state file %s: %w", path, err)
 	}
 	s := &Store{db: db, path: path, now: opts.Now}
+	if sc := scrub.New(opts.Secrets...); len(opts.Secrets) > 0 {
+		scrubbers.Store(db, sc)
+	}
 	if err := s.migrate(); err != nil {
 		_ = db.Close() // the migration error is the one worth reporting
 		var newer *newerSchemaError
@@ -102,6 +110,7 @@ func Open(path string, opts Options) (*Store, error) {
 // called afterwards fail with ErrClosed; closing twice is a no-op.
 func (s *Store) Close() error {
 	s.closed.Store(true)
+	scrubbers.Delete(s.db)
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close state file %s: %w", s.path, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/drawbridge/drawbridge/kong/nodecmd"
 	"github.com/drawbridge/drawbridge/kong/pgdb"
 	"github.com/drawbridge/drawbridge/promwatch"
+	"github.com/drawbridge/drawbridge/scrub"
 	"github.com/drawbridge/drawbridge/upgrade"
 )
 
@@ -21,13 +22,15 @@ import (
 // any of them (tests set Clock, Sink, Watcher).
 func EngineOptions(cfg *config.Config, store upgrade.Store, log *slog.Logger) upgrade.Options {
 	prom := &promwatch.Client{}
+	secrets := scrub.New(cfg.Secrets()...)
 	watch := &promwatch.Watcher{Client: prom}
 	return upgrade.Options{
 		Config: cfg,
 		Store:  store,
 		Nodes:  &adminapi.Client{},
 		Commands: func(c *config.Cluster, outDir string) upgrade.Commands {
-			return &nodecmd.Runner{OutputDir: outDir, Parallelism: c.Parallelism, Timeout: c.CommandTimeout.D()}
+			return &nodecmd.Runner{OutputDir: outDir, Parallelism: c.Parallelism, Timeout: c.CommandTimeout.D(),
+				Env: nodecmd.MinimalEnv(c.CommandsEnv), Scrub: secrets}
 		},
 		OpenDB: func(ctx context.Context, c *config.Cluster) (upgrade.Database, error) {
 			return pgdb.Open(ctx, c.Database.DSN.Reveal(), DatabaseOptions(cfg, c))

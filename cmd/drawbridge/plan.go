@@ -11,6 +11,7 @@ import (
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/notify"
+	"github.com/drawbridge/drawbridge/scrub"
 	"github.com/drawbridge/drawbridge/storage"
 	"github.com/drawbridge/drawbridge/upgrade"
 	"github.com/drawbridge/drawbridge/wire"
@@ -43,7 +44,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var store upgrade.Store
 	var note string
-	st, err := storage.Open(cfg.StateFile, storage.Options{LockTimeout: 200 * time.Millisecond})
+	st, err := storage.Open(cfg.StateFile, storage.Options{LockTimeout: 200 * time.Millisecond, Secrets: cfg.Secrets()})
 	switch {
 	case errors.Is(err, storage.ErrLocked):
 		store, note = noHistory{}, "the state file is in use by a running drawbridge: other runs and downtime history were not checked"
@@ -54,7 +55,7 @@ func runPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer st.Close()
 		store = st
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(scrub.New(cfg.Secrets()...).Handler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	eng, err := upgrade.New(wire.EngineOptions(cfg, store, log))
 	if err != nil {
 		fmt.Fprintf(stderr, "drawbridge: %v\n", err)

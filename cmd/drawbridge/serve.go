@@ -16,6 +16,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/drawbridge/drawbridge/config"
+	"github.com/drawbridge/drawbridge/scrub"
 	"github.com/drawbridge/drawbridge/storage"
 	"github.com/drawbridge/drawbridge/wire"
 )
@@ -86,7 +87,9 @@ func serve(ctx context.Context, opts serveOptions, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("load config: %w", err)
 	}
-	store, err := storage.Open(cfg.StateFile, storage.Options{})
+	// From here on nothing logged, stored or sent carries a secret of the configuration.
+	log = slog.New(scrub.New(cfg.Secrets()...).Handler(log.Handler()))
+	store, err := storage.Open(cfg.StateFile, storage.Options{Secrets: cfg.Secrets()})
 	if err != nil {
 		return err
 	}

@@ -197,7 +197,7 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	store, err := storage.Open(cfg.StateFile, storage.Options{})
+	store, err := storage.Open(cfg.StateFile, storage.Options{Secrets: cfg.Secrets()})
 	if err != nil {
 		return err
 	}

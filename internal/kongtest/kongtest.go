@@ -271,6 +271,9 @@ type ConfigOptions struct {
 	Rehearsal bool
 	// RehearsalDSN is rehearsal.dsn: the copy on another PostgreSQL server.
 	RehearsalDSN string
+	// DSNPassword is put into the database DSN as the user's password (the test servers
+	// trust every local connection, so it is only there to be kept secret).
+	DSNPassword string
 	// DatabaseExtra is YAML inside the cluster's database mapping (indented 6), e.g. its
 	// timeouts.
 	DatabaseExtra string
@@ -389,6 +392,9 @@ func (c *Cluster) WriteConfig(o ConfigOptions) (string, *config.Config) {
 	entry := template.Must(template.New("cluster").Parse(clusterTemplate))
 	for _, cl := range append([]Other{{Name: cmp.Or(o.Name, "test"), Cluster: c, PrometheusURL: o.PrometheusURL, Watch: o.Watch}}, o.Others...) {
 		dsn := cl.Cluster.DSN()
+		if o.DSNPassword != "" {
+			dsn = strings.Replace(dsn, "@", ":"+url.PathEscape(o.DSNPassword)+"@", 1)
+		}
 		if o.SearchPath != "" {
 			dsn += "&search_path=" + url.QueryEscape(o.SearchPath)
 		}

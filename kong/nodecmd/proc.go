@@ -33,13 +33,14 @@ func (e *startError) Error() string {
 
 func (e *startError) Unwrap() error { return e.err }
 
-// runGroup runs argv in a process group of its own with stdout and stderr on out and
-// stdin on /dev/null, and waits for it to exit. When ctx ends first the whole group gets
+// runGroup runs argv in a process group of its own with stdout and stderr on out, stdin on
+// /dev/null and the environment env, and waits for it to exit. When ctx ends first the whole group gets
 // SIGKILL and killed is true. exit is the exit status, -1 when killed by a signal. A
 // program that cannot be started gives a *startError.
-func runGroup(ctx context.Context, argv []string, out *os.File) (exit int, killed bool, err error) {
+func runGroup(ctx context.Context, argv []string, out *os.File, env []string) (exit int, killed bool, err error) {
 	cmd := exec.Command(argv[0], argv[1:]...) // argv[0] looked up in $PATH; no shell
 	cmd.Stdout, cmd.Stderr = out, out         // one descriptor: the log keeps write order
+	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return -1, false, &startError{prog: argv[0], err: err}

@@ -13,9 +13,11 @@
 package nodecmd
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +25,7 @@ import (
 	"time"
 
 	"github.com/drawbridge/drawbridge/kong"
+	"github.com/drawbridge/drawbridge/scrub"
 )
 
 // Defaults for a Runner's zero fields.
@@ -44,6 +47,28 @@ type Runner struct {
 
 	// Now is the clock for Started, Duration and log file names; default time.Now.
 	Now func() time.Time
+
+	// Env is the commands' environment; nil: MinimalEnv(nil). Never drawbridge's own: it
+	// holds the Slack tokens and the database passwords.
+	Env []string
+	// Scrub removes known secrets from what a result carries (argv, output tail, error) and
+	// from the output file; nil: nothing is scrubbed.
+	Scrub *scrub.Scrubber
+}
+
+// BaseEnv are the variables every command gets from drawbridge's environment.
+var BaseEnv = []string{"PATH", "HOME", "LANG", "TZ"}
+
+// MinimalEnv is the environment of node commands: BaseEnv and the variables named in allow
+// (a cluster's commands_env), as drawbridge's environment has them.
+func MinimalEnv(allow []string) []string {
+	out := []string{}
+	for _, k := range append(slices.Clone(BaseEnv), allow...) {
+		if v, ok := os.LookupEnv(k); ok && !slices.ContainsFunc(out, func(kv string) bool { return strings.HasPrefix(kv, k+"=") }) {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
 }
 
 // Job is one command to run.
@@ -155,8 +180,16 @@ func (r *Runner) run(ctx context.Context, j Job, res *kong.CommandResult) {
 	timeout := r.timeout()
 	runCtx, cancel := context.WithTimeoutCause(ctx, timeout, ErrTimeout)
 	defer cancel()
-	exit, killed, err := runGroup(runCtx, j.Argv, logf)
+	env := r.Env
+	if env == nil {
+		env = MinimalEnv(nil)
+	}
+	exit, killed, err := runGroup(runCtx, j.Argv, logf, env)
 	_ = logf.Close() // the program holds descriptors of its own on the file
+	res.Argv = scrubAll(r.Scrub, res.Argv)
+	if r.Scrub != nil {
+		scrubFile(r.Scrub, res.LogPath)
+	}
 	if errors.As(err, new(*startError)) {
 		_ = removeLog(res.LogPath) // nothing ran: no output to keep
 		res.LogPath = ""
@@ -164,7 +197,7 @@ func (r *Runner) run(ctx context.Context, j Job, res *kong.CommandResult) {
 		return
 	}
 	res.ExitCode = exit
-	res.Tail = readTail(res.LogPath, r.tailBytes())
+	res.Tail = r.Scrub.String(readTail(res.LogPath, r.tailBytes()))
 	switch {
 	case killed && errors.Is(context.Cause(runCtx), ErrTimeout):
 		err = fmt.Errorf("%w after %s, process group killed", ErrTimeout, timeout)
@@ -173,7 +206,7 @@ func (r *Runner) run(ctx context.Context, j Job, res *kong.CommandResult) {
 	case err == nil:
 		return
 	}
-	res.Err = fmt.Errorf("%s: %s: %w%s", j.label(), argvString(j.Argv), err, errTail(res.Tail))
+	res.Err = fmt.Errorf("%s: %s: %w%s", j.label(), argvString(res.Argv), err, errTail(res.Tail))
 }
 
 // argvString writes argv for a person, quoting the elements a shell would split or expand.
@@ -186,4 +219,35 @@ func argvString(argv []string) string {
 		parts[i] = a
 	}
 	return strings.Join(parts, " ")
+}
+
+func scrubAll(s *scrub.Scrubber, in []string) []string {
+	out := make([]string, len(in))
+	for i, v := range in {
+		out[i] = s.String(v)
+	}
+	return out
+}
+
+// scrubFile rewrites a command's output file without the secrets it printed, by renaming
+// a scrubbed copy over it (a daemon the command started keeps writing to the old file, which
+// is gone). A file without secrets is left as it is.
+func scrubFile(s *scrub.Scrubber, path string) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	clean := s.Bytes(b)
+	if bytes.Equal(clean, b) {
+		return
+	}
+	tmp := path + ".scrubbed"
+	if err := os.WriteFile(tmp, clean, 0o600); err != nil {
+		_ = os.Remove(path) // better no output than a secret
+		return
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		_ = os.Remove(path)
+	}
 }

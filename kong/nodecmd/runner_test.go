@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/drawbridge/drawbridge/kong"
+	"github.com/drawbridge/drawbridge/scrub"
 )
 
 func newRunner(t *testing.T) *Runner {
@@ -391,5 +392,32 @@ func TestErrTail(t *testing.T) {
 	}
 	if got := errTail(strings.Repeat("x", 5000)); len(got) > errTailBytes+40 || !strings.Contains(got, Cut) {
 		t.Errorf("errTail of one long line: %d bytes", len(got))
+	}
+}
+
+// TestMinimalEnvAndScrub: a command sees PATH, HOME, LANG, TZ and the allowed names only,
+// and a secret it prints is gone from its result and its output file.
+func TestMinimalEnvAndScrub(t *testing.T) {
+	t.Setenv("NODECMD_TEST_SECRET_VAR", "drawbridge-only")
+	t.Setenv("NODECMD_TEST_ALLOWED", "yes")
+	r := &Runner{OutputDir: t.TempDir(), Env: MinimalEnv([]string{"NODECMD_TEST_ALLOWED"}), Scrub: scrub.New("hunter2-pw")}
+	res := r.Run(t.Context(), Job{Action: "check", Node: "n1", Argv: []string{"sh", "-c", "env; echo pw=hunter2-pw; exit 2", "hunter2-pw"}})
+	if res.ExitCode != 2 {
+		t.Fatalf("exit %d: %v", res.ExitCode, res.Err)
+	}
+	if strings.Contains(res.Tail, "NODECMD_TEST_SECRET_VAR") || !strings.Contains(res.Tail, "NODECMD_TEST_ALLOWED=yes") || !strings.Contains(res.Tail, "PATH=") {
+		t.Errorf("environment: %s", res.Tail)
+	}
+	out, err := os.ReadFile(res.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, text := range map[string]string{"tail": res.Tail, "error": res.Err.Error(), "argv": strings.Join(res.Argv, " "), "output file": string(out)} {
+		if strings.Contains(text, "hunter2") {
+			t.Errorf("the %s shows the secret: %s", what, text)
+		}
+	}
+	if !strings.Contains(string(out), "pw=[redacted]") {
+		t.Errorf("output file: %s", out)
 	}
 }
