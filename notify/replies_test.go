@@ -96,7 +96,8 @@ func TestPlanText(t *testing.T) {
 		Migrations: []string{"core:021_340_to_350"}, NewPlugins: []string{"ai-proxy"}, Force: true,
 		Breaking: []domain.Breaking{{Line: "3.5", Link: "https://docs.konghq.com/gateway/changelog/#350", Changes: []string{"a change"}}},
 		Baseline: &domain.Baseline{Taken: at, Lookback: 30 * time.Minute, Values: map[string]float64{"traffic (req/s)": 45.25},
-			Notes: map[string]string{"p99 latency (ms)": "no data"}, Skipped: []domain.Interval{{From: at.Add(-20 * time.Minute), To: at.Add(-15 * time.Minute)}}},
+			Notes: map[string]string{"p99 latency (ms)": "no data",
+				"traffic (req/s)": "partial: only 6m of the 30m before 01:00:00 UTC had a full 2m rate window; the rest would read low"}, Skipped: []domain.Interval{{From: at.Add(-20 * time.Minute), To: at.Add(-15 * time.Minute)}}},
 		Prediction: &domain.Prediction{DowntimeParts: domain.DowntimeParts{Stop: 10 * time.Second, Install: 30 * time.Second,
 			Up: 30 * time.Second, Finish: 10 * time.Second, Start: 20 * time.Second, Overhead: 5 * time.Second}, Migrations: "default", Nodes: "default"},
 	}

@@ -27,13 +27,37 @@ import (
 // Points inside skip (earlier runs on the cluster), or within one rate window after one
 // ends, are left out: a breach and a rollback five minutes ago are not the normal the new
 // version is held to.
+//
+// So are the points whose rate window began before a target's series of the check existed
+// (Prometheus had just started scraping it, or the family just appeared): such a rate reads
+// low (see newTargets). When a check has no point left at all, Baseline waits for a full
+// window (polling, at most one window and a scrape interval) and looks again. A check left
+// with less than half of its lookback gets its value and a note that it is partial; one left
+// with none gets no value and a note saying so.
 func (w *Watcher) Baseline(ctx context.Context, c *config.Cluster, version string, skip ...domain.Interval) (domain.Baseline, error) {
-	return w.baselineAt(ctx, c, version, w.clock().Now(), skip)
+	b, young, err := w.baseline(ctx, c, version, w.clock().Now(), skip)
+	if err != nil || len(young) == 0 {
+		return b, err
+	}
+	q, err := w.querier(c)
+	if err != nil || !w.waitFullWindow(ctx, q, c, young) {
+		return b, nil
+	}
+	b, _, err = w.baseline(ctx, c, version, w.clock().Now(), skip)
+	return b, err
 }
 
+// baselineAt is the baseline over the lookback ending at end, as it is (no waiting).
 func (w *Watcher) baselineAt(ctx context.Context, c *config.Cluster, version string, end time.Time, skip []domain.Interval) (domain.Baseline, error) {
+	b, _, err := w.baseline(ctx, c, version, end, skip)
+	return b, err
+}
+
+// baseline is the baseline over the lookback ending at end, with the metric names read by
+// the checks that had no full rate window at all (their families, or up).
+func (w *Watcher) baseline(ctx context.Context, c *config.Cluster, version string, end time.Time, skip []domain.Interval) (b domain.Baseline, young []string, err error) {
 	lb := w.lookback(c)
-	b := domain.Baseline{Taken: end, Lookback: lb, Values: map[string]float64{}, Notes: map[string]string{}}
+	b = domain.Baseline{Taken: end, Lookback: lb, Values: map[string]float64{}, Notes: map[string]string{}}
 	for _, iv := range skip {
 		if iv.To.After(end.Add(-lb)) && iv.From.Before(end) {
 			b.Skipped = append(b.Skipped, iv)
@@ -41,78 +65,162 @@ func (w *Watcher) baselineAt(ctx context.Context, c *config.Cluster, version str
 	}
 	q, err := w.querier(c)
 	if err != nil {
-		return b, err
+		return b, nil, err
 	}
 	window, _ := w.window(ctx, q, c, end)
 	checks, err := Checks(c, version, version, window)
 	if err != nil {
-		return b, fmt.Errorf("cluster %q: %w", c.Name, err)
+		return b, nil, fmt.Errorf("cluster %q: %w", c.Name, err)
 	}
 	r := v1.Range{Start: end.Add(-lb), End: end, Step: max(c.Watch.Interval.D(), lb/1000, time.Second)}
-	type answer struct {
-		v   model.Value
-		err error
+	answers, covers := w.rangeAnswers(ctx, q, c, checks, r)
+	eligible := 0 // points of the lookback outside skip
+	for t := r.Start; !t.After(r.End); t = t.Add(r.Step) {
+		if !inSkipped(t, b.Skipped, window) {
+			eligible++
+		}
 	}
-	answers := make([]answer, len(checks))
-	var wg sync.WaitGroup
 	for i, ch := range checks {
-		wg.Go(func() {
-			v, err := w.queryRange(ctx, q, ch.Query, r)
-			answers[i] = answer{v, err}
-		})
-	}
-	wg.Wait()
-	for i, ch := range checks {
-		a := answers[i]
+		a, cov := answers[i], covers[i]
+		if cov != nil && cov.err != nil && unreachable(cov.err) {
+			a.err = cov.err
+		}
 		if a.err != nil {
 			if unreachable(a.err) {
-				return b, fmt.Errorf("baseline of cluster %q: prometheus %s: %s", c.Name, redact(c.Prometheus.URL), DescribeError(a.err))
+				return b, nil, fmt.Errorf("baseline of cluster %q: prometheus %s: %s", c.Name, redact(c.Prometheus.URL), DescribeError(a.err))
 			}
 			b.Notes[ch.Name] = DescribeError(a.err)
 			continue
 		}
-		v, note := average(a.v, b.Skipped, window)
-		if note != "" {
-			b.Notes[ch.Name] = fmt.Sprintf("%s in the %s before %s", note, model.Duration(lb), end.UTC().Format(time.TimeOnly+" MST"))
+		var youngAt map[model.Time]bool
+		if cov != nil && cov.err == nil {
+			youngAt = cov.times()
+		}
+		m, why := average(a.v, b.Skipped, window, youngAt)
+		if why == "" {
+			b.Values[ch.Name] = m.value
+		}
+		if note := baselineNote(ch, cov, m, why, eligible, r, c.Prometheus.Selector); note != "" {
+			b.Notes[ch.Name] = note
+		}
+		if m.n == 0 && m.young > 0 {
+			young = append(young, coverageNames(ch)...)
+		}
+	}
+	return b, young, nil
+}
+
+// baselineNote is the note of a check's baseline: why it has no value (why, from average),
+// or that its value is partial, read from less than half of the lookback (eligible points)
+// because the rest had no full rate window, or that its rate windows could not be checked;
+// "" for none.
+func baselineNote(ch Check, cov *answer, m mean, why string, eligible int, r v1.Range, selector string) string {
+	lb := r.End.Sub(r.Start)
+	span := fmt.Sprintf("the %s before %s", model.Duration(lb), r.End.UTC().Format(time.TimeOnly+" MST"))
+	_, cw := coverageQuery(ch, selector)
+	switch {
+	case m.n == 0 && m.young > 0:
+		return fmt.Sprintf("no full %s rate window in %s: the series are newer, and a rate over a partly filled window reads low", model.Duration(cw), span)
+	case why != "":
+		return fmt.Sprintf("%s in %s", why, span)
+	case cov != nil && cov.err != nil:
+		return "could not tell whether its rate windows were full: " + DescribeError(cov.err)
+	case m.young > 0 && 2*m.n < eligible:
+		return fmt.Sprintf("partial: only %s of %s had a full %s rate window; the rest would read low",
+			model.Duration(min(time.Duration(m.n)*r.Step, lb)), span, model.Duration(cw))
+	}
+	return ""
+}
+
+// answer is what a range query returned.
+type answer struct {
+	v   model.Value
+	err error
+}
+
+// times are the timestamps of the points of a range query's answer.
+func (a *answer) times() map[model.Time]bool {
+	ts := map[model.Time]bool{}
+	if m, ok := a.v.(model.Matrix); ok {
+		for _, s := range m {
+			for _, p := range s.Values {
+				ts[p.Timestamp] = true
+			}
+		}
+	}
+	return ts
+}
+
+// rangeAnswers runs every check's query over r, and each distinct coverageQuery of the
+// checks, all at once. covers[i] is nil for a check that reads no range.
+func (w *Watcher) rangeAnswers(ctx context.Context, q Querier, c *config.Cluster, checks []Check, r v1.Range) (answers []answer, covers []*answer) {
+	answers, covers = make([]answer, len(checks)), make([]*answer, len(checks))
+	byQuery := map[string]*answer{}
+	var wg sync.WaitGroup
+	run := func(expr string, a *answer) {
+		wg.Go(func() { a.v, a.err = w.queryRange(ctx, q, expr, r) })
+	}
+	for i, ch := range checks {
+		run(ch.Query, &answers[i])
+		expr, _ := coverageQuery(ch, c.Prometheus.Selector)
+		if expr == "" {
 			continue
 		}
-		b.Values[ch.Name] = v
+		if byQuery[expr] == nil {
+			byQuery[expr] = &answer{}
+			run(expr, byQuery[expr])
+		}
+		covers[i] = byQuery[expr]
 	}
-	return b, nil
+	wg.Wait()
+	return answers, covers
+}
+
+// mean is a check's baseline: the mean of n points, after young points were left out.
+type mean struct {
+	value float64
+	n     int
+	young int // finite points left out because their rate window was not full
 }
 
 // average is the mean of the finite points of a range query's one series, or a note saying
-// why there is none.
-func average(v model.Value, skip []domain.Interval, window time.Duration) (float64, string) {
+// why there is none. Points at the times in young (their rate window began before the
+// series existed) are left out.
+func average(v model.Value, skip []domain.Interval, window time.Duration, young map[model.Time]bool) (mean, string) {
+	none := mean{value: math.NaN()}
 	m, ok := v.(model.Matrix)
 	switch {
 	case !ok && v != nil:
-		return math.NaN(), fmt.Sprintf("the query returned a %s, want an instant vector", v.Type())
+		return none, fmt.Sprintf("the query returned a %s, want an instant vector", v.Type())
 	case len(m) == 0:
-		return math.NaN(), "no data"
+		return none, "no data"
 	case len(m) > 1:
-		return math.NaN(), fmt.Sprintf("%d series, want one (aggregate the query with sum, min or max)", len(m))
+		return none, fmt.Sprintf("%d series, want one (aggregate the query with sum, min or max)", len(m))
 	}
-	sum, n, skipped := 0.0, 0, 0
+	res, sum, skipped := none, 0.0, 0
 	for _, p := range m[0].Values {
 		f := float64(p.Value)
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			continue
-		}
-		if inSkipped(p.Timestamp.Time(), skip, window) {
+		switch {
+		case math.IsNaN(f) || math.IsInf(f, 0):
+		case inSkipped(p.Timestamp.Time(), skip, window):
 			skipped++
-			continue
+		case young[p.Timestamp]:
+			res.young++
+		default:
+			sum += f
+			res.n++
 		}
-		sum += f
-		n++
 	}
-	if n == 0 && skipped > 0 {
-		return math.NaN(), "every point falls in an earlier run"
+	switch {
+	case res.n > 0:
+		res.value = sum / float64(res.n)
+		return res, ""
+	case res.young > 0:
+		return res, "no point with a full rate window"
+	case skipped > 0:
+		return res, "every point falls in an earlier run"
 	}
-	if n == 0 {
-		return math.NaN(), "only NaN or infinite values (no traffic?)"
-	}
-	return sum / float64(n), ""
+	return res, "only NaN or infinite values (no traffic?)"
 }
 
 // inSkipped reports whether t falls in one of skip, or within window after one ends (a rate

@@ -40,7 +40,8 @@ func TestAverage(t *testing.T) {
 		{"a scalar", &model.Scalar{Value: 1}, nil, nan, "the query returned a scalar, want an instant vector"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got, note := average(tt.v, tt.skip, time.Second)
+			m, note := average(tt.v, tt.skip, time.Second, nil)
+			got := m.value
 			if !same(got, tt.want) || note != tt.note {
 				t.Errorf("average = %v %q, want %v %q", got, note, tt.want, tt.note)
 			}
@@ -176,5 +177,133 @@ func TestRedact(t *testing.T) {
 		if got := redact(in); got != want {
 			t.Errorf("redact(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestBaselineYoungSeries leaves out the points whose rate window began before the series
+// existed (the coverage query has a point there), says so when that is most of the lookback,
+// and waits, at most one window and a scrape interval, when it is all of it.
+func TestBaselineYoungSeries(t *testing.T) {
+	t.Parallel()
+	c := testCluster(time.Minute, 2*time.Second) // 1 s scrapes (the fake's): 4 s windows
+	traffic := `sum(rate(kong_http_requests_total{cluster="test"}[4s]))`
+	coverage := `count(group by (job, instance, __name__) ({cluster="test", __name__=~"kong_http_requests_total"}) unless group by (job, instance, __name__) ({cluster="test", __name__=~"kong_http_requests_total"} offset 4s))`
+	badData := &v1.Error{Type: v1.ErrBadData, Msg: "unknown function"}
+	for _, tt := range []struct {
+		name   string
+		began  time.Duration // the series' first sample, after t0 (the end of the 20 s lookback)
+		covErr error
+		want   float64
+		note   string
+		waited time.Duration
+	}{
+		{"old series", -time.Minute, nil, 900, "", 0},
+		{"the first 3 of 11 points young", -19 * time.Second, nil, 900, "", 0},
+		{"the first 8 of 11 points young", -9 * time.Second, nil, 900,
+			"partial: only 6s of the 20s before 12:00:00 UTC had a full 4s rate window; the rest would read low", 0},
+		{"every point young: waits for a full window", -time.Second, nil, 900,
+			"partial: only 2s of the 20s before 12:00:03 UTC had a full 4s rate window; the rest would read low", 3 * time.Second},
+		{"every point young for longer than the wait", time.Hour, nil, nan(),
+			"no full 4s rate window in the 20s before 12:00:05 UTC: the series are newer, and a rate over a partly filled window reads low", 5 * time.Second},
+		{"coverage unknown", -time.Minute, badData, 900, "could not tell whether its rate windows were full: query error: bad_data: unknown function", 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			young := func(ts time.Time) bool { return ts.Add(-4 * time.Second).Before(t0.Add(tt.began)) }
+			prom := &fakeProm{answer: func(q string, ts time.Time) (model.Value, error) {
+				switch {
+				case q == coverage && tt.covErr != nil:
+					return nil, tt.covErr
+				case strings.Contains(q, " unless ") && young(ts): // the coverage, or the wait's instant query
+					return vec(3), nil
+				case q == traffic && young(ts):
+					return vec(300), nil // a rate over a partly filled window
+				case q == traffic:
+					return vec(900), nil
+				}
+				return model.Vector{}, nil
+			}}
+			clk := &fakeClock{now: t0}
+			w := &Watcher{Clock: clk, Lookback: 20 * time.Second, Connect: func(string) (Querier, error) { return prom, nil }}
+			b, err := w.Baseline(t.Context(), c, "3.4.2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok := b.Values[CheckTraffic]
+			if !ok {
+				got = math.NaN()
+			}
+			if !same(got, tt.want) || b.Notes[CheckTraffic] != tt.note {
+				t.Errorf("traffic baseline %v, note %q; want %v, %q", got, b.Notes[CheckTraffic], tt.want, tt.note)
+			}
+			if waited := clk.Now().Sub(t0); waited != tt.waited || !b.Taken.Equal(clk.Now()) {
+				t.Errorf("waited %s, baseline taken at %s; want %s", waited, b.Taken, tt.waited)
+			}
+		})
+	}
+}
+
+func TestLongestRange(t *testing.T) {
+	for q, want := range map[string]time.Duration{
+		`sum(rate(x[4s]))`:                           4 * time.Second,
+		`rate(x[1m]) / rate(y[ 2m ])`:                2 * time.Minute,
+		`max_over_time(rate(x[1m])[5m:30s])`:         5 * time.Minute,
+		`sum(rate(x{code=~"[45].."}[1m30s]))`:        90 * time.Second,
+		`min(kong_datastore_reachable{code=~"[5]"})`: 0,
+		`sum(x)`: 0,
+	} {
+		if got := longestRange(q); got != want {
+			t.Errorf("longestRange(%s) = %s, want %s", q, got, want)
+		}
+	}
+}
+
+// TestCheckSeriesWaitsForFullWindow: a family missing while the cluster's targets are younger
+// than the rate window is asked for again once the window is full, within one window and a
+// scrape interval; otherwise the report comes at once.
+func TestCheckSeriesWaitsForFullWindow(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name        string
+		youngFor    time.Duration // after t0, the targets' series are younger than the window
+		presentFrom time.Duration // after t0, the latency family has series
+		waited      time.Duration
+		problems    int
+	}{
+		{"targets just scraped", 3 * time.Second, 2 * time.Second, 3 * time.Second, 0},
+		{"targets young for ever: bounded", time.Hour, time.Hour, 5 * time.Second, 1}, // 4 s window + 1 s scrape
+		{"old targets: no wait", 0, time.Hour, 0, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			clk := &fakeClock{now: t0}
+			prom := &fakeProm{answer: func(q string, ts time.Time) (model.Value, error) {
+				switch {
+				case strings.Contains(q, " unless "):
+					if ts.Before(t0.Add(tt.youngFor)) {
+						return vec(3), nil
+					}
+					return model.Vector{}, nil
+				case strings.HasPrefix(q, "count by (__name__)"):
+					names := []model.LabelValue{"kong_datastore_reachable", "kong_http_requests_total", "kong_upstream_target_health"}
+					if !ts.Before(t0.Add(tt.presentFrom)) {
+						names = append(names, "kong_request_latency_ms_bucket")
+					}
+					var v model.Vector
+					for _, n := range names {
+						v = append(v, &model.Sample{Metric: model.Metric{model.MetricNameLabel: n}, Value: 3})
+					}
+					return v, nil
+				}
+				return model.Vector{}, nil
+			}}
+			rep, err := fakeWatcher(clk, prom).CheckSeries(t.Context(), testCluster(time.Minute, 2*time.Second), "3.4.2")
+			if err != nil || len(rep.Problems) != tt.problems {
+				t.Errorf("CheckSeries: %v %q, want %d problems", err, rep.Problems, tt.problems)
+			}
+			if got := clk.Now().Sub(t0); got != tt.waited {
+				t.Errorf("waited %s, want %s", got, tt.waited)
+			}
+		})
 	}
 }

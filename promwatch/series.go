@@ -19,17 +19,32 @@ import (
 // 3.x family (status_code_metrics, latency_metrics, bandwidth_metrics,
 // upstream_health_metrics). A custom check whose query returns no series is named too. The
 // error is non-nil only when Prometheus cannot be asked.
+//
+// When something is missing while Prometheus has scraped the cluster (or some of the
+// families) for less than one rate window, e.g. right after it started, it waits for a full
+// window (polling, at most one window and a scrape interval) and asks again: a rate needs
+// two samples in its window before it has a series.
 func (w *Watcher) CheckSeries(ctx context.Context, c *config.Cluster, version string) (domain.SeriesReport, error) {
-	var rep domain.SeriesReport
 	q, err := w.querier(c)
 	if err != nil {
+		return domain.SeriesReport{}, err
+	}
+	rep, fams, err := w.seriesReport(ctx, q, c, version)
+	if err != nil || len(rep.Problems) == 0 || !w.waitFullWindow(ctx, q, c, fams) {
 		return rep, err
 	}
+	rep, _, err = w.seriesReport(ctx, q, c, version)
+	return rep, err
+}
+
+// seriesReport is one look at the series of the checks, with the families they read.
+func (w *Watcher) seriesReport(ctx context.Context, q Querier, c *config.Cluster, version string) (domain.SeriesReport, []string, error) {
+	var rep domain.SeriesReport
 	now := w.clock().Now()
 	window, _ := w.window(ctx, q, c, now)
 	checks, err := Checks(c, version, version, window)
 	if err != nil {
-		return rep, fmt.Errorf("cluster %q: %w", c.Name, err)
+		return rep, nil, fmt.Errorf("cluster %q: %w", c.Name, err)
 	}
 	v3 := true
 	if v, err := catalog.ParseVersion(version); err == nil {
@@ -52,7 +67,7 @@ func (w *Watcher) CheckSeries(ctx context.Context, c *config.Cluster, version st
 		expr := fmt.Sprintf(`count by (__name__) (%s)`, matchers(c.Prometheus.Selector, `__name__=~"`+strings.Join(names, "|")+`"`))
 		out := w.query(ctx, q, expr, now, 0)
 		if out.Err != nil {
-			return rep, fmt.Errorf("series of cluster %q: prometheus %s: %s", c.Name, redact(c.Prometheus.URL), DescribeError(out.Err))
+			return rep, fams, fmt.Errorf("series of cluster %q: prometheus %s: %s", c.Name, redact(c.Prometheus.URL), DescribeError(out.Err))
 		}
 		present := map[string]bool{}
 		if vec, ok := out.Value.(model.Vector); ok {
@@ -86,7 +101,7 @@ func (w *Watcher) CheckSeries(ctx context.Context, c *config.Cluster, version st
 		out := w.query(ctx, q, ch.Query, now, 0)
 		switch {
 		case out.Err != nil && unreachable(out.Err):
-			return rep, fmt.Errorf("series of cluster %q: prometheus %s: %s", c.Name, redact(c.Prometheus.URL), DescribeError(out.Err))
+			return rep, fams, fmt.Errorf("series of cluster %q: prometheus %s: %s", c.Name, redact(c.Prometheus.URL), DescribeError(out.Err))
 		case out.Err != nil:
 			problems = append(problems, fmt.Sprintf("check %q: %s", ch.Name, DescribeError(out.Err)))
 		default:
@@ -98,7 +113,7 @@ func (w *Watcher) CheckSeries(ctx context.Context, c *config.Cluster, version st
 		}
 	}
 	rep.Problems = problems
-	return rep, nil
+	return rep, fams, nil
 }
 
 // missingFamily says that a family has no series, who needs it, and what turns it on.
