@@ -141,7 +141,7 @@ func TestRefusals(t *testing.T) {
 	})
 	t.Run("bad input", func(t *testing.T) {
 		r := w.command("U0OPERATOR", channel, "start test")
-		if !strings.Contains(r.text, "start needs <cluster> <version>") || !strings.Contains(r.text, "usage: /kong-upgrade start") {
+		if !strings.Contains(r.text, "start needs &lt;cluster&gt; &lt;version&gt;") || !strings.Contains(r.text, "usage: /kong-upgrade start") {
 			t.Errorf("answered %q", r.text)
 		}
 	})
@@ -312,7 +312,7 @@ func TestSocketMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	var reply struct{ Text string }
-	if err := json.Unmarshal(ack, &reply); err != nil || !strings.Contains(reply.Text, "start needs <cluster> <version>") {
+	if err := json.Unmarshal(ack, &reply); err != nil || !strings.Contains(reply.Text, "start needs &lt;cluster&gt; &lt;version&gt;") {
 		t.Errorf("ack of a bad command: %s (%v)", ack, err)
 	}
 	if _, err := w.slack.SocketRequest(ctx, "slash_commands", map[string]any{

@@ -9,11 +9,12 @@ import (
 )
 
 // The bot's short answers: to a command it cannot take, a refusal, a problem. The bot
-// decides which; these say it.
+// decides which; these say it. Whatever they echo (a command, an argument, an error
+// quoting one) is plain text and escaped here, so no answer can mention anyone or link.
 
 // WrongCommandText answers a slash command that is not drawbridge's.
 func WrongCommandText(want, got string) string {
-	return fmt.Sprintf("drawbridge answers %s, not %s.", want, got)
+	return fmt.Sprintf("drawbridge answers %s, not %s.", escape(want), escape(got))
 }
 
 // OutsideChannelText answers a command typed (or, with buttons, a click) outside the channel.
@@ -24,8 +25,9 @@ func OutsideChannelText(channel string, buttons bool) string {
 	return fmt.Sprintf("drawbridge takes commands in <#%s> only, where everyone sees what happens.", channel)
 }
 
-// ProblemText is a problem with what was asked, or what the engine refused.
-func ProblemText(problem string) string { return "⚠️ " + problem }
+// ProblemText is a problem with what was asked, or what the engine refused: plain text,
+// escaped (backticks still make code).
+func ProblemText(problem string) string { return "⚠️ " + escape(problem) }
 
 // BusyText answers when the bot's queue is full.
 func BusyText(click bool) string {
@@ -41,7 +43,7 @@ func ClickNotRecordedText() string {
 }
 
 // QueuedText acknowledges a command at once: it is being done.
-func QueuedText(slash, line string) string { return "⏳ `" + slash + " " + line + "`" }
+func QueuedText(slash, line string) string { return "⏳ `" + escape(slash+" "+line) + "`" }
 
 // NotARunText answers a run argument that is not a run number.
 func NotARunText(arg, usage string) string {
@@ -66,8 +68,8 @@ func DeniedWhy(command, role string, click bool, cause error) string {
 	return why
 }
 
-// DeniedText answers a refusal for lack of a role.
-func DeniedText(why string) string { return "🚫 " + why + "." }
+// DeniedText answers a refusal for lack of a role; why is plain text (DeniedWhy).
+func DeniedText(why string) string { return "🚫 " + escape(why) + "." }
 
 // InternalErrorText answers a command whose handler failed unexpectedly (a panic).
 func InternalErrorText(command string) string {
@@ -87,7 +89,7 @@ func HelpText(slash string, lines []HelpLine) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "*%s* — Kong upgrades, approved in Slack\n", slash)
 	for _, l := range lines {
-		fmt.Fprintf(&b, "• `%s` — %s\n", l.Usage, l.Help)
+		fmt.Fprintf(&b, "• `%s` — %s\n", escape(l.Usage), escape(l.Help))
 	}
 	return b.String()
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/domain"
+	"github.com/drawbridge/drawbridge/storage"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -508,7 +509,7 @@ func TestStepReplyOutputCut(t *testing.T) {
 func TestNoticeAndSummaryGolden(t *testing.T) {
 	vs := views()
 	golden(t, "notice_freeze", NoticeReply(vs["preparing"], "Configuration freeze on prod-eu: do not change routes, services or plugins until the upgrade ends."))
-	golden(t, "notice_gate_ping", NoticeReply(vs["awaiting_approval"],
+	golden(t, "notice_gate_ping", mrkdwnNotice(vs["awaiting_approval"],
 		"Approval needed for run 12 (prod-eu 3.4.3 → 3.9.1): <@U0ALICE>, <@W0BOBBY42>, <!subteam^S0CHANGE> — use the buttons above."))
 	golden(t, "summary_succeeded", SummaryReply(vs["succeeded"]))
 	golden(t, "summary_rolled_back", SummaryReply(vs["rolled_back"]))
@@ -560,6 +561,73 @@ func TestRenderersEscapeText(t *testing.T) {
 	}
 }
 
+// An approver's reject reason is quoted, never a mention: not of a user, a group, the
+// channel or a link, wherever it shows (the status message and its notification text,
+// the checklist, the summary, a notice, `status <run>`, `audit <run>`). The rejecter is
+// still mentioned.
+func TestRejectReasonMentionsNobody(t *testing.T) {
+	reason := "<@U0EVE123> <@W0EVE456|eve> <!subteam^S0EVIL12|@ops> <!here> <!everyone> <!channel> " +
+		"<#C0SECRET1|secret> <https://evil.example|click> blocked by U0MALLORY1"
+	v := views()["rejected"]
+	v.Status.Run.Reason = "rejected by W0BOBBY42: " + reason + "; freeze lifted"
+	v.Status.Steps[len(v.Status.Steps)-1].Error = "ended: rejected by W0BOBBY42: " + reason
+	v.Status.Approvals[0].Reason = reason
+	step := v.Status.Steps[len(v.Status.Steps)-1]
+	rendered := map[string]string{
+		"status":         messageText(t, StatusMessage(v)),
+		"summary":        messageText(t, SummaryReply(v)),
+		"step":           messageText(t, StepReply(v, step)),
+		"notice":         messageText(t, NoticeReply(v, v.Status.Run.Reason)),
+		"status <run>":   RunText(v.Status, func(string) *time.Location { return time.UTC }),
+		"audit <run>":    AuditText([]storage.AuditEvent{{At: at(6, 0), Actor: "W0BOBBY42", Action: "reject", Detail: reason}}),
+		"decision reply": DecisionText(v, "W0BOBBY42"),
+	}
+	for name, text := range rendered {
+		for _, live := range []string{"<@U0EVE", "<@W0EVE", "<!subteam", "<!here", "<!everyone", "<!channel", "<#C0SECRET", "<https", "<@U0MALLORY1"} {
+			if strings.Contains(text, live) {
+				t.Errorf("%s: the reason's %q is live:\n%s", name, live, text)
+			}
+		}
+	}
+	for _, name := range []string{"status", "summary"} {
+		if !strings.Contains(rendered[name], "rejected by <@W0BOBBY42>") {
+			t.Errorf("%s does not mention the rejecter:\n%s", name, rendered[name])
+		}
+	}
+}
+
+// messageText is a message's notification text and the text of its blocks, as Slack
+// reads them.
+func messageText(t *testing.T, m Message) string {
+	t.Helper()
+	raw, err := json.Marshal(slack.Blocks{BlockSet: m.Blocks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blocks any
+	if err := json.Unmarshal(raw, &blocks); err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{m.Text}
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case string:
+			texts = append(texts, v)
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		case map[string]any:
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	walk(blocks)
+	return strings.Join(texts, "\n")
+}
+
 func TestCutHelpers(t *testing.T) {
 	tests := []struct {
 		name string
@@ -583,7 +651,9 @@ func TestCutHelpers(t *testing.T) {
 		{"measure", measureText(550 * time.Millisecond), "0.550 s"},
 		{"by user", richHead("aborted by U0OPERATOR & co", 100), "aborted by <@U0OPERATOR> &amp; co"},
 		{"not a user", richHead("by UNKNOWN", 100), "by UNKNOWN"},
-		{"mentions kept", richHead("ask <@U0ALICE>, <@W0BOB|bob> and <!subteam^S0CAB>", 100), "ask <@U0ALICE>, <@W0BOB|bob> and <!subteam^S0CAB>"},
+		{"mentions escaped", richHead("ask <@U0ALICE>, <@W0BOB|bob> and <!subteam^S0CAB>", 100), "ask &lt;@U0ALICE&gt;, &lt;@W0BOB|bob&gt; and &lt;!subteam^S0CAB&gt;"},
+		{"only the first by is the actor", richHead("rejected by U0ALICE1: done by U0BOB123", 100), "rejected by <@U0ALICE1>: done by U0BOB123"},
+		{"a later by is never the actor", richHead("aborted by drawbridge: said by U0BOB123", 100), "aborted by drawbridge: said by U0BOB123"},
 		{"broadcasts and links escaped", richHead("<!channel> <!here> <https://x|y> <@U1|<b>>", 200),
 			"&lt;!channel&gt; &lt;!here&gt; &lt;https://x|y&gt; &lt;@U1|&lt;b&gt;&gt;"},
 	}

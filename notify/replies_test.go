@@ -112,6 +112,28 @@ func TestPlanText(t *testing.T) {
 	goldenText(t, "plan_text_refused", PlanText(refused, "drawbridge serve holds the state file: no history"))
 }
 
+// TestAnswersEscapeWhatTheyEcho: an answer that echoes what someone typed (a command, an
+// argument, an error quoting one) mentions nobody and links nowhere.
+func TestAnswersEscapeWhatTheyEcho(t *testing.T) {
+	for _, s := range []string{
+		WrongCommandText("/kong-upgrade", "/x<!channel>"),
+		ProblemText(`unknown command "<!channel>"` + "\nusage: /kong-upgrade help"),
+		QueuedText("/kong-upgrade", "start <@U0123456> 1.0"),
+		NotARunText("<!here>", "/kong-upgrade abort <run>"),
+		DeniedText(DeniedWhy("start", "operator", false, errors.New("group <!subteam^S0123456>: <https://evil.example|x>"))),
+		InternalErrorText("start <#C0SECRET1> <!everyone>"),
+	} {
+		for _, live := range []string{"<!channel", "<@U0123456", "<!here", "<!subteam", "<https", "<#C0SECRET1", "<!everyone", "<run>"} {
+			if strings.Contains(s, live) {
+				t.Errorf("%q is live in %q", live, s)
+			}
+		}
+	}
+	if got, want := QueuedText("/kong-upgrade", "reject 3 a&b <@U0123456>"), "⏳ `/kong-upgrade reject 3 a&amp;b &lt;@U0123456&gt;`"; got != want {
+		t.Errorf("QueuedText = %q, want %q", got, want)
+	}
+}
+
 // TestAnswers renders the bot's short answers.
 func TestAnswers(t *testing.T) {
 	at := time.Date(2026, 11, 29, 1, 0, 0, 0, time.UTC)

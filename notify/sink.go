@@ -93,19 +93,19 @@ func (s *Sink) Emit(e domain.Event) {
 			return // a rejection ends the run: its summary says who and why
 		}
 		key = DecisionKey(id, e.Actor)
-		msg = NoticeReply(v, DecisionText(v, e.Actor))
+		msg = mrkdwnNotice(v, DecisionText(v, e.Actor))
 	case domain.EventStateChanged:
 		s.settleAlert(ctx, v, status)
 		switch {
 		case e.Run.State == domain.StateAwaitingApproval:
 			key = GateKey(id, e.Run.Revision)
-			msg = NoticeReply(v, GatePing(s.Config, e.Run))
+			msg = mrkdwnNotice(v, GatePing(s.Config, e.Run))
 		case e.Run.State.Terminal():
 			key = SummaryKey(id)
 			msg = SummaryReply(v)
 		case e.Message != "" && (e.Run.State == domain.StateNeedsAttention || e.Run.State == domain.StateRollingBack):
 			key = StateKey(id, e.Run.Revision)
-			msg = NoticeReply(v, fmt.Sprintf("*%s*: %s", e.Run.State.Human(), e.Message))
+			msg = mrkdwnNotice(v, fmt.Sprintf("*%s*: %s", e.Run.State.Human(), richHead(strings.TrimSpace(e.Message), maxSectionText-100)))
 		}
 	}
 	if key == "" {
@@ -134,18 +134,18 @@ func (s *Sink) settleAlert(ctx context.Context, v RunView, status string) {
 }
 
 // GatePing is a new message (mentions in an edited message notify nobody) asking the
-// approvers.
+// approvers: mrkdwn whose only mentions are theirs.
 func GatePing(cfg *config.Config, run domain.Run) string {
 	var who []string
 	for _, id := range cfg.Access.Approvers {
 		who = append(who, Mention(id))
 	}
 	text := fmt.Sprintf("Approval needed for run %s (%s %s → %s): %s — use the buttons above or `%s approve %s`.",
-		run.ID, run.Cluster, run.From, run.To, strings.Join(who, " "), cfg.Slack.Command, run.ID)
+		run.ID, escape(run.Cluster), escape(run.From), escape(run.To), strings.Join(who, " "), cfg.Slack.Command, run.ID)
 	if bl := run.Facts.Baseline; bl != nil && len(bl.Values) > 0 {
 		var parts []string
 		for _, name := range slices.Sorted(maps.Keys(bl.Values)) {
-			parts = append(parts, fmt.Sprintf("%s %.4g", name, bl.Values[name]))
+			parts = append(parts, fmt.Sprintf("%s %.4g", escape(name), bl.Values[name]))
 		}
 		text += fmt.Sprintf("\nWatch baseline (last %s): %s.", bl.Lookback, strings.Join(parts, ", "))
 	}

@@ -190,12 +190,18 @@ func nextText(run domain.Run, step domain.StepRecord) string {
 	return "Next: " + stepNumber(int(next.ID)) + ". " + escapeHead(stepTitle(run, int(next.ID), ""), 200)
 }
 
-// NoticeReply renders a notice in the run's thread: a warning, the freeze,
-// a breach, a reminder.
+// NoticeReply renders a notice of the engine in the run's thread: a warning, the
+// freeze, a breach, a reminder. Its text is the engine's, escaped (richHead).
 func NoticeReply(v RunView, text string) Message {
+	return mrkdwnNotice(v, richHead(strings.TrimSpace(text), maxSectionText-3))
+}
+
+// mrkdwnNotice renders a notice whose body is mrkdwn drawbridge wrote itself, mentions
+// included (the approvers' ping, an approval): it is cut, not escaped.
+func mrkdwnNotice(v RunView, body string) Message {
 	run := v.Status.Run
 	ids := blockIDs(fmt.Sprintf("notice-%s-r%d", run.ID, run.Revision))
-	body := richHead(strings.TrimSpace(text), maxSectionText-3)
+	body = cutText(strings.TrimSpace(body), maxSectionText-3)
 	if body == "" {
 		body = "(empty notice)"
 	}

@@ -117,45 +117,29 @@ func escapedCount(raw string) int {
 	return n
 }
 
-// byUser turns "by U0123ABCD" in the engine's text (reasons, errors) into a
-// mention, so people see names.
-var byUser = regexp.MustCompile(`\bby [UW][A-Z0-9]{6,}\b`)
+// byActor finds the first "by <word>" of the engine's text: the one actor of a change
+// ("rejected by U0123ABCD: …", "aborted by U0123ABCD"), which becomes a mention.
+var byActor = regexp.MustCompile(`\bby ([A-Za-z0-9_-]+)`)
 
-// mentionToken is a user or user group mention as Slack writes it, with an
-// optional label: <@U123>, <@W123|ann>, <!subteam^S123>.
-var mentionToken = regexp.MustCompile(`<(?:@[UW][A-Z0-9]+|!subteam\^S[A-Z0-9]+)(?:\|[^<>&|]*)?>`)
-
-// escapeKeepMentions escapes raw for mrkdwn like escape, but lets user and
-// user group mentions through (callers mention approvers). Everything else
-// that Slack would act on (<!channel>, <!here>, links) is escaped.
-func escapeKeepMentions(raw string) string {
-	var b strings.Builder
-	last := 0
-	for _, loc := range mentionToken.FindAllStringIndex(raw, -1) {
-		b.WriteString(escape(raw[last:loc[0]]))
-		b.WriteString(raw[loc[0]:loc[1]])
-		last = loc[1]
-	}
-	b.WriteString(escape(raw[last:]))
-	return b.String()
-}
-
-// richHead is escapeHead for the engine's and the bot's text (reasons,
-// errors, notices): user and group mentions are kept, "by <user ID>" becomes
-// a mention, and the rest is escaped.
+// richHead is escapeHead for the engine's text (reasons, errors, notices): everything in
+// it is escaped, so no text a person typed (a reject reason) or a command printed can
+// mention anyone, a group or the channel (<@U…>, <!subteam^…>, <!here>, <#C…>, links).
+// Only the first "by <user ID>" becomes a mention: the engine names a change's one actor
+// before anything it quotes, so a "by U…" further on is quoted text and stays text.
 func richHead(raw string, max int) string {
 	// Escaping only lengthens text, so what lies beyond max characters (and
 	// a mention's length more) is cut anyway: leave it out before the work.
 	if r := []rune(raw); len(r) > max+64 {
 		raw = string(r[:max+64])
 	}
-	s := byUser.ReplaceAllStringFunc(escapeKeepMentions(raw), func(m string) string {
-		id := strings.TrimPrefix(m, "by ")
-		if !strings.ContainsAny(id, "0123456789") {
-			return m // a word in capitals, not an ID
+	s := escape(raw)
+	if loc := byActor.FindStringSubmatchIndex(s); loc != nil {
+		// A user ID has seven characters or more, and digits: a word in capitals is not one.
+		id := s[loc[2]:loc[3]]
+		if len(id) >= 7 && (isSlackID(id, 'U') || isSlackID(id, 'W')) && strings.ContainsAny(id, "0123456789") {
+			s = s[:loc[2]] + mention(id) + s[loc[3]:]
 		}
-		return "by " + mention(id)
-	})
+	}
 	return cutText(s, max)
 }
 
