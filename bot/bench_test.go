@@ -2,7 +2,6 @@ package bot_test
 
 import (
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -16,8 +15,6 @@ import (
 func BenchmarkAckLatency(b *testing.B) {
 	w := newWorld(b, worldOpts{nodes: 1})
 	const concurrent = 200
-	form := url.Values{"channel_id": {channel}, "user_id": {"U0OPERATOR"}, "command": {"/kong-upgrade"}, "text": {"status"}}
-	body := form.Encode()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrent}}
 	var all []time.Duration
 	b.ResetTimer()
@@ -26,6 +23,7 @@ func BenchmarkAckLatency(b *testing.B) {
 		var wg sync.WaitGroup
 		start := make(chan struct{})
 		for i := range concurrent {
+			body := w.commandForm("U0OPERATOR", channel, "status", newTriggerID()).Encode() // a new command each
 			req, _ := http.NewRequest(http.MethodPost, w.http.URL+"/slack/commands", strings.NewReader(body))
 			sign(req.Header, body, time.Now())
 			wg.Go(func() {

@@ -20,9 +20,28 @@ import (
 
 // HandleCommand answers a slash command at once: a refusal or bad input is answered in
 // the reply and changes nothing; anything else is queued and answered when done.
+//
+// A command is taken once. Slack sends a new trigger_id with every command; it is claimed
+// before anything else, so the same signed request sent again (a replay within the
+// signature's five minutes) gets an empty answer and no second effect. A command without
+// a trigger_id is refused: it cannot be told from its replay, and Slack never sends one.
 func (b *Bot) HandleCommand(sc slack.SlashCommand) Reply {
 	cfg := b.opts.Config
 	ctx := context.Background()
+	if sc.TriggerID == "" {
+		b.opts.Log.Warn("refused a slash command without trigger_id", "user", sc.UserID, "command", sc.Command)
+		return Reply{Text: notify.NoTriggerText()}
+	}
+	key := "command:" + sc.TriggerID
+	first, err := b.opts.Store.ClaimKey(ctx, key)
+	if err != nil {
+		b.opts.Log.Error("claim slash command", "key", key, "err", err)
+		return Reply{Text: notify.CommandNotRecordedText()}
+	}
+	if !first {
+		b.opts.Log.Warn("ignored a slash command taken before (same trigger_id)", "user", sc.UserID, "key", key)
+		return Reply{} // a replay: the first one was answered
+	}
 	if sc.Command != cfg.Slack.Command {
 		return Reply{Text: notify.WrongCommandText(cfg.Slack.Command, sc.Command)}
 	}

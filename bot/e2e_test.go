@@ -307,7 +307,7 @@ func TestSocketMode(t *testing.T) {
 	defer cancel()
 
 	ack, err := w.slack.SocketRequest(ctx, "slash_commands", map[string]any{
-		"command": "/kong-upgrade", "text": "start test", "channel_id": channel, "user_id": "U0OPERATOR"})
+		"command": "/kong-upgrade", "text": "start test", "channel_id": channel, "user_id": "U0OPERATOR", "trigger_id": newTriggerID()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,9 +315,18 @@ func TestSocketMode(t *testing.T) {
 	if err := json.Unmarshal(ack, &reply); err != nil || !strings.Contains(reply.Text, "start needs &lt;cluster&gt; &lt;version&gt;") {
 		t.Errorf("ack of a bad command: %s (%v)", ack, err)
 	}
-	if _, err := w.slack.SocketRequest(ctx, "slash_commands", map[string]any{
-		"command": "/kong-upgrade", "text": "start test 3.5.0", "channel_id": channel, "user_id": "U0OPERATOR"}); err != nil {
+	start := map[string]any{"command": "/kong-upgrade", "text": "start test 3.5.0", "channel_id": channel, "user_id": "U0OPERATOR", "trigger_id": newTriggerID()}
+	if _, err := w.slack.SocketRequest(ctx, "slash_commands", start); err != nil {
 		t.Fatal(err)
+	}
+	// The same command again (its trigger_id taken): an empty ack, nothing queued.
+	if ack, err := w.slack.SocketRequest(ctx, "slash_commands", start); err != nil || len(ack) != 0 {
+		t.Errorf("ack of a command sent twice: %q (%v), want none", ack, err)
+	}
+	// A command without a trigger_id is refused, saying why.
+	delete(start, "trigger_id")
+	if ack, err := w.slack.SocketRequest(ctx, "slash_commands", start); err != nil || !strings.Contains(string(ack), "without a trigger_id") {
+		t.Errorf("ack of a command without trigger_id: %s (%v)", ack, err)
 	}
 	approve := w.waitButton("approve")
 	if _, err := w.slack.SocketRequest(ctx, "interactive", map[string]any{

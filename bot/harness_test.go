@@ -262,12 +262,28 @@ func (w *world) post(path, body string, mutate func(http.Header)) response {
 	return response{status: resp.StatusCode, text: msg.Text}
 }
 
-// command sends "/kong-upgrade <text>" from user in channel ch.
+// command sends "/kong-upgrade <text>" from user in channel ch, with a new trigger_id as
+// Slack does.
 func (w *world) command(user, ch, text string) response {
 	w.t.Helper()
-	form := url.Values{"token": {"x"}, "team_id": {"T1"}, "channel_id": {ch}, "user_id": {user}, "user_name": {strings.ToLower(user)},
-		"command": {"/kong-upgrade"}, "text": {text}, "response_url": {w.slack.URL() + "response"}, "trigger_id": {"1.2.3"}}
-	return w.post("/slack/commands", form.Encode(), nil)
+	return w.post("/slack/commands", w.commandForm(user, ch, text, newTriggerID()).Encode(), nil)
+}
+
+// commandForm is the form Slack posts for "/kong-upgrade <text>".
+func (w *world) commandForm(user, ch, text, triggerID string) url.Values {
+	form := url.Values{"token": {"x"}, "team_id": {slackfake.TeamID}, "channel_id": {ch}, "user_id": {user}, "user_name": {strings.ToLower(user)},
+		"command": {"/kong-upgrade"}, "text": {text}, "response_url": {w.slack.URL() + "response"}}
+	if triggerID != "" {
+		form.Set("trigger_id", triggerID)
+	}
+	return form
+}
+
+var triggerSeq atomic.Int64
+
+// newTriggerID is a trigger_id shaped like Slack's, new every time.
+func newTriggerID() string {
+	return fmt.Sprintf("%d.%d.%032x", time.Now().Unix(), triggerSeq.Add(1), time.Now().UnixNano())
 }
 
 var actionSeq atomic.Int64
@@ -286,8 +302,9 @@ func (w *world) click(user, actionID, value, actionTS string) response {
 		"container": map[string]any{"type": "message", "channel_id": channel, "message_ts": "1.1"},
 		"actions": []map[string]any{{"action_id": actionID, "block_id": "b", "type": "button", "value": value,
 			"action_ts": actionTS, "text": map[string]any{"type": "plain_text", "text": actionID}}},
+		"team":         map[string]any{"id": slackfake.TeamID},
 		"response_url": w.slack.URL() + "response",
-		"trigger_id":   "1.2.3",
+		"trigger_id":   newTriggerID(),
 	}
 	b, _ := json.Marshal(cb)
 	return w.post("/slack/interactions", url.Values{"payload": {string(b)}}.Encode(), nil)

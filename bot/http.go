@@ -101,6 +101,12 @@ func (b *Bot) CommandsHandler() http.Handler {
 			http.Error(w, "malformed slash command", http.StatusBadRequest)
 			return
 		}
+		if sc.TriggerID == "" {
+			// Slack sends one with every command; without it a replay cannot be told apart.
+			b.opts.Log.Warn("refused a slash command without trigger_id", "remote", r.RemoteAddr, "user", sc.UserID)
+			http.Error(w, "malformed slash command: no trigger_id", http.StatusBadRequest)
+			return
+		}
 		b.clean(b.HandleCommand(sc)).write(w)
 	})
 }

@@ -42,6 +42,17 @@ func ClickNotRecordedText() string {
 	return ProblemText("drawbridge could not record the click; try again.")
 }
 
+// CommandNotRecordedText answers a slash command the bot could not record as taken.
+func CommandNotRecordedText() string {
+	return ProblemText("drawbridge could not record the command; try again.")
+}
+
+// NoTriggerText answers a slash command without a trigger_id: Slack sends one with every
+// command, and without it a replay cannot be told apart.
+func NoTriggerText() string {
+	return ProblemText("drawbridge refused a slash command without a trigger_id (Slack sends one with every command); nothing was done.")
+}
+
 // QueuedText acknowledges a command at once: it is being done.
 func QueuedText(slash, line string) string { return "⏳ `" + escape(slash+" "+line) + "`" }
 

@@ -145,7 +145,8 @@ func TestAnswers(t *testing.T) {
 	for _, s := range []string{
 		WrongCommandText("/kong-upgrade", "/deploy"),
 		OutsideChannelText("C0123", false), OutsideChannelText("C0123", true),
-		BusyText(false), BusyText(true), ClickNotRecordedText(), QueuedText("/kong-upgrade", "start prod 3.5.0"),
+		BusyText(false), BusyText(true), ClickNotRecordedText(), CommandNotRecordedText(), NoTriggerText(),
+		QueuedText("/kong-upgrade", "start prod 3.5.0"),
 		NotARunText("x1", "/kong-upgrade abort <run>"), NoRunText(99, "/kong-upgrade"),
 		DeniedText(DeniedWhy("abort", "operator", false, nil)),
 		DeniedText(DeniedWhy("rollback", "operator", true, errors.New("usergroups.users.list: missing_scope"))),

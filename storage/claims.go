@@ -11,7 +11,8 @@ import (
 
 // ClaimKey claims an idempotency key (a Slack action, trigger or envelope
 // ID): true the first time, false ever after, until PurgeKeys removes it. The
-// claim time is stored with it.
+// claim time is stored with it. Claims made at the same moment share a commit
+// (Slack's requests come in bursts and each waits for its claim).
 func (s *Store) ClaimKey(ctx context.Context, key string) (bool, error) {
 	if key == "" {
 		return false, errors.New("claim key: key is empty")
@@ -20,7 +21,8 @@ func (s *Store) ClaimKey(ctx context.Context, key string) (bool, error) {
 		return false, fmt.Errorf("claim key: key is %d bytes, more than %d", len(key), bolt.MaxKeySize)
 	}
 	var claimed bool
-	err := s.update(ctx, func(tx *bolt.Tx) error {
+	err := s.batch(ctx, func(tx *bolt.Tx) error {
+		claimed = false // Batch may run this again
 		b := tx.Bucket(bucketClaimedKeys)
 		if b.Get([]byte(key)) != nil {
 			return nil

@@ -52,11 +52,7 @@ func TestPurgeKeys(t *testing.T) {
 	ctx := t.Context()
 	start := clock.Now()
 	// 1,000 old keys (enough to span many pages) and 10 recent ones.
-	for i := range 1000 {
-		if ok, err := s.ClaimKey(ctx, fmt.Sprintf("old-%04d", i)); !ok || err != nil {
-			t.Fatalf("claim old-%d = %v, %v", i, ok, err)
-		}
-	}
+	claimAll(t, s, "old-%04d", 1000)
 	clock.Advance(time.Hour)
 	for i := range 10 {
 		if ok, err := s.ClaimKey(ctx, fmt.Sprintf("new-%d", i)); !ok || err != nil {
@@ -67,11 +63,7 @@ func TestPurgeKeys(t *testing.T) {
 	if err != nil || n != 1000 {
 		t.Fatalf("PurgeKeys = %d, %v; want 1000", n, err)
 	}
-	for i := range 1000 {
-		if ok, err := s.ClaimKey(ctx, fmt.Sprintf("old-%04d", i)); !ok || err != nil {
-			t.Fatalf("old-%d after purge: claim = %v, %v; want true", i, ok, err)
-		}
-	}
+	claimAll(t, s, "old-%04d", 1000) // purged: claimable again
 	for i := range 10 {
 		if ok, _ := s.ClaimKey(ctx, fmt.Sprintf("new-%d", i)); ok {
 			t.Errorf("new-%d was purged", i)
@@ -80,4 +72,20 @@ func TestPurgeKeys(t *testing.T) {
 	if n, err := s.PurgeKeys(ctx, start); n != 0 || err != nil {
 		t.Errorf("PurgeKeys(nothing older) = %d, %v", n, err)
 	}
+}
+
+// claimAll claims n keys (format with 0…n-1) at once, as a burst of Slack requests would,
+// and fails unless every claim is the first.
+func claimAll(t *testing.T, s *Store, format string, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			key := fmt.Sprintf(format, i)
+			if ok, err := s.ClaimKey(t.Context(), key); !ok || err != nil {
+				t.Errorf("claim %s = %v, %v; want true", key, ok, err)
+			}
+		})
+	}
+	wg.Wait()
 }

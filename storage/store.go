@@ -91,6 +91,7 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state file %s: %w", path, err)
 	}
+	db.MaxBatchDelay = batchDelay
 	s := &Store{db: db, path: path, now: opts.Now}
 	if sc := scrub.New(opts.Secrets...); len(opts.Secrets) > 0 {
 		scrubbers.Store(db, sc)
@@ -216,6 +217,27 @@ func (s *Store) update(ctx context.Context, fn func(*bolt.Tx) error) error {
 	}
 	var fnErr error
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		fnErr = fn(tx)
+		return fnErr
+	})
+	s.noteWrite(err, fnErr)
+	return closedErr(err)
+}
+
+// batchDelay is how long a batch waits for more writers before it commits. Short: the
+// writers of a burst arrive while the previous commit syncs and join the next batch
+// anyway, and a lone claim should not wait bbolt's default 10ms.
+const batchDelay = time.Millisecond
+
+// batch is update through bbolt's Batch: writers at the same moment share one commit (one
+// fsync), so a burst of small writes (claims of Slack requests) does not queue for the
+// disk one by one. fn may run more than once: it must set its results afresh each time.
+func (s *Store) batch(ctx context.Context, fn func(*bolt.Tx) error) error {
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
+	var fnErr error
+	err := s.db.Batch(func(tx *bolt.Tx) error {
 		fnErr = fn(tx)
 		return fnErr
 	})

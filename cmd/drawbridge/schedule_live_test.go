@@ -139,7 +139,7 @@ func (l *live) command(user, text string) {
 	l.t.Helper()
 	l.post("/slack/commands", url.Values{"team_id": {"T1"}, "channel_id": {liveChannel}, "user_id": {user},
 		"user_name": {strings.ToLower(user)}, "command": {"/kong-upgrade"}, "text": {text},
-		"response_url": {l.slack.URL() + "response"}, "trigger_id": {"1.2.3"}})
+		"response_url": {l.slack.URL() + "response"}, "trigger_id": {fmt.Sprintf("%d.%d.live", time.Now().Unix(), liveClicks.Add(1))}})
 }
 
 var liveClicks atomic.Int64
@@ -172,7 +172,7 @@ func (l *live) click(user, actionID string) {
 		"actions": []map[string]any{{"action_id": actionID, "block_id": "b", "type": "button", "value": value,
 			"action_ts": fmt.Sprintf("%d.%06d", time.Now().Unix(), liveClicks.Add(1))}},
 		"response_url": l.slack.URL() + "response",
-		"trigger_id":   "1.2.3",
+		"trigger_id":   fmt.Sprintf("%d.%d.live", time.Now().Unix(), liveClicks.Add(1)),
 	}
 	b, _ := json.Marshal(cb)
 	l.post("/slack/interactions", url.Values{"payload": {string(b)}})

@@ -79,7 +79,7 @@ func signedCommand(t *testing.T, addr, text string, timeout time.Duration) (code
 	t.Helper()
 	form := url.Values{"team_id": {"T1"}, "channel_id": {"C0123456789"}, "user_id": {"U0AAAAAAA"},
 		"user_name": {"olivia"}, "command": {"/kong-upgrade"}, "text": {text},
-		"response_url": {"http://127.0.0.1:1/response"}, "trigger_id": {"1.2.3"}}.Encode()
+		"response_url": {"http://127.0.0.1:1/response"}, "trigger_id": {fmt.Sprintf("%d.1.2", time.Now().UnixNano())}}.Encode()
 	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/slack/commands", strings.NewReader(form))
 	if err != nil {
 		t.Fatal(err)
