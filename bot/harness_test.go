@@ -101,6 +101,7 @@ type worldOpts struct {
 	self      bool
 	fault     slackfake.FaultFunc
 	appToken  string // Socket Mode
+	team      string // slack.team
 	clock     *fakeclock.Clock
 	top       string // top-level YAML (windows, blackouts)
 	extra     string // YAML inside the cluster (its windows)
@@ -150,7 +151,7 @@ func newWorld(t testing.TB, o worldOpts) *world {
 		o.watch = time.Second
 	}
 	w.cfgOpt = kongtest.ConfigOptions{PrometheusURL: promURL, SlackAPIURL: w.slack.URL(), Watch: o.watch, Interval: o.interval, AutoRollback: o.autoRollback,
-		Operators: o.operators, Approvers: o.approvers, Required: o.required, SelfApproval: o.self, AppToken: o.appToken,
+		Operators: o.operators, Approvers: o.approvers, Required: o.required, SelfApproval: o.self, AppToken: o.appToken, Team: o.team,
 		Top: o.top, Extra: o.extra, ApprovalTTL: o.ttl, Rehearsal: o.rehearsal, Check: o.check, DSNPassword: o.password}
 	w.cfgPth, _ = w.c.WriteConfig(w.cfgOpt)
 	w.start()
@@ -292,6 +293,11 @@ var actionSeq atomic.Int64
 // a fresh one (a new click); the same actionTS again is Slack delivering the click twice.
 func (w *world) click(user, actionID, value, actionTS string) response {
 	w.t.Helper()
+	return w.post("/slack/interactions", url.Values{"payload": {w.clickPayload(slackfake.TeamID, user, actionID, value, actionTS)}}.Encode(), nil)
+}
+
+// clickPayload is the interaction payload of a click by user of team.
+func (w *world) clickPayload(team, user, actionID, value, actionTS string) string {
 	if actionTS == "" {
 		actionTS = fmt.Sprintf("%d.%06d", time.Now().Unix(), actionSeq.Add(1))
 	}
@@ -302,12 +308,12 @@ func (w *world) click(user, actionID, value, actionTS string) response {
 		"container": map[string]any{"type": "message", "channel_id": channel, "message_ts": "1.1"},
 		"actions": []map[string]any{{"action_id": actionID, "block_id": "b", "type": "button", "value": value,
 			"action_ts": actionTS, "text": map[string]any{"type": "plain_text", "text": actionID}}},
-		"team":         map[string]any{"id": slackfake.TeamID},
+		"team":         map[string]any{"id": team},
 		"response_url": w.slack.URL() + "response",
 		"trigger_id":   newTriggerID(),
 	}
 	b, _ := json.Marshal(cb)
-	return w.post("/slack/interactions", url.Values{"payload": {string(b)}}.Encode(), nil)
+	return string(b)
 }
 
 // statusMessage returns the run's status message (the first top-level message).

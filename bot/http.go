@@ -101,6 +101,10 @@ func (b *Bot) CommandsHandler() http.Handler {
 			http.Error(w, "malformed slash command", http.StatusBadRequest)
 			return
 		}
+		if b.otherTeam("http", sc.TeamID, sc.UserID, commandWhat(sc)) {
+			http.Error(w, errOtherTeam, http.StatusForbidden)
+			return
+		}
 		if sc.TriggerID == "" {
 			// Slack sends one with every command; without it a replay cannot be told apart.
 			b.opts.Log.Warn("refused a slash command without trigger_id", "remote", r.RemoteAddr, "user", sc.UserID)
@@ -123,8 +127,37 @@ func (b *Bot) InteractionsHandler() http.Handler {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
+		if b.otherTeam("http", interactionTeam(cb), cb.User.ID, interactionWhat(cb)) {
+			http.Error(w, errOtherTeam, http.StatusForbidden)
+			return
+		}
 		b.clean(b.HandleInteraction(cb)).write(w)
 	})
+}
+
+// commandWhat names a slash command in logs and the audit log.
+func commandWhat(sc slack.SlashCommand) string {
+	return truncate(sc.Command+" "+sc.Text, 200)
+}
+
+// interactionTeam is the team an interaction comes from: team.id, or the user's team_id
+// when the payload has no team.
+func interactionTeam(cb slack.InteractionCallback) string {
+	if cb.Team.ID != "" {
+		return cb.Team.ID
+	}
+	return cb.User.TeamID
+}
+
+// interactionWhat names an interaction in logs and the audit log.
+func interactionWhat(cb slack.InteractionCallback) string {
+	what := "interaction " + string(cb.Type)
+	for _, a := range cb.ActionCallback.BlockActions {
+		if a != nil {
+			what += " " + truncate(a.ActionID, 40)
+		}
+	}
+	return what
 }
 
 // DecodeInteraction reads an interaction request body: a form with one field, payload,

@@ -45,10 +45,18 @@ func (b *Bot) socketEvent(client *socketmode.Client, evt socketmode.Event) {
 		if !ok || evt.Request == nil {
 			return
 		}
+		if b.otherTeam("socket mode", sc.TeamID, sc.UserID, commandWhat(sc)) {
+			client.Ack(*evt.Request) // taken off Slack's queue, and dropped
+			return
+		}
 		client.Ack(*evt.Request, replyPayload(b.clean(b.HandleCommand(sc))))
 	case socketmode.EventTypeInteractive:
 		cb, ok := evt.Data.(slack.InteractionCallback)
 		if !ok || evt.Request == nil {
+			return
+		}
+		if b.otherTeam("socket mode", interactionTeam(cb), cb.User.ID, interactionWhat(cb)) {
+			client.Ack(*evt.Request)
 			return
 		}
 		client.Ack(*evt.Request, replyPayload(b.clean(b.HandleInteraction(cb))))

@@ -48,6 +48,8 @@ type Slack struct {
 	APIURL        string `yaml:"api_url"`        // Web API base URL override; always ends with "/" once loaded
 	Command       string `yaml:"command"`        // slash command; default /kong-upgrade
 	Channel       string `yaml:"channel"`        // channel ID where runs are announced and commands accepted
+	// Team is the workspace's ID (T…); when set, a request from another team is refused.
+	Team string `yaml:"team"`
 }
 
 // SocketMode reports whether drawbridge connects to Slack over Socket Mode.

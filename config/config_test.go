@@ -105,6 +105,11 @@ func TestBaseIsValid(t *testing.T) {
 	if cfg.Slack.BotToken.Reveal() != testEnv["BOT"] {
 		t.Errorf("bot token not expanded: %q", cfg.Slack.BotToken.Reveal())
 	}
+	if cfg, ps := parse(t, edit(t, "  channel: C0123456789", "  channel: C0123456789\n  team: T0123ABCD"), testEnv); ps != nil {
+		t.Errorf("slack.team T0123ABCD refused: %v", ps)
+	} else if cfg.Slack.Team != "T0123ABCD" {
+		t.Errorf("slack.team = %q", cfg.Slack.Team)
+	}
 }
 
 // TestBadConfigs: each case edits the valid base and must yield a problem naming the key,
@@ -133,6 +138,8 @@ func TestBadConfigs(t *testing.T) {
 		{"api_url not a URL", "  command: /kong-upgrade", "  api_url: slack.example\n  command: /kong-upgrade", nil, "slack.api_url", 7, "scheme"},
 		{"slash command without slash", "  command: /kong-upgrade", "  command: kong-upgrade", nil, "slack.command", 7, "not a slash command"},
 		{"channel by name", "  channel: C0123456789", "  channel: \"#ops\"", nil, "slack.channel", 8, "not a channel ID"},
+		{"team by domain", "  channel: C0123456789", "  channel: C0123456789\n  team: acme.slack.com", nil, "slack.team", 9, `"acme.slack.com" is not a Slack team ID`},
+		{"team in lower case", "  channel: C0123456789", "  channel: C0123456789\n  team: t0123abcd", nil, "slack.team", 9, "not a Slack team ID"},
 		{"operator by name", "operators: [U0AAAAAAA, S0PLATFORM]", "operators: [U0AAAAAAA, \"@alice\"]", nil, "access.operators[1]", 10, "not a Slack user or user group ID"},
 		{"no approvers", "approvers: [S0CHANGEMGR]", "approvers: []", nil, "access.approvers", 11, "nobody could act"},
 		{"duplicate approver", "approvers: [S0CHANGEMGR]", "approvers: [U0BBBBBBB, U0BBBBBBB]", nil, "access.approvers[1]", 11, "listed twice"},

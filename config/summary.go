@@ -16,6 +16,9 @@ func (c *Config) WriteSummary(w io.Writer, now time.Time) error {
 	if c.Slack.SocketMode() {
 		mode = "Socket Mode"
 	}
+	if c.Slack.Team != "" {
+		mode += ", team " + c.Slack.Team + " only"
+	}
 	self := "no self-approval"
 	if c.Access.AllowSelfApproval {
 		self = "self-approval allowed"

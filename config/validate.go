@@ -23,6 +23,7 @@ var (
 	reUser      = regexp.MustCompile(`^[UW][A-Z0-9]{6,20}$`)
 	reGroup     = regexp.MustCompile(`^S[A-Z0-9]{6,20}$`)
 	reChannel   = regexp.MustCompile(`^[CG][A-Z0-9]{6,20}$`)
+	reTeam      = regexp.MustCompile(`^T[A-Z0-9]{6,20}$`)
 	reName      = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 	reNodeName  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 	reCommand   = regexp.MustCompile(`^/[a-z0-9_-]{1,31}$`)
@@ -31,6 +32,7 @@ var (
 	nameWant    = "lower-case letters, digits, - and _ (at most 63), e.g. prod-eu"
 	userWant    = "a Slack user ID (U… or W…, e.g. U0AAAAAAA) or user group ID (S…, e.g. S0PLATFORM)"
 	channelWant = "a Slack channel ID such as C0123456789 (channel details → About → Channel ID)"
+	teamWant    = "a Slack team (workspace) ID such as T0123ABCD (the T… in the workspace's app.slack.com/client/T…/ address), or nothing to take any team"
 )
 
 func (v *validator) validate() {
@@ -112,6 +114,9 @@ func (v *validator) slack() {
 	}
 	if v.required("slack.channel", s.Channel, channelWant) && !reChannel.MatchString(s.Channel) {
 		v.col.add("slack.channel", channelWant, "%q is not a channel ID%s", s.Channel, nameHint(s.Channel))
+	}
+	if s.Team != "" && !reTeam.MatchString(s.Team) {
+		v.col.add("slack.team", teamWant, "%q is not a Slack team ID (the workspace's ID, not its name or domain)", s.Team)
 	}
 }
 

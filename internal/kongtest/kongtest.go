@@ -259,6 +259,7 @@ type ConfigOptions struct {
 	Top           string        // YAML appended at the top level
 	SlackAPIURL   string        // slack.api_url (a fake Slack)
 	AppToken      string        // slack.app_token: Socket Mode
+	Team          string        // slack.team: the only team whose requests are taken; "" any
 	Operators     string        // access.operators as YAML; default [U0OPERATOR]
 	Approvers     string        // access.approvers as YAML; default [U0APPROVER, U0APPROVE2]
 	Required      int           // access.required_approvals; default 1
@@ -304,6 +305,7 @@ slack:
   channel: C0123456789
   api_url: "{{.SlackAPIURL}}"
   app_token: "{{.AppToken}}"
+  team: "{{.Team}}"
 access:
   operators: {{.Operators}}
   approvers: {{.Approvers}}
@@ -413,7 +415,7 @@ func (c *Cluster) WriteConfig(o ConfigOptions) (string, *config.Config) {
 	var buf bytes.Buffer
 	err := template.Must(template.New("cfg").Parse(configTemplate)).Execute(&buf, map[string]any{
 		"Dir": o.Dir, "Clusters": clusters.String(), "Top": o.Top,
-		"SlackAPIURL": o.SlackAPIURL, "AppToken": o.AppToken, "Operators": o.Operators, "Approvers": o.Approvers, "Required": o.Required, "SelfApproval": o.SelfApproval, "ApprovalTTL": o.ApprovalTTL.String(),
+		"SlackAPIURL": o.SlackAPIURL, "AppToken": o.AppToken, "Team": o.Team, "Operators": o.Operators, "Approvers": o.Approvers, "Required": o.Required, "SelfApproval": o.SelfApproval, "ApprovalTTL": o.ApprovalTTL.String(),
 	})
 	if err != nil {
 		c.t.Fatal(err)
