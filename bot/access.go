@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/drawbridge/drawbridge/units"
 )
 
 // GroupMembers resolves a Slack user group to its members (usergroups.users.list).
@@ -20,12 +22,20 @@ type Access struct {
 	Operators []string
 	Approvers []string
 	Groups    GroupMembers
-	TTL       time.Duration // how long a group's members are trusted; default 5m
+	TTL       time.Duration // how long a group's members are used before Slack is asked again; default 5m
 	Now       func() time.Time
 
 	mu    sync.Mutex
 	cache map[string]groupEntry
 }
+
+// staleFor is how long a group's members, as Slack last told them, still count while
+// Slack cannot be asked (usergroups.users.list failing: an outage, a rate limit, a revoked
+// scope). Long enough to ride out a short outage; short enough that someone taken out of
+// the group cannot act for long on the old answer. Past it, access through the group fails
+// closed, with the error saying why. A constant rather than a setting: it bounds a
+// security decision, and no setup has a reason to trust an old answer for longer.
+const staleFor = 30 * time.Minute
 
 type groupEntry struct {
 	members []string
@@ -42,7 +52,8 @@ const (
 )
 
 // Allowed reports whether user holds role. A group that cannot be resolved is not a
-// grant: the error says why, and a stale cached answer is used while Slack is down.
+// grant: the error says why. While Slack is down, a group's last known members count for
+// staleFor after Slack last told them.
 func (a *Access) Allowed(ctx context.Context, user string, role Role) (bool, error) {
 	var ids []string
 	switch role {
@@ -84,6 +95,8 @@ func (a *Access) now() time.Time {
 }
 
 // members returns a group's members from the cache, refreshing it when older than TTL.
+// When Slack cannot be asked, the cached members count until staleFor after they were
+// fetched; then the group grants nothing.
 func (a *Access) members(ctx context.Context, group string) ([]string, error) {
 	ttl := a.TTL
 	if ttl == 0 {
@@ -92,7 +105,8 @@ func (a *Access) members(ctx context.Context, group string) ([]string, error) {
 	a.mu.Lock()
 	e, ok := a.cache[group]
 	a.mu.Unlock()
-	if ok && a.now().Sub(e.at) < ttl {
+	now := a.now()
+	if ok && now.Sub(e.at) < ttl {
 		return e.members, nil
 	}
 	if a.Groups == nil {
@@ -100,10 +114,14 @@ func (a *Access) members(ctx context.Context, group string) ([]string, error) {
 	}
 	members, err := a.Groups.GroupMembers(ctx, group)
 	if err != nil {
-		if ok {
-			return e.members, nil // Slack is down: the last known members still count
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("group %s: %w", group, err)
+		case now.Sub(e.at) < staleFor:
+			return e.members, nil // Slack is down: the last known members count for a while
 		}
-		return nil, fmt.Errorf("group %s: %w", group, err)
+		return nil, fmt.Errorf("group %s: Slack has not answered for its members since %s (%w); after %s an old answer is no longer trusted",
+			group, e.at.UTC().Format("15:04 UTC"), err, units.Duration(staleFor))
 	}
 	a.mu.Lock()
 	if a.cache == nil {

@@ -85,7 +85,7 @@ func NewApp(cfg *config.Config, store *storage.Store, log *slog.Logger, o AppOpt
 	}
 	b, err := bot.New(bot.Options{
 		Config: cfg, Engine: eng, Store: store, Outbox: outbox, Nodes: &adminapi.Client{}, Now: now,
-		Access: &bot.Access{Operators: cfg.Access.Operators, Approvers: cfg.Access.Approvers, Groups: groups{api}},
+		Access: &bot.Access{Operators: cfg.Access.Operators, Approvers: cfg.Access.Approvers, Groups: groups{api}, Now: now},
 		Log:    log.With("part", "bot"),
 	})
 	if err != nil {
