@@ -1,7 +1,6 @@
 package bot_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -24,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/slack-go/slack"
 
+	"github.com/drawbridge/drawbridge/bot"
 	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/internal/fakeclock"
 	"github.com/drawbridge/drawbridge/internal/kongtest"
@@ -72,25 +72,7 @@ type world struct {
 	cfgOpt kongtest.ConfigOptions
 	opts   worldOpts
 	cfgPth string
-	logs   lockedBuffer // drawbridge's log, as written
-}
-
-// lockedBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	logs   *logBuffer // what drawbridge logged (warnings and errors)
 }
 
 type worldOpts struct {
@@ -122,6 +104,8 @@ type worldOpts struct {
 	rehearsal bool
 	check     string // commands.check as a YAML flow list
 	password  string // a password in the database DSN
+	// bot, when set, changes the bot's options (wraps its store, say).
+	bot func(*bot.Options)
 }
 
 func newWorld(t testing.TB, o worldOpts) *world {
@@ -135,7 +119,7 @@ func newWorld(t testing.TB, o worldOpts) *world {
 	if o.nodes == 0 {
 		o.nodes = 2
 	}
-	w := &world{t: t, opts: o}
+	w := &world{t: t, opts: o, logs: &logBuffer{}}
 	w.slack = slackfake.New(slackfake.Options{Token: "xoxb-test", Channels: []string{channel},
 		Groups: map[string][]string{"S0CHANGEMGR": {"U0APPROVER", "U0APPROVE2"}}, Fault: o.fault, AppToken: o.appToken})
 	t.Cleanup(w.slack.Close)
@@ -167,9 +151,10 @@ func (w *world) start() {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	log := slog.New(scrub.New(cfg.Secrets()...).Handler(slog.NewTextHandler(io.MultiWriter(testWriter{w.t}, &w.logs), &slog.HandlerOptions{Level: slog.LevelWarn})))
+	log := slog.New(scrub.New(cfg.Secrets()...).Handler(slog.NewTextHandler(io.MultiWriter(testWriter{w.t}, w.logs), &slog.HandlerOptions{Level: slog.LevelWarn})))
 	app, err := wire.NewApp(cfg, store, log, wire.AppOptions{Metrics: prometheus.NewRegistry(),
 		Deliverer: func(d *notify.Deliverer) { d.Clock = fastClock{start: time.Now(), factor: 20} },
+		Bot:       w.opts.bot,
 		Engine: func(o *upgrade.Options) {
 			if w.opts.clock != nil {
 				o.Clock = w.opts.clock
@@ -207,6 +192,24 @@ type testWriter struct{ t testing.TB }
 func (tw testWriter) Write(b []byte) (int, error) {
 	tw.t.Log(strings.TrimSpace(string(b)))
 	return len(b), nil
+}
+
+// logBuffer keeps what drawbridge logged, for tests that look for a line.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // fastClock runs the outbox's waits (Retry-After, backoff) factor times faster.

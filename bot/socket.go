@@ -3,9 +3,13 @@ package bot
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"runtime/debug"
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
+
+	"github.com/drawbridge/drawbridge/notify"
 )
 
 // RunSocketMode receives slash commands and interactions over Socket Mode (when
@@ -40,31 +44,56 @@ func (b *Bot) socketEvent(client *socketmode.Client, evt socketmode.Event) {
 		b.opts.Log.Warn("socket mode connection error", "err", evt.Data)
 	case socketmode.EventTypeInvalidAuth:
 		b.opts.Log.Error("socket mode: the app-level token was refused (invalid_auth)")
+	}
+	if evt.Request == nil {
+		return
+	}
+	if err := client.Ack(*evt.Request, b.socketAnswer(evt)...); err != nil {
+		b.opts.Log.Error("acknowledge a Socket Mode envelope", "type", string(evt.Type), "envelope", evt.Request.EnvelopeID, "err", err)
+	}
+}
+
+// socketAnswer handles one envelope and returns the payload of its ack (none: a bare
+// ack). A panic while handling it is logged with its stack and the envelope is
+// acknowledged and dropped (a slash command's user is told), so Slack does not send it
+// again and the next envelope is served.
+func (b *Bot) socketAnswer(evt socketmode.Event) (payload []any) {
+	what := string(evt.Type)
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		b.opts.Log.Error("a Socket Mode envelope's handler panicked; the envelope is acknowledged and dropped",
+			"type", string(evt.Type), "envelope", evt.Request.EnvelopeID, "request", what, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		payload = nil
+		if evt.Type == socketmode.EventTypeSlashCommand {
+			payload = []any{replyPayload(Reply{Text: notify.InternalErrorText(what)})}
+		}
+	}()
+	switch evt.Type {
 	case socketmode.EventTypeSlashCommand:
 		sc, ok := evt.Data.(slack.SlashCommand)
-		if !ok || evt.Request == nil {
-			return
+		if !ok {
+			return nil
 		}
-		if b.otherTeam("socket mode", sc.TeamID, sc.UserID, commandWhat(sc)) {
-			client.Ack(*evt.Request) // taken off Slack's queue, and dropped
-			return
+		what = commandWhat(sc)
+		if b.otherTeam("socket mode", sc.TeamID, sc.UserID, what) {
+			return nil // taken off Slack's queue, and dropped
 		}
-		client.Ack(*evt.Request, replyPayload(b.clean(b.HandleCommand(sc))))
+		return []any{replyPayload(b.clean(b.HandleCommand(sc)))}
 	case socketmode.EventTypeInteractive:
 		cb, ok := evt.Data.(slack.InteractionCallback)
-		if !ok || evt.Request == nil {
-			return
+		if !ok {
+			return nil
 		}
-		if b.otherTeam("socket mode", interactionTeam(cb), cb.User.ID, interactionWhat(cb)) {
-			client.Ack(*evt.Request)
-			return
+		what = interactionWhat(cb)
+		if b.otherTeam("socket mode", interactionTeam(cb), cb.User.ID, what) {
+			return nil
 		}
-		client.Ack(*evt.Request, replyPayload(b.clean(b.HandleInteraction(cb))))
-	default:
-		if evt.Request != nil {
-			client.Ack(*evt.Request)
-		}
+		return []any{replyPayload(b.clean(b.HandleInteraction(cb)))}
 	}
+	return nil
 }
 
 // replyPayload is the ack payload of a reply: the JSON an HTTP response would carry.

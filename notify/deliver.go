@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -42,6 +43,9 @@ func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 //     msg_too_long, …; see Classify) are logged, counted in
 //     drawbridge_slack_delivery_errors_total{method,error}, and the message
 //     becomes a dead letter: the run's next messages go on.
+//   - A panic while sending one message (a bug) is logged with its stack and
+//     counted (error "panic"), and the message becomes a dead letter: it is
+//     not tried again, and the rest of the outbox goes on.
 //   - Durable: everything is in bbolt before it is sent; a restart resumes.
 //   - Never twice: a key's message is posted once (its ts is recorded with
 //     CompleteOutbox); later messages of the key are chat.update calls; a
@@ -99,6 +103,7 @@ const (
 	errParentNotPosted   = "parent_not_posted"
 	errBadPayload        = "bad_payload"
 	errExpired           = "expired"
+	errPanic             = "panic"
 	defaultCallTimeout   = 30 * time.Second
 	defaultGiveUpAfter   = 24 * time.Hour
 	storeErrorRetryDelay = time.Second
@@ -261,7 +266,7 @@ func (d *Deliverer) pass(ctx context.Context, startup bool) (wake time.Time, pro
 			d.maybeSent[m.Seq] = true
 		}
 		seen[ln] = true
-		out, err := d.one(ctx, m, next[i], pendingKeys)
+		out, err := d.attempt(ctx, m, next[i], pendingKeys)
 		if err != nil {
 			return wake, progress, err
 		}
@@ -283,6 +288,28 @@ func (d *Deliverer) pass(ctx context.Context, startup bool) (wake time.Time, pro
 		wake = d.Clock.Now().Add(idleRecheck)
 	}
 	return wake, progress, nil
+}
+
+// attempt is one with a guard: a panic while sending one message (a bug in a renderer's
+// output, in the Slack client) is logged with its stack and counted, and the message
+// becomes a dead letter ("panic"), so that it is not tried forever and the rest of the
+// outbox goes on.
+func (d *Deliverer) attempt(ctx context.Context, m storage.OutboxMessage, next *storage.OutboxMessage, pending pendingIndex) (out outcome, err error) {
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		d.Log.Error("sending a Slack message panicked; it is kept as a dead letter", "run", m.Run.String(), "seq", m.Seq, "key", m.Key,
+			"method", m.Method, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		d.m.errors.WithLabelValues(m.Method, errPanic).Inc()
+		if ferr := d.Store.FailOutbox(context.WithoutCancel(ctx), m.Seq, fmt.Sprintf("%s: %v", errPanic, p)); ferr != nil && !errors.Is(ferr, storage.ErrNotFound) {
+			out, err = outcome{}, ferr
+			return
+		}
+		out, err = outcome{removed: true}, nil
+	}()
+	return d.one(ctx, m, next, pending)
 }
 
 // pendingIndex counts the pending messages of each key, per lane.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -229,27 +230,47 @@ func (e *Engine) schedulePass(ctx context.Context) time.Time {
 	now := e.opts.Clock.Now()
 	var next time.Time
 	for _, s := range schedules {
-		run, err := e.opts.Store.GetRun(ctx, s.Run)
-		if err != nil || run.State != domain.StateScheduled {
-			if err == nil || errors.Is(err, storage.ErrNotFound) { // done with: it started or ended
-				if err := e.opts.Store.DeleteSchedule(ctx, s.Run); err != nil && !errors.Is(err, storage.ErrNotFound) {
-					e.opts.Log.Error("delete schedule", "run", s.Run.String(), "err", err)
-				}
-			}
-			continue
-		}
-		switch {
-		case !now.Before(s.ClosesAt):
-			e.expireScheduled(ctx, run, s)
-		case !now.Before(s.RemindAt):
-			e.prepareScheduled(ctx, run, s)
-		default:
-			if next.IsZero() || s.RemindAt.Before(next) {
-				next = s.RemindAt
-			}
+		if due := e.scheduleOne(ctx, s, now); !due.IsZero() && (next.IsZero() || due.Before(next)) {
+			next = due
 		}
 	}
 	return next
+}
+
+// schedulePanicRetry is when a schedule whose handling panicked is tried again: not at
+// once, where the same bug would spin.
+const schedulePanicRetry = time.Minute
+
+// scheduleOne acts on one schedule when it is due, and otherwise returns when it will be
+// (zero: nothing to wait for). A panic while acting on it (a bug) is logged with its stack
+// and the schedule is skipped this time, to be tried again after schedulePanicRetry; the
+// other schedules are served and the scheduler goes on.
+func (e *Engine) scheduleOne(ctx context.Context, s storage.Schedule, now time.Time) (due time.Time) {
+	defer func() {
+		if p := recover(); p != nil {
+			e.opts.Log.Error("handling a schedule panicked; it is skipped this time", "run", s.Run.String(), "cluster", s.Cluster,
+				"retry_at", now.Add(schedulePanicRetry), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			due = now.Add(schedulePanicRetry)
+		}
+	}()
+	run, err := e.opts.Store.GetRun(ctx, s.Run)
+	if err != nil || run.State != domain.StateScheduled {
+		if err == nil || errors.Is(err, storage.ErrNotFound) { // done with: it started or ended
+			if err := e.opts.Store.DeleteSchedule(ctx, s.Run); err != nil && !errors.Is(err, storage.ErrNotFound) {
+				e.opts.Log.Error("delete schedule", "run", s.Run.String(), "err", err)
+			}
+		}
+		return time.Time{}
+	}
+	switch {
+	case !now.Before(s.ClosesAt):
+		e.expireScheduled(ctx, run, s)
+	case !now.Before(s.RemindAt):
+		e.prepareScheduled(ctx, run, s)
+	default:
+		return s.RemindAt
+	}
+	return time.Time{}
 }
 
 // prepareScheduled starts a scheduled run's steps 1–5; its gate opens with the reminder.

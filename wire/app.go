@@ -44,6 +44,8 @@ type AppOptions struct {
 	Engine func(*upgrade.Options)
 	// Deliverer lets tests change the outbox delivery (clock, backoff).
 	Deliverer func(*notify.Deliverer)
+	// Bot lets tests change the bot's options (wrap its store, say).
+	Bot func(*bot.Options)
 }
 
 // NewApp assembles the App; Start runs it.
@@ -83,11 +85,15 @@ func NewApp(cfg *config.Config, store *storage.Store, log *slog.Logger, o AppOpt
 	if eopts.Clock != nil {
 		now = eopts.Clock.Now // the bot reads windows on the engine's clock
 	}
-	b, err := bot.New(bot.Options{
+	bopts := bot.Options{
 		Config: cfg, Engine: eng, Store: store, Outbox: outbox, Nodes: &adminapi.Client{}, Now: now,
 		Access: &bot.Access{Operators: cfg.Access.Operators, Approvers: cfg.Access.Approvers, Groups: groups{api}, Now: now},
 		Log:    log.With("part", "bot"),
-	})
+	}
+	if o.Bot != nil {
+		o.Bot(&bopts)
+	}
+	b, err := bot.New(bopts)
 	if err != nil {
 		return nil, err
 	}
