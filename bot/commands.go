@@ -24,7 +24,8 @@ import (
 // A command is taken once. Slack sends a new trigger_id with every command; it is claimed
 // before anything else, so the same signed request sent again (a replay within the
 // signature's five minutes) gets an empty answer and no second effect. A command without
-// a trigger_id is refused: it cannot be told from its replay, and Slack never sends one.
+// a trigger_id is refused: it cannot be told from its replay, and Slack sends one with
+// every command, so only something else sends one without (HTTP answers it with a 400).
 func (b *Bot) HandleCommand(sc slack.SlashCommand) Reply {
 	cfg := b.opts.Config
 	ctx := context.Background()

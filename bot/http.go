@@ -88,7 +88,8 @@ func reason(err error) string {
 	}
 }
 
-// CommandsHandler serves /slack/commands.
+// CommandsHandler serves /slack/commands: a request that is not signed is refused (401),
+// one from another team than slack.team (403), and one without a trigger_id (400).
 func (b *Bot) CommandsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, ok := b.readVerified(w, r, maxCommandBody)
@@ -115,7 +116,8 @@ func (b *Bot) CommandsHandler() http.Handler {
 	})
 }
 
-// InteractionsHandler serves /slack/interactions.
+// InteractionsHandler serves /slack/interactions: a request that is not signed is refused
+// (401), and one from another team than slack.team (403).
 func (b *Bot) InteractionsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, ok := b.readVerified(w, r, maxInteractionBody)
