@@ -75,7 +75,7 @@ func TestValidateConfigCommand(t *testing.T) {
 		{"example needs its secrets with --require-env", []string{"validate-config", "--require-env", "../../examples/config.yaml"}, 1,
 			[]string{"slack.bot_token (line 10): environment variable SLACK_BOT_TOKEN is not set"}},
 		{"every problem at once", []string{"validate-config", bad}, 1,
-			[]string{"2 problems", "slack.channel (line 15)", "clusters[0].parallelism (line 51)"}},
+			[]string{"2 problems", "slack.channel (line 15)", "clusters[0].parallelism (line 52)"}},
 		{"missing file", []string{"validate-config", "/nonexistent/x.yaml"}, 1, []string{"no such file"}},
 		{"no file", []string{"validate-config"}, exitUsage, []string{"usage: drawbridge validate-config"}},
 		{"unknown command", []string{"deploy"}, exitUsage, []string{`unknown command "deploy"`, "validate-config"}},
