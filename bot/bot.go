@@ -33,6 +33,8 @@ type Engine interface {
 	Decommission(ctx context.Context, id domain.RunID, user string) (domain.Run, error)
 	Status(ctx context.Context, id domain.RunID) (domain.Status, error)
 	List(ctx context.Context, f storage.RunFilter) ([]domain.Run, error)
+	FailedDatabases(ctx context.Context, cluster string) ([]domain.FailedDatabase, error)
+	DropFailedDatabase(ctx context.Context, cluster, name string) (domain.FailedDatabase, error)
 }
 
 // Store is the bot's part of the state file: idempotency keys and the audit log.

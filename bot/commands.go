@@ -196,6 +196,8 @@ func init() {
 			return done("Decommissioning for run %s.", c.run, err)
 		},
 		"audit": func(b *Bot, ctx context.Context, c call) (string, error) { return b.auditText(ctx, c.run) },
+		// The kept databases' command and status part are in failed.go.
+		"drop-failed": (*Bot).dropFailed,
 	}
 }
 
@@ -272,11 +274,14 @@ func (b *Bot) status(ctx context.Context, args []string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		return notify.InProgressText(runs, b.windowZone), nil
+		return withKept(notify.InProgressText(runs, b.windowZone), b.failedDatabases(ctx, b.opts.Config.Clusters...)), nil
+	}
+	if c, ok := b.opts.Config.Cluster(args[0]); ok {
+		return b.clusterStatus(ctx, *c)
 	}
 	id, err := domain.ParseRunID(args[0])
 	if err != nil {
-		return "", fmt.Errorf("%q is not a run number", args[0])
+		return "", fmt.Errorf("%q is neither a run number nor a cluster (see `%s clusters`)", truncate(args[0], 40), b.opts.Config.Slack.Command)
 	}
 	st, err := b.opts.Engine.Status(ctx, id)
 	if err != nil {

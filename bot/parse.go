@@ -54,7 +54,7 @@ var specs = []spec{
 	{name: "schedule", args: "<cluster> <version> [next|<window>|<RFC 3339 time>] [--force] [--chain]", min: 2, max: 3, force: true, chain: true, help: "upgrade in a maintenance window; approvers are asked ahead of it", operator: true},
 	{name: "unschedule", args: "<run>", min: 1, max: 1, help: "cancel a scheduled run", operator: true, run: true},
 	{name: "windows", args: "[cluster]", max: 1, help: "the next three openings of each window, in UTC and the window's zone"},
-	{name: "status", args: "[run]", max: 1, help: "a run's state and steps, or every active and scheduled run"},
+	{name: "status", args: "[run|cluster]", max: 1, help: "a run's state and steps; a cluster's active run and the databases its rollbacks kept; or every active and scheduled run, and every kept database"},
 	{name: "list", args: "[cluster]", max: 1, help: "recent runs"},
 	{name: "approve", args: "<run>", min: 1, max: 1, help: "approve a run waiting at the gate", approver: true, run: true, button: true, answerClick: true},
 	{name: "reject", args: "<run> [reason]", min: 1, max: -1, help: "reject a run waiting at the gate", approver: true, run: true, button: true},
@@ -62,6 +62,7 @@ var specs = []spec{
 	{name: "rollback", args: "<run>", min: 1, max: 1, help: "restore X: stop Y, restore the database, start X", operator: true, run: true, button: true},
 	{name: "resume", args: "<run>", min: 1, max: 1, help: "go on with a run that needs attention", operator: true, run: true, button: true},
 	{name: "decommission", args: "<run>", min: 1, max: 1, help: "decommission X after a clean watch", operator: true, run: true, button: true},
+	{name: "drop-failed", args: "<cluster> <database>", min: 2, max: 2, help: "drop a database a rollback kept (`status` lists them) once its run has ended", operator: true},
 	{name: "audit", args: "<run>", min: 1, max: 1, help: "who did what, when", run: true},
 }
 

@@ -27,6 +27,7 @@ type Config struct {
 	Windows   []Window   `yaml:"windows"`
 	Blackouts []Blackout `yaml:"blackouts"`
 	Clusters  []Cluster  `yaml:"clusters"`
+	Retention Retention  `yaml:"retention"` // what drawbridge forgets or deletes, and when
 
 	// MissingEnv lists the ${VAR} references whose variable was not set, in file order.
 	// With LoadOptions.AllowMissingEnv they are reported here instead of as problems.
@@ -288,6 +289,7 @@ func applyDefaults(c *Config, col *collector) {
 			d.apply(c)
 		}
 	}
+	applyRetentionDefaults(&c.Retention, col)
 	for i := range c.Windows {
 		for _, d := range windowDefaults {
 			if !col.present(join(index("windows", i), d.key)) {

@@ -191,6 +191,11 @@ func TestBadConfigs(t *testing.T) {
 		{"rehearsal without migrations_finish", "    prometheus:\n", "    rehearsal:\n      migrations_up: [kong, migrations, up]\n    prometheus:\n", nil, "clusters[0].rehearsal.migrations_finish", 0, "needs both"},
 		{"rehearsal template unknown field", "    prometheus:\n", "    rehearsal:\n      migrations_up: [env, \"KONG_PG_DATABASE={{.Scratch.Name}}\", kong, migrations, up]\n      migrations_finish: [kong, migrations, finish]\n    prometheus:\n", nil, "clusters[0].rehearsal.migrations_up", 0, "can't evaluate field Name"},
 		{"rehearsal dsn not parseable", "    prometheus:\n", "    rehearsal:\n      dsn: postgres://u:pw@db:notaport/x\n      migrations_up: [kong, migrations, up]\n      migrations_finish: [kong, migrations, finish]\n    prometheus:\n", nil, "clusters[0].rehearsal.dsn", 0, "not a PostgreSQL connection string"},
+		{"keys forgotten within Slack's replay", "clusters:\n", "retention:\n  idempotency_keys: 5m\nclusters:\n", nil, "retention.idempotency_keys", 25, "carried out twice"},
+		{"keys kept in days", "clusters:\n", "retention:\n  idempotency_keys: 1d\nclusters:\n", nil, "retention.idempotency_keys", 25, "no days"},
+		{"dead letters gone at once", "clusters:\n", "retention:\n  dead_letters: 0s\nclusters:\n", nil, "retention.dead_letters", 25, "before anyone could look"},
+		{"negative backups per cluster", "clusters:\n", "retention:\n  backups_per_cluster: -1\nclusters:\n", nil, "retention.backups_per_cluster", 25, "0 to keep every archive"},
+		{"unknown retention key", "clusters:\n", "retention:\n  keys: 24h\nclusters:\n", nil, "retention.keys", 25, `unknown key "keys"`},
 		{"yaml syntax error", "access:\n  operators", "access:\n operators", nil, "", 9, "not valid YAML"},
 	}
 	if len(cases) < 30 {
@@ -273,6 +278,28 @@ func TestDefaults(t *testing.T) {
 	}
 	if cfg.Windows[0].Location != time.UTC {
 		t.Errorf("timezone default %v", cfg.Windows[0].Location)
+	}
+	if r := cfg.Retention; r.IdempotencyKeys.D() != 24*time.Hour || r.DeadLetters.D() != 720*time.Hour || r.BackupsPerCluster != 5 {
+		t.Errorf("retention defaults %+v", r)
+	}
+}
+
+// TestRetention: retention keys keep what is written, 0 backups (keep every archive)
+// included, and a key left out still gets its default.
+func TestRetention(t *testing.T) {
+	cfg, ps := parse(t, edit(t, "clusters:\n", "retention:\n  idempotency_keys: 1h\n  backups_per_cluster: 0\nclusters:\n"), testEnv)
+	if ps != nil {
+		t.Fatal(ps)
+	}
+	if r := cfg.Retention; r.IdempotencyKeys.D() != time.Hour || r.BackupsPerCluster != 0 || r.DeadLetters.D() != 720*time.Hour {
+		t.Errorf("retention %+v, want keys 1h, every backup, dead letters by default", r)
+	}
+	var out bytes.Buffer
+	if err := cfg.WriteSummary(&out, time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	if want := "retention idempotency keys 1h, dead letters 720h, every backup\n"; !strings.Contains(out.String(), want) {
+		t.Errorf("summary lacks %q:\n%s", want, out.String())
 	}
 }
 

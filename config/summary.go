@@ -25,6 +25,11 @@ func (c *Config) WriteSummary(w io.Writer, now time.Time) error {
 	}
 	fmt.Fprintf(w, "listen %s, state %s, backups %s\n", c.Listen, c.StateFile, c.BackupDir)
 	fmt.Fprintf(w, "slack  %s in %s (%s)\n", c.Slack.Command, c.Slack.Channel, mode)
+	backups := fmt.Sprintf("the last %d backups of each cluster", c.Retention.BackupsPerCluster)
+	if c.Retention.BackupsPerCluster == 0 {
+		backups = "every backup"
+	}
+	fmt.Fprintf(w, "retention idempotency keys %s, dead letters %s, %s\n", c.Retention.IdempotencyKeys, c.Retention.DeadLetters, backups)
 	fmt.Fprintf(w, "access operators %s; approvers %s; %d approval(s) required, %s, timeout %s\n\n",
 		strings.Join(c.Access.Operators, ", "), strings.Join(c.Access.Approvers, ", "), c.Access.RequiredApprovals, self, c.Access.ApprovalTimeout)
 

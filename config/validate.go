@@ -45,6 +45,7 @@ func (v *validator) validate() {
 	windows := v.windows()
 	v.blackouts()
 	v.clusters(windows)
+	v.retention()
 }
 
 // empty reports a required key that is empty, naming the unset variable if one emptied it.

@@ -21,8 +21,12 @@ type PlanSummary struct {
 	Prediction                 *Prediction // the downtime to expect (nil: not computed)
 	Rehearsed                  bool        // the cluster rehearses the migrations on a copy
 	Chain                      bool        // the guaranteed Hops are migrated in turn in one downtime
-	Refused                    bool
-	Reason                     string
+	// FailedDatabases are the databases earlier rollbacks kept on the cluster's server;
+	// FailedDatabasesErr says why they could not be listed.
+	FailedDatabases    []FailedDatabase
+	FailedDatabasesErr string
+	Refused            bool
+	Reason             string
 }
 
 // PlanStep is one step as the plan describes it.

@@ -202,6 +202,10 @@ type Restore struct {
 	Duration    time.Duration
 }
 
+// FailedDatabase is a database a rollback kept (<name>_failed_<run>), with its size; its
+// type is domain's, as the plan and the status answer show it.
+type FailedDatabase = domain.FailedDatabase
+
 // ScratchCopy is a throwaway copy of Kong's database, restored from a backup for a
 // rehearsal of the migrations.
 type ScratchCopy struct {

@@ -9,8 +9,9 @@ import (
 )
 
 // PlanText writes a plan for a terminal or a Slack code block: preflight results, the
-// steps, the migrations and what stays pending, breaking changes, the downtime to expect,
-// and the verdict. note, when set, is printed among the checks.
+// databases earlier rollbacks kept, the steps, the migrations and what stays pending,
+// breaking changes, the downtime to expect, and the verdict. note, when set, is printed
+// among the checks.
 func PlanText(p domain.PlanSummary, note string) string {
 	var w strings.Builder
 	fmt.Fprintf(&w, "plan: upgrade %s from %s to %s\n\npreflight\n", p.Cluster, orQ(p.From), p.To)
@@ -20,6 +21,7 @@ func PlanText(p domain.PlanSummary, note string) string {
 	if note != "" {
 		fmt.Fprintf(&w, "  %-8s %s\n", "note", note)
 	}
+	planFailedDatabases(&w, p)
 	fmt.Fprintf(&w, "\nsteps\n")
 	for _, s := range p.Steps {
 		line := fmt.Sprintf("  %2s  %s", stepNumber(s.Index), s.Title)

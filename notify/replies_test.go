@@ -60,6 +60,7 @@ func TestReplies(t *testing.T) {
 		{Index: int(domain.StepMigrationsUp), Name: "migrations_up", Status: domain.StepFailed, StartedAt: at, EndedAt: at.Add(5 * time.Second),
 			Error: "kong migrations up exited 1: timeout"},
 	}
+	kept := []domain.FailedDatabase{{Name: "kong_failed_12", Size: 36_700_160, Run: 12}, {Name: "kong_failed_15", Size: -1, Run: 15}}
 	cases := []struct {
 		name, text string
 	}{
@@ -77,6 +78,10 @@ func TestReplies(t *testing.T) {
 		{"scheduled", ScheduledText(scheduled, storage.Schedule{Run: 13, Window: "sunday-night", OpensAt: at, RemindAt: at.Add(-time.Hour)}, zone)},
 		{"plan_refused", PlanReply("plan: upgrade prod-eu from 3.4.2 to 3.9.1\n", true, "3.4.2 → 3.9.1 is not a guaranteed path <b>")},
 		{"plan_ok", PlanReply("plan: upgrade prod-eu from 3.4.2 to 3.5.0\n", false, "")},
+		{"failed_databases", FailedDatabasesText("/kong-upgrade", "prod-eu", kept, nil)},
+		{"failed_databases_unlisted", FailedDatabasesText("/kong-upgrade", "prod-eu", nil, errors.New(`cluster prod-eu: open database "kong" on db:5432: <refused> & gone`))},
+		{"failed_databases_none", FailedDatabasesText("/kong-upgrade", "prod-eu", nil, nil) + NoFailedDatabasesText("prod-eu")},
+		{"dropped_failed", DroppedFailedText("prod-eu", kept[0]) + "\n" + DroppedFailedText("prod-eu", domain.FailedDatabase{Name: "kong_failed_3", Size: 8 << 20})},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { goldenText(t, tc.name, tc.text) })
@@ -110,6 +115,12 @@ func TestPlanText(t *testing.T) {
 	chain.Checks = []domain.CheckVerdict{{Name: "version path", Verdict: "ok", Detail: "3.4.2 → 3.7.1 in 3 guaranteed hops (3.4.2 → 3.5.0 → 3.6.1 → 3.7.1), migrated one after another in one downtime"}}
 	goldenText(t, "plan_text_chain", PlanText(chain, ""))
 	goldenText(t, "plan_text_refused", PlanText(refused, "drawbridge serve holds the state file: no history"))
+	kept := ok
+	kept.FailedDatabases = []domain.FailedDatabase{{Name: "kong_failed_12", Size: 36_700_160, Run: 12}, {Name: "kong_failed_15", Size: -1, Run: 15}}
+	goldenText(t, "plan_text_failed_databases", PlanText(kept, ""))
+	unlisted := refused
+	unlisted.FailedDatabasesErr = `cluster prod-eu: open database "kong" on db:5432: connection refused`
+	goldenText(t, "plan_text_failed_databases_unlisted", PlanText(unlisted, ""))
 }
 
 // TestAnswersEscapeWhatTheyEcho: an answer that echoes what someone typed (a command, an

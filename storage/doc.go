@@ -21,7 +21,7 @@
 //	audit_by_run  be64(run ID) + be64(seq) → empty (added by schema version 2)
 //	schedules     be64(run ID) → Schedule
 //	outbox        be64(seq) → OutboxMessage (pending)
-//	outbox_dead   be64(seq) → OutboxMessage (dead letters)
+//	outbox_dead   be64(seq) → OutboxMessage (dead letters, with the time they died)
 //	message_refs  key → MessageRef
 //	claimed_keys  idempotency key → claim time
 //

@@ -23,6 +23,9 @@ type OutboxMessage struct {
 	NotBefore  time.Time       `json:"not_before,omitzero"`
 	LastError  string          `json:"last_error,omitempty"`
 	EnqueuedAt time.Time       `json:"enqueued_at"`
+	// DeadAt is when FailOutbox gave up on it (zero for pending messages, and for dead
+	// letters stored before drawbridge recorded it: their EnqueuedAt stands in).
+	DeadAt time.Time `json:"dead_at,omitzero"`
 }
 
 // MessageRef locates a posted Slack message.
@@ -140,6 +143,7 @@ func (s *Store) FailOutbox(ctx context.Context, seq uint64, errText string) erro
 		}
 		m.Attempts++
 		m.LastError = errText
+		m.DeadAt = s.stamp()
 		if err := b.Delete(u64Key(seq)); err != nil {
 			return err
 		}
@@ -149,6 +153,45 @@ func (s *Store) FailOutbox(ctx context.Context, seq uint64, errText string) erro
 		return fmt.Errorf("fail outbox message %d: %w", seq, err)
 	}
 	return nil
+}
+
+// PurgeDeadLetters forgets the dead letters that died before olderThan (by DeadAt, or
+// EnqueuedAt for those stored without it) and returns how many. Like PurgeKeys it collects
+// the keys first and deletes them afterwards.
+func (s *Store) PurgeDeadLetters(ctx context.Context, olderThan time.Time) (int, error) {
+	var n int
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketOutboxDead)
+		var old [][]byte
+		err := b.ForEach(func(k, v []byte) error {
+			var rec outboxRecord
+			if err := decode("dead letter "+keyString(k), v, &rec); err != nil {
+				return err
+			}
+			died := rec.DeadAt
+			if died.IsZero() {
+				died = rec.EnqueuedAt
+			}
+			if died.Before(olderThan) {
+				old = append(old, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range old {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		n = len(old)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge dead letters older than %s: %w", olderThan.Format(time.RFC3339), err)
+	}
+	return n, nil
 }
 
 // MessageRef returns the Slack message stored under key by CompleteOutbox.

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func TestOutbox(t *testing.T) {
@@ -69,10 +71,57 @@ func TestOutbox(t *testing.T) {
 		t.Errorf("pending after FailOutbox = %+v, want none", got)
 	}
 	dead := retried
-	dead.Attempts, dead.LastError = 3, "channel_not_found"
+	dead.Attempts, dead.LastError, dead.DeadAt = 3, "channel_not_found", clock.Now()
 	dl, err := s.DeadLetters(ctx, 0)
 	mustDo(t, err)
 	assertEqual(t, "dead letters", dl, []OutboxMessage{dead})
+}
+
+// TestPurgeDeadLetters: dead letters are forgotten by the time they died (the time they
+// were enqueued for those stored before that was recorded); pending messages stay.
+func TestPurgeDeadLetters(t *testing.T) {
+	clock := newTestClock()
+	s := newStore(t, clock)
+	ctx := t.Context()
+	start := clock.Now()
+	var seqs []uint64
+	for range 4 {
+		m, err := s.Enqueue(ctx, OutboxMessage{Run: 1, Method: "chat.postMessage"})
+		mustDo(t, err)
+		seqs = append(seqs, m.Seq)
+	}
+	mustDo(t, s.FailOutbox(ctx, seqs[0], "channel_not_found")) // dies at once
+	// A dead letter of an older drawbridge: no DeadAt.
+	mustDo(t, s.update(ctx, func(tx *bolt.Tx) error {
+		m, err := getMessage(tx.Bucket(bucketOutbox), seqs[1])
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketOutbox).Delete(u64Key(m.Seq)); err != nil {
+			return err
+		}
+		return putMessage(tx.Bucket(bucketOutboxDead), m)
+	}))
+	clock.Advance(10 * time.Hour)
+	mustDo(t, s.FailOutbox(ctx, seqs[2], "invalid_blocks")) // enqueued long ago, died just now
+
+	n, err := s.PurgeDeadLetters(ctx, start.Add(5*time.Hour))
+	if err != nil || n != 2 {
+		t.Fatalf("PurgeDeadLetters = %d, %v; want 2", n, err)
+	}
+	dl, err := s.DeadLetters(ctx, 0)
+	mustDo(t, err)
+	if len(dl) != 1 || dl[0].Seq != seqs[2] || !dl[0].DeadAt.Equal(clock.Now()) {
+		t.Errorf("dead letters after the purge: %+v; want message %d, dead at %v", dl, seqs[2], clock.Now())
+	}
+	pending, err := s.PendingOutbox(ctx, 0)
+	mustDo(t, err)
+	if len(pending) != 1 || pending[0].Seq != seqs[3] {
+		t.Errorf("pending after the purge: %+v; want message %d", pending, seqs[3])
+	}
+	if n, err := s.PurgeDeadLetters(ctx, start.Add(5*time.Hour)); n != 0 || err != nil {
+		t.Errorf("PurgeDeadLetters again = %d, %v; want 0", n, err)
+	}
 }
 
 func TestOutboxRefusals(t *testing.T) {

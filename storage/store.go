@@ -198,6 +198,10 @@ func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	return v, nil
 }
 
+// Now is the time on the Store's clock (Options.Now) as it stamps records: what a caller
+// measures a record's age against.
+func (s *Store) Now() time.Time { return s.stamp() }
+
 // stamp is the current time as stored: UTC, without a monotonic reading.
 func (s *Store) stamp() time.Time { return s.now().UTC().Round(0) }
 

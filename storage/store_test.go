@@ -261,7 +261,7 @@ func TestValuesSurviveReopen(t *testing.T) {
 	assertEqual(t, "pending outbox", out, []OutboxMessage{pending})
 	dl, err := s.DeadLetters(ctx, 0)
 	mustDo(t, err)
-	dead.Attempts, dead.LastError = 1, "channel_not_found"
+	dead.Attempts, dead.LastError, dead.DeadAt = 1, "channel_not_found", clock.Now()
 	assertEqual(t, "dead letters", dl, []OutboxMessage{dead})
 	ref, ok, err := s.MessageRef(ctx, "status-1")
 	if !ok || err != nil || ref != (MessageRef{Channel: "C1", TS: "1.2"}) {
@@ -323,6 +323,10 @@ func TestClosedStore(t *testing.T) {
 		"MessageRef":     func() error { _, _, err := s.MessageRef(ctx, "k"); return err },
 		"ClaimKey":       func() error { _, err := s.ClaimKey(ctx, "k"); return err },
 		"PurgeKeys":      func() error { _, err := s.PurgeKeys(ctx, time.Now()); return err },
+		"PurgeDeadLetters": func() error {
+			_, err := s.PurgeDeadLetters(ctx, time.Now())
+			return err
+		},
 	}
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) { wantErrIs(t, call(), ErrClosed) })

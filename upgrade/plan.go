@@ -64,8 +64,12 @@ type Plan struct {
 	Chain    bool
 	Hops     []string
 	Baseline *domain.Baseline // the watch's checks now, when a Baseliner is set
-	Refused  bool
-	Reason   string
+	// FailedDatabases are the databases earlier rollbacks kept on the cluster's server,
+	// with their sizes; FailedDatabasesErr says why they could not be listed.
+	FailedDatabases    []domain.FailedDatabase
+	FailedDatabasesErr string
+	Refused            bool
+	Reason             string
 }
 
 // Breaking is one minor line's breaking changes.
@@ -75,7 +79,8 @@ type Breaking = domain.Breaking
 func (p Plan) Summary() domain.PlanSummary {
 	s := domain.PlanSummary{Cluster: p.Cluster, From: p.From, To: p.To, Guaranteed: p.Path.Guaranteed,
 		Steps: p.Steps, NewPlugins: p.NewPlugins, Force: p.Force, Breaking: p.Breaking, Baseline: p.Baseline,
-		Prediction: &p.Prediction, Rehearsed: p.Rehearsed, Chain: p.Chain, Refused: p.Refused, Reason: p.Reason}
+		Prediction: &p.Prediction, Rehearsed: p.Rehearsed, Chain: p.Chain, Refused: p.Refused, Reason: p.Reason,
+		FailedDatabases: p.FailedDatabases, FailedDatabasesErr: p.FailedDatabasesErr}
 	for _, h := range p.Path.Hops {
 		s.Hops = append(s.Hops, h.String())
 	}
@@ -106,7 +111,11 @@ func (e *Engine) Plan(ctx context.Context, cluster, to string, opts ...PlanOptio
 	for _, o := range opts {
 		o(&run)
 	}
-	return e.preflight(ctx, c, y, run), nil
+	p := e.preflight(ctx, c, y, run)
+	if p.FailedDatabases, err = e.failedDatabases(ctx, c); err != nil {
+		p.FailedDatabasesErr = err.Error()
+	}
+	return p, nil
 }
 
 // preflight runs the checks of step 1 and fills in the rest of the plan. run is the run

@@ -73,6 +73,11 @@ type Database interface {
 	// MigrationLock reads Kong's migrations lock (the "migrations" row of the locks table):
 	// held by a kong migrations command until it ends or its ttl passes.
 	MigrationLock(ctx context.Context) (kong.Lock, error)
+	// FailedDatabases lists the databases rollbacks kept (<database>_failed_<run>) with
+	// their sizes; DropFailed drops one, refusing any other name, and says whether it was
+	// there.
+	FailedDatabases(ctx context.Context) ([]kong.FailedDatabase, error)
+	DropFailed(ctx context.Context, name string) (bool, error)
 	Close()
 }
 

@@ -21,8 +21,9 @@ import (
 	"github.com/drawbridge/drawbridge/upgrade"
 )
 
-// App is drawbridge's running parts: the engine, the Slack bot and the outbox delivery,
-// over one state store. serve and the end-to-end tests build the same App.
+// App is drawbridge's running parts: the engine, the Slack bot, the outbox delivery and the
+// janitor that applies the retention settings, over one state store. serve and the
+// end-to-end tests build the same App.
 type App struct {
 	Config    *config.Config
 	Store     *storage.Store
@@ -31,10 +32,11 @@ type App struct {
 	Deliverer *notify.Deliverer
 	Slack     *slack.Client
 
-	log    *slog.Logger
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	errs   chan error
+	log     *slog.Logger
+	janitor *janitor
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	errs    chan error
 }
 
 // AppOptions adjust an App for tests.
@@ -82,9 +84,12 @@ func NewApp(cfg *config.Config, store *storage.Store, log *slog.Logger, o AppOpt
 		return nil, err
 	}
 	now := time.Now
+	var clock upgrade.Clock = wallClock{}
 	if eopts.Clock != nil {
 		now = eopts.Clock.Now // the bot reads windows on the engine's clock
+		clock = eopts.Clock
 	}
+	a.janitor = &janitor{store: store, backups: eng, retention: cfg.Retention, clock: clock, log: log.With("part", "retention")}
 	bopts := bot.Options{
 		Config: cfg, Engine: eng, Store: store, Outbox: outbox, Nodes: &adminapi.Client{}, Now: now,
 		Access: &bot.Access{Operators: cfg.Access.Operators, Approvers: cfg.Access.Approvers, Groups: groups{api}, Now: now},
@@ -112,8 +117,8 @@ func (g groups) GroupMembers(ctx context.Context, group string) ([]string, error
 	return members, nil
 }
 
-// Start delivers the outbox, runs the bot's workers (and Socket Mode when an app token is
-// set) and resumes unfinished runs.
+// Start delivers the outbox, starts the janitor, runs the bot's workers (and Socket Mode
+// when an app token is set) and resumes unfinished runs.
 func (a *App) Start(ctx context.Context) error {
 	ctx, a.cancel = context.WithCancel(ctx)
 	a.wg.Go(func() {
@@ -121,6 +126,7 @@ func (a *App) Start(ctx context.Context) error {
 			a.errs <- fmt.Errorf("outbox delivery: %w", err)
 		}
 	})
+	a.wg.Go(func() { a.janitor.run(ctx) })
 	a.Bot.Start()
 	if a.Config.Slack.SocketMode() {
 		a.wg.Go(func() {
@@ -145,7 +151,8 @@ func (a *App) Routes(mux *http.ServeMux) {
 }
 
 // Close stops in order: no new Slack work, runs at a safe point, then the outbox
-// delivery (what the runs emitted last is in bbolt and goes out at the next start).
+// delivery (what the runs emitted last is in bbolt and goes out at the next start) and the
+// janitor.
 func (a *App) Close() {
 	a.Bot.Close()
 	a.Engine.Close()
@@ -154,3 +161,9 @@ func (a *App) Close() {
 	}
 	a.wg.Wait()
 }
+
+// wallClock is the janitor's clock when the engine has none of a test's.
+type wallClock struct{}
+
+func (wallClock) Now() time.Time                         { return time.Now() }
+func (wallClock) After(d time.Duration) <-chan time.Time { return time.After(d) }

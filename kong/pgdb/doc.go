@@ -32,6 +32,8 @@
 // gets an in-place restore instead, which runs in one transaction: Kong's schema is dropped
 // and recreated, the archive's SQL (pg_restore -f -) is applied, the fingerprint is checked
 // and only then committed. Both are safe to repeat after a crash at any point; see Restore.
+// The kept databases are listed with their sizes by FailedDatabases and dropped, one by one
+// when a person asks, by DropFailed, which refuses any other name.
 //
 // # Errors
 //

@@ -297,7 +297,8 @@ func terminateSessions(ctx context.Context, conn *pgx.Conn, dbname string) (kept
 }
 
 // dropDatabase drops dbname if it exists, ending its sessions (WITH (FORCE), PostgreSQL 13+).
-// Only ever called for <name>_restore_<suffix>.
+// Only ever called for databases of drawbridge's own: <name>_restore_<suffix>, a
+// rehearsal's copy (DropCopy) and a database a rollback kept (DropFailed).
 func dropDatabase(ctx context.Context, m *pgx.Conn, dbname string, ifExists bool) error {
 	q := "DROP DATABASE "
 	if ifExists {
