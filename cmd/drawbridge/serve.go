@@ -46,6 +46,9 @@ const (
 	// Slack, a proxy's pool and the probes use a few dozen at most; 512 leaves room for
 	// bursts while bounding goroutines, buffers and file descriptors.
 	serveMaxConnections = 512
+	// serveMaxHeaderBytes caps a request's headers: Slack's are a few KiB, and 512
+	// connections × Go's default 1 MB would be half a gigabyte.
+	serveMaxHeaderBytes = 64 << 10
 )
 
 // serveOptions are the flags of "drawbridge serve".
@@ -133,6 +136,7 @@ func serve(ctx context.Context, opts serveOptions, log *slog.Logger) error {
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: serveReadHeaderTimeout,
+		MaxHeaderBytes:    serveMaxHeaderBytes,
 		ReadTimeout:       serveReadTimeout,
 		WriteTimeout:      serveWriteTimeout,
 		IdleTimeout:       serveIdleTimeout,
