@@ -44,33 +44,51 @@ func (s *Store) ClaimKey(ctx context.Context, key string) (bool, error) {
 // collects the keys first and deletes them afterwards: deleting while a
 // cursor walks the bucket can skip keys.
 func (s *Store) PurgeKeys(ctx context.Context, olderThan time.Time) (int, error) {
-	var n int
-	err := s.update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketClaimedKeys)
-		var old [][]byte
-		err := b.ForEach(func(k, v []byte) error {
-			var rec claimRecord
-			if err := decode("claim", v, &rec); err != nil {
-				return err
-			}
-			if rec.ClaimedAt.Before(olderThan) {
-				old = append(old, append([]byte(nil), k...))
-			}
-			return nil
-		})
-		if err != nil {
-			return err
+	n, err := s.purge(ctx, bucketClaimedKeys, func(k, v []byte) (bool, error) {
+		var rec claimRecord
+		if err := decode("claim", v, &rec); err != nil {
+			return false, err
 		}
-		for _, k := range old {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		n = len(old)
-		return nil
+		return rec.ClaimedAt.Before(olderThan), nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("purge keys claimed before %s: %w", olderThan.Format(time.RFC3339), err)
 	}
 	return n, nil
+}
+
+// purge deletes the records of bucket that old says are old, in one transaction, and says
+// how many. It looks in a read transaction first and writes nothing when none is: a sweep
+// that finds nothing leaves the state file as it was.
+func (s *Store) purge(ctx context.Context, bucket []byte, old func(k, v []byte) (bool, error)) (int, error) {
+	var keys [][]byte
+	collect := func(tx *bolt.Tx) error {
+		keys = keys[:0]
+		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
+			ok, err := old(k, v)
+			if ok {
+				keys = append(keys, append([]byte(nil), k...))
+			}
+			return err
+		})
+	}
+	if err := s.view(ctx, collect); err != nil || len(keys) == 0 {
+		return 0, err
+	}
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		if err := collect(tx); err != nil {
+			return err
+		}
+		b := tx.Bucket(bucket)
+		for _, k := range keys {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(keys), nil
 }

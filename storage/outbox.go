@@ -159,34 +159,16 @@ func (s *Store) FailOutbox(ctx context.Context, seq uint64, errText string) erro
 // EnqueuedAt for those stored without it) and returns how many. Like PurgeKeys it collects
 // the keys first and deletes them afterwards.
 func (s *Store) PurgeDeadLetters(ctx context.Context, olderThan time.Time) (int, error) {
-	var n int
-	err := s.update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketOutboxDead)
-		var old [][]byte
-		err := b.ForEach(func(k, v []byte) error {
-			var rec outboxRecord
-			if err := decode("dead letter "+keyString(k), v, &rec); err != nil {
-				return err
-			}
-			died := rec.DeadAt
-			if died.IsZero() {
-				died = rec.EnqueuedAt
-			}
-			if died.Before(olderThan) {
-				old = append(old, append([]byte(nil), k...))
-			}
-			return nil
-		})
-		if err != nil {
-			return err
+	n, err := s.purge(ctx, bucketOutboxDead, func(k, v []byte) (bool, error) {
+		var rec outboxRecord
+		if err := decode("dead letter "+keyString(k), v, &rec); err != nil {
+			return false, err
 		}
-		for _, k := range old {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
+		died := rec.DeadAt
+		if died.IsZero() {
+			died = rec.EnqueuedAt
 		}
-		n = len(old)
-		return nil
+		return died.Before(olderThan), nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("purge dead letters older than %s: %w", olderThan.Format(time.RFC3339), err)
