@@ -107,6 +107,7 @@ type Run struct {
 	State        RunState  `json:"state"`
 	Force        bool      `json:"force,omitempty"`        // a person asked for -f on the migrations
 	Chain        bool      `json:"chain,omitempty"`        // a person asked for the chain of guaranteed hops to Y in one downtime
+	Ticket       string    `json:"ticket,omitempty"`       // the change ticket the run belongs to (--ticket)
 	RequestedBy  string    `json:"requested_by,omitempty"` // Slack user ID or "scheduler"
 	Window       string    `json:"window,omitempty"`
 	ScheduledFor time.Time `json:"scheduled_for,omitzero"`

@@ -2,24 +2,53 @@ package storage
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
 	"time"
 
 	"github.com/drawbridge/drawbridge/domain"
+	"github.com/drawbridge/drawbridge/scrub"
 	bolt "go.etcd.io/bbolt"
 )
 
 // AuditEvent is one entry of the append-only audit log: who did what, when.
+//
+// Events are chained: Hash is the SHA-256 of the event's fields and Prev, the Hash of the
+// previous event of the same run (of the events about no run, for Run 0); the store keeps
+// each run's head and, per cluster, a head over all its events (see VerifyAudit). Events
+// written before chaining have no Hash.
 type AuditEvent struct {
-	Seq    uint64       `json:"seq"`
-	At     time.Time    `json:"at"`
-	Run    domain.RunID `json:"run,omitempty"` // 0 = not about one run
-	Actor  string       `json:"actor"`         // Slack user ID, "scheduler", …
-	Action string       `json:"action"`
-	Detail string       `json:"detail,omitempty"`
+	Seq     uint64       `json:"seq"`
+	At      time.Time    `json:"at"`
+	Run     domain.RunID `json:"run,omitempty"`     // 0 = not about one run
+	Cluster string       `json:"cluster,omitempty"` // the run's cluster, filled in by the store
+	Ticket  string       `json:"ticket,omitempty"`  // the run's change ticket, filled in by the store
+	Actor   string       `json:"actor"`             // Slack user ID, "scheduler", …
+	Action  string       `json:"action"`
+	Detail  string       `json:"detail,omitempty"`
+	Prev    string       `json:"prev,omitempty"`
+	Hash    string       `json:"hash,omitempty"`
 }
+
+// ComputeHash is the event's hash over its fields and Prev (not Hash itself).
+func (e AuditEvent) ComputeHash() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "drawbridge-audit-v1\x00%d\x00%s\x00%d\x00%s\x00%s\x00%s\x00%s\x00%s\x00%s",
+		e.Seq, e.At.UTC().Format(time.RFC3339Nano), e.Run, e.Cluster, e.Ticket, e.Actor, e.Action, e.Detail, e.Prev)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// chainHead is the next head of a cluster's chain: the previous head and an event's hash.
+func chainHead(prev, hash string) string {
+	h := sha256.Sum256([]byte(prev + "\x00" + hash))
+	return hex.EncodeToString(h[:])
+}
+
+func runHeadKey(run domain.RunID) []byte { return []byte(fmt.Sprintf("audit_head/run/%d", run)) }
+func clusterHeadKey(c string) []byte     { return []byte("audit_head/cluster/" + c) }
 
 // AuditFilter selects audit events.
 type AuditFilter struct {
@@ -67,6 +96,29 @@ func (s *Store) appendAuditTx(tx *bolt.Tx, e AuditEvent) (AuditEvent, error) {
 	e.Seq = seq
 	if e.At.IsZero() {
 		e.At = s.stamp()
+	}
+	e.At = e.At.UTC().Round(0)
+	if e.Run != 0 {
+		if r, err := getRun(tx, e.Run); err == nil {
+			e.Cluster, e.Ticket = r.Cluster, r.Ticket
+		}
+	}
+	// The hash covers what is stored: the fields as the store's scrubber leaves them.
+	if sc, ok := scrubbers.Load(tx.DB()); ok {
+		sc := sc.(*scrub.Scrubber)
+		e.Actor, e.Detail, e.Ticket = sc.String(e.Actor), sc.String(e.Detail), sc.String(e.Ticket)
+	}
+	meta := tx.Bucket(bucketMeta)
+	e.Prev = string(meta.Get(runHeadKey(e.Run)))
+	e.Hash = e.ComputeHash()
+	if err := meta.Put(runHeadKey(e.Run), []byte(e.Hash)); err != nil {
+		return e, err
+	}
+	if e.Cluster != "" {
+		head := chainHead(string(meta.Get(clusterHeadKey(e.Cluster))), e.Hash)
+		if err := meta.Put(clusterHeadKey(e.Cluster), []byte(head)); err != nil {
+			return e, err
+		}
 	}
 	v, err := encode(tx, "audit event", auditRecord{V: formatV1, AuditEvent: e})
 	if err != nil {

@@ -34,6 +34,11 @@ func TestAudit(t *testing.T) {
 		if want.At.IsZero() {
 			want.At = clock.Now()
 		}
+		want.Cluster = map[domain.RunID]string{1: "prod", 2: "staging"}[e.Run]
+		if got.Hash == "" || got.Hash != got.ComputeHash() {
+			t.Errorf("event %d: hash %q does not cover it", got.Seq, got.Hash)
+		}
+		want.Prev, want.Hash = got.Prev, got.Hash // checked by TestAuditChain
 		assertEqual(t, "AppendAudit result", got, want)
 		all = append(all, want)
 		clock.Advance(time.Second)
