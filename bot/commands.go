@@ -64,6 +64,9 @@ func (b *Bot) HandleCommand(sc slack.SlashCommand) Reply {
 	if cmd.Chain {
 		line += " --chain"
 	}
+	if cmd.Ticket != "" {
+		line += " --ticket " + cmd.Ticket
+	}
 	ok := b.enqueue(job{name: line, user: sc.UserID, run: func(ctx context.Context) { b.runCommand(ctx, sc.UserID, cmd, line) }})
 	if !ok {
 		return Reply{Text: notify.BusyText(false)}
@@ -214,7 +217,7 @@ func (b *Bot) plan(ctx context.Context, c call) (string, error) {
 }
 
 func (b *Bot) start(ctx context.Context, c call) (string, error) {
-	r, err := b.opts.Engine.Start(ctx, upgrade.StartRequest{Cluster: c.cmd.Args[0], To: c.cmd.Args[1], RequestedBy: c.user, Force: c.cmd.Force, Chain: c.cmd.Chain})
+	r, err := b.opts.Engine.Start(ctx, upgrade.StartRequest{Cluster: c.cmd.Args[0], To: c.cmd.Args[1], RequestedBy: c.user, Force: c.cmd.Force, Chain: c.cmd.Chain, Ticket: c.cmd.Ticket})
 	if err != nil {
 		return "", err
 	}
@@ -226,7 +229,7 @@ func (b *Bot) schedule(ctx context.Context, c call) (string, error) {
 	if len(c.cmd.Args) > 2 {
 		when = c.cmd.Args[2]
 	}
-	r, sch, err := b.opts.Engine.Schedule(ctx, upgrade.ScheduleRequest{Cluster: c.cmd.Args[0], To: c.cmd.Args[1], RequestedBy: c.user, When: when, Force: c.cmd.Force, Chain: c.cmd.Chain})
+	r, sch, err := b.opts.Engine.Schedule(ctx, upgrade.ScheduleRequest{Cluster: c.cmd.Args[0], To: c.cmd.Args[1], RequestedBy: c.user, When: when, Force: c.cmd.Force, Chain: c.cmd.Chain, Ticket: c.cmd.Ticket})
 	if err != nil {
 		return "", err
 	}

@@ -16,6 +16,8 @@ type Command struct {
 	Args  []string // positional arguments
 	Force bool     // --force (start, schedule)
 	Chain bool     // --chain (start, schedule, plan)
+	// Ticket is --ticket <ticket> (start, schedule): the change ticket.
+	Ticket string
 }
 
 // spec is one subcommand's grammar.
@@ -25,6 +27,7 @@ type spec struct {
 	min, max int    // positional arguments; max -1: the rest is one free-text argument
 	force    bool   // accepts --force
 	chain    bool   // accepts --chain
+	ticket   bool   // accepts --ticket <ticket>
 	help     string
 	operator bool // needs an operator
 	approver bool // needs an approver
@@ -50,8 +53,8 @@ var specs = []spec{
 	{name: "help", max: 0, help: "this list"},
 	{name: "clusters", max: 0, help: "each cluster with the version its nodes answer now"},
 	{name: "plan", args: "<cluster> <version> [--chain]", min: 2, max: 2, chain: true, help: "dry run: preflight, steps, migrations, breaking changes, predicted downtime", operator: true},
-	{name: "start", args: "<cluster> <version> [--force] [--chain]", min: 2, max: 2, force: true, chain: true, help: "upgrade now (after approval); --force runs the migrations with -f; --chain goes through every guaranteed hop to the version in one downtime", operator: true},
-	{name: "schedule", args: "<cluster> <version> [next|<window>|<RFC 3339 time>] [--force] [--chain]", min: 2, max: 3, force: true, chain: true, help: "upgrade in a maintenance window; approvers are asked ahead of it", operator: true},
+	{name: "start", args: "<cluster> <version> [--force] [--chain] [--ticket CHG…]", min: 2, max: 2, force: true, chain: true, ticket: true, help: "upgrade now (after approval); --force runs the migrations with -f; --chain goes through every guaranteed hop to the version in one downtime", operator: true},
+	{name: "schedule", args: "<cluster> <version> [next|<window>|<RFC 3339 time>] [--force] [--chain] [--ticket CHG…]", min: 2, max: 3, force: true, chain: true, ticket: true, help: "upgrade in a maintenance window; approvers are asked ahead of it", operator: true},
 	{name: "unschedule", args: "<run>", min: 1, max: 1, help: "cancel a scheduled run", operator: true, run: true},
 	{name: "windows", args: "[cluster]", max: 1, help: "the next three openings of each window, in UTC and the window's zone"},
 	{name: "status", args: "[run|cluster]", max: 1, help: "a run's state and steps; a cluster's active run and the databases its rollbacks kept; or every active and scheduled run, and every kept database"},
@@ -111,12 +114,24 @@ func Parse(slash, text string) (Command, error) {
 		return Command{}, &UsageError{Problem: fmt.Sprintf("unknown command %q", truncate(words[0], 40)), Usage: slash + " help"}
 	}
 	cmd := Command{Name: name}
-	for _, w := range words[1:] {
+	rest := words[1:]
+	for i := 0; i < len(rest); i++ {
+		w := rest[i]
 		switch {
 		case w == "--force" && s.force:
 			cmd.Force = true
 		case w == "--chain" && s.chain:
 			cmd.Chain = true
+		case (w == "--ticket" || strings.HasPrefix(w, "--ticket=")) && s.ticket:
+			v, inline := strings.CutPrefix(w, "--ticket=")
+			if !inline {
+				if i+1 >= len(rest) || strings.HasPrefix(rest[i+1], "--") {
+					return Command{}, &UsageError{Problem: "--ticket needs the ticket, e.g. --ticket CHG0012345", Usage: usage(slash, s)}
+				}
+				i++
+				v = rest[i]
+			}
+			cmd.Ticket = v
 		case strings.HasPrefix(w, "--") && s.max != -1:
 			return Command{}, &UsageError{Problem: fmt.Sprintf("unknown option %q", truncate(w, 40)), Usage: usage(slash, s)}
 		default:

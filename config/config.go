@@ -97,11 +97,13 @@ type Cluster struct {
 	CommandTimeout       Duration `yaml:"command_timeout"`   // per node command; default 10m
 	// CommandsEnv names the variables of drawbridge's environment node commands get besides
 	// PATH, HOME, LANG and TZ (e.g. SSH_AUTH_SOCK, KONG_PG_PASSWORD); nothing else of it.
-	CommandsEnv []string   `yaml:"commands_env"`
-	Commands    Commands   `yaml:"commands"`
-	Rehearsal   Rehearsal  `yaml:"rehearsal"`
-	Prometheus  Prometheus `yaml:"prometheus"`
-	Watch       Watch      `yaml:"watch"`
+	CommandsEnv []string  `yaml:"commands_env"`
+	Commands    Commands  `yaml:"commands"`
+	Rehearsal   Rehearsal `yaml:"rehearsal"`
+	// ChangeTicket: whether runs need a change ticket, of which form, and where it is read.
+	ChangeTicket ChangeTicket `yaml:"change_ticket"`
+	Prometheus   Prometheus   `yaml:"prometheus"`
+	Watch        Watch        `yaml:"watch"`
 
 	// ControlPlane is not configured: the engine sets it on the copy it hands the watch
 	// when the nodes report role = control_plane (they proxy nothing; the watch reads the

@@ -62,6 +62,7 @@ func (v *validator) clusters(windows map[string]bool) {
 			}
 		}
 		v.rehearsal(p, c)
+		v.changeTicket(p, &c.ChangeTicket)
 		v.prometheus(p, c)
 		v.watch(p, c)
 	}

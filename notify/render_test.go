@@ -28,7 +28,7 @@ func at(min, sec int) time.Time {
 }
 
 func testCluster(nodes int) *config.Cluster {
-	c := &config.Cluster{Name: "prod-eu"}
+	c := &config.Cluster{Name: "prod-eu", ChangeTicket: config.ChangeTicket{Required: true, URL: "https://itsm.example.com/change/{{.Ticket}}"}}
 	for i := range nodes {
 		c.Nodes = append(c.Nodes, config.Node{Name: fmt.Sprintf("kong-%d", i+1)})
 	}
@@ -112,6 +112,7 @@ func views() map[string]RunView {
 		"awaiting_approval": mk(domain.StateAwaitingApproval, func(st *domain.Status) {
 			st.Steps = append(forward(int(domain.StepRehearsal)), running(6, at(1, 0)))
 			st.Run.Facts.Rehearsal, st.Run.Facts.Prediction = rehearsal, prediction
+			st.Run.Ticket = "CHG0012345"
 			st.Approvals = []domain.Approval{{UserID: "W0BOBBY42", Decision: domain.DecisionApprove, At: at(5, 0)}}
 			st.Run.Facts.Warnings = []string{"3.4.3 → 3.9.1 is not a path Kong guarantees (guaranteed hops: 3.4 → 3.9)"}
 		}),
@@ -170,6 +171,7 @@ func views() map[string]RunView {
 			st.Run.DowntimeEnd = at(2, 41)
 			st.Run.Facts.Measured = measured
 			st.Run.Facts.Prediction = prediction
+			st.Run.Ticket = "CHG0012345"
 			st.Steps = forward(12)
 			st.Run.Reason = "prod-eu upgraded from 3.4.3 to 3.9.1; downtime 41.250s (commands 40.700s, drawbridge 0.550s)"
 		}),

@@ -142,6 +142,10 @@ func GatePing(cfg *config.Config, run domain.Run) string {
 	}
 	text := fmt.Sprintf("Approval needed for run %s (%s %s → %s): %s — use the buttons above or `%s approve %s`.",
 		run.ID, escape(run.Cluster), escape(run.From), escape(run.To), strings.Join(who, " "), cfg.Slack.Command, run.ID)
+	if run.Ticket != "" {
+		c, _ := cfg.Cluster(run.Cluster)
+		text += " Change ticket " + TicketText(c, run.Ticket) + "."
+	}
 	if bl := run.Facts.Baseline; bl != nil && len(bl.Values) > 0 {
 		var parts []string
 		for _, name := range slices.Sorted(maps.Keys(bl.Values)) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/domain"
 )
 
@@ -129,6 +130,9 @@ func statusFields(v RunView) []*slack.TextBlockObject {
 		ver += " (migrations with -f)"
 	}
 	add("Versions", ver)
+	if t := TicketText(v.Cluster, run.Ticket); t != "" {
+		add("Change ticket", t)
+	}
 	if c := chainText(run); c != "" {
 		add("Chain", c)
 	}
@@ -145,6 +149,20 @@ func statusFields(v RunView) []*slack.TextBlockObject {
 		add("Nodes", nodesText(v))
 	}
 	return fields
+}
+
+// TicketText is a run's change ticket as people read it: a link to the ticket when the
+// cluster's change_ticket has a url, else the ticket; "" without one.
+func TicketText(c *config.Cluster, ticket string) string {
+	if ticket == "" {
+		return ""
+	}
+	if c != nil {
+		if u := c.ChangeTicket.Link(ticket); u != "" {
+			return "<" + escape(u) + "|" + escape(ticket) + ">"
+		}
+	}
+	return escape(ticket)
 }
 
 // chainText shows a chain's hops and where it is: "3.4.2 → 3.5.0 ✅ → 3.6.1 ⏳ → 3.7.1".

@@ -219,6 +219,9 @@ func SummaryReply(v RunView) Message {
 	ids := blockIDs(fmt.Sprintf("summary-%s-r%d", run.ID, run.Revision))
 	head := fmt.Sprintf("%s *Run #%s on %s %s* (Kong %s)", stateIcon(run.State), run.ID, escapeHead(run.Cluster, 200),
 		run.State.Human(), versions(run))
+	if t := TicketText(v.Cluster, run.Ticket); t != "" {
+		head += " · change ticket " + t
+	}
 	if run.Reason != "" {
 		head += "\n" + richHead(run.Reason, 2000)
 	}

@@ -41,6 +41,9 @@ type StartRequest struct {
 	// Chain: Y may be a chain of guaranteed hops away; each hop's migrations run in turn in
 	// one downtime (one freeze, one backup, one approval, one stop of X).
 	Chain bool
+	// Ticket is the change ticket the run belongs to; the cluster's change_ticket says
+	// whether one is needed and of which form.
+	Ticket string
 }
 
 // Start creates a run and starts it: preflight, freeze, backup, evaluate, stage, then the
@@ -58,13 +61,19 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (domain.Run, error
 	if _, ok := catalog.Default().Release(to); !ok {
 		return domain.Run{}, fmt.Errorf("Kong %s is not an OSS release drawbridge knows (2.8.0 … %s)", to, catalog.Default().Latest().Version)
 	}
+	if err := c.ChangeTicket.Check(c.Name, req.Ticket); err != nil {
+		return domain.Run{}, err
+	}
 	run := domain.Run{
 		Cluster: c.Name, To: to.String(), State: domain.StatePreparing, Force: req.Force, Chain: req.Chain,
-		RequestedBy: req.RequestedBy,
+		RequestedBy: req.RequestedBy, Ticket: req.Ticket,
 	}
 	what := fmt.Sprintf("upgrade %s to %s", c.Name, to)
 	if req.Chain {
 		what += " (chain of guaranteed hops)"
+	}
+	if req.Ticket != "" {
+		what += ", change ticket " + req.Ticket
 	}
 	run, err = e.opts.Store.CreateRun(ctx, run, auditEvent(req.RequestedBy, "start", what))
 	if err != nil {

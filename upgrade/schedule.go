@@ -27,7 +27,8 @@ type ScheduleRequest struct {
 	// any).
 	When  string
 	Force bool
-	Chain bool // see StartRequest.Chain
+	Chain  bool   // see StartRequest.Chain
+	Ticket string // see StartRequest.Ticket
 }
 
 // Schedule queues a run for a maintenance window. It refuses a time in the past, inside a
@@ -41,6 +42,9 @@ func (e *Engine) Schedule(ctx context.Context, req ScheduleRequest) (domain.Run,
 	}
 	y, err := catalog.ParseVersion(req.To)
 	if err != nil {
+		return domain.Run{}, storage.Schedule{}, err
+	}
+	if err := c.ChangeTicket.Check(c.Name, req.Ticket); err != nil {
 		return domain.Run{}, storage.Schedule{}, err
 	}
 	if active, ok, err := e.opts.Store.ActiveRun(ctx, c.Name); err != nil {
@@ -72,7 +76,7 @@ func (e *Engine) Schedule(ctx context.Context, req ScheduleRequest) (domain.Run,
 		prepare = now
 	}
 	run := domain.Run{
-		Cluster: c.Name, From: x.String(), To: y.String(), State: domain.StateScheduled, Force: req.Force, Chain: req.Chain,
+		Cluster: c.Name, From: x.String(), To: y.String(), State: domain.StateScheduled, Force: req.Force, Chain: req.Chain, Ticket: req.Ticket,
 		RequestedBy: req.RequestedBy, Window: o.Window, ScheduledFor: o.Opens,
 		Facts: domain.Facts{WindowCloses: o.Closes.UTC()},
 	}
