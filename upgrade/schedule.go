@@ -25,8 +25,8 @@ type ScheduleRequest struct {
 	// When is "next" (the next opening of any of the cluster's windows), a window's name
 	// (its next opening), or an RFC 3339 time (inside a window of the cluster, if it has
 	// any).
-	When  string
-	Force bool
+	When   string
+	Force  bool
 	Chain  bool   // see StartRequest.Chain
 	Ticket string // see StartRequest.Ticket
 }
