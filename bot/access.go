@@ -55,17 +55,24 @@ const (
 // grant: the error says why. While Slack is down, a group's last known members count for
 // staleFor after Slack last told them.
 func (a *Access) Allowed(ctx context.Context, user string, role Role) (bool, error) {
+	_, ok, err := a.Grant(ctx, user, role)
+	return ok, err
+}
+
+// Grant is Allowed saying what made user eligible: the user's own ID, or the user group it
+// is a member of ("" for RoleAnyone). The change record keeps it with every decision.
+func (a *Access) Grant(ctx context.Context, user string, role Role) (via string, ok bool, err error) {
 	var ids []string
 	switch role {
 	case RoleAnyone:
-		return true, nil
+		return "", true, nil
 	case RoleOperator:
 		ids = a.Operators
 	case RoleApprover:
 		ids = a.Approvers
 	}
 	if slices.Contains(ids, user) {
-		return true, nil
+		return user, true, nil
 	}
 	var errs []string
 	for _, id := range ids {
@@ -78,13 +85,13 @@ func (a *Access) Allowed(ctx context.Context, user string, role Role) (bool, err
 			continue
 		}
 		if slices.Contains(members, user) {
-			return true, nil
+			return id, true, nil
 		}
 	}
 	if len(errs) > 0 {
-		return false, fmt.Errorf("could not check user groups: %s", strings.Join(errs, "; "))
+		return "", false, fmt.Errorf("could not check user groups: %s", strings.Join(errs, "; "))
 	}
-	return false, nil
+	return "", false, nil
 }
 
 func (a *Access) now() time.Time {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/drawbridge/drawbridge/changerecord"
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/kong"
@@ -60,9 +61,11 @@ type Nodes interface {
 
 // Options assemble a Bot.
 type Options struct {
-	Config  *config.Config
-	Engine  Engine
-	Store   Store
+	Config *config.Config
+	Engine Engine
+	Store  Store
+	// Records reads a run's change record for "audit <run>" to attach it; nil: not attached.
+	Records changerecord.Source
 	Outbox  Outbox
 	Access  *Access
 	Nodes   Nodes

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/drawbridge/drawbridge/changerecord"
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/notify"
@@ -117,7 +119,7 @@ func (b *Bot) execute(ctx context.Context, c call) {
 		}
 	}
 	role := s.role()
-	allowed, err := b.opts.Access.Allowed(ctx, c.user, role)
+	via, allowed, err := b.opts.Access.Grant(ctx, c.user, role)
 	if !allowed {
 		why := notify.DeniedWhy(c.cmd.Name, string(role), c.click, err)
 		what := c.line
@@ -128,10 +130,17 @@ func (b *Bot) execute(ctx context.Context, c call) {
 		b.tell(ctx, c.run, c.user, notify.DeniedText(why))
 		return
 	}
+	eligible := ""
+	switch {
+	case via != "" && via != c.user:
+		eligible = fmt.Sprintf(" (%s as a member of %s)", role, via)
+	case via != "":
+		eligible = fmt.Sprintf(" (%s by name)", role)
+	}
 	if c.click {
-		b.audit(ctx, c.run, c.user, "click", fmt.Sprintf("%s (message revision %d)", c.cmd.Name, c.rev))
+		b.audit(ctx, c.run, c.user, "click", fmt.Sprintf("%s (message revision %d)%s", c.cmd.Name, c.rev, eligible))
 	} else {
-		b.audit(ctx, c.run, c.user, "command", c.line)
+		b.audit(ctx, c.run, c.user, "command", c.line+eligible)
 	}
 	text, err := act(b, ctx, c)
 	switch {
@@ -316,7 +325,29 @@ func (b *Bot) auditText(ctx context.Context, run domain.RunID) (string, error) {
 	if len(evs) == 0 {
 		return "", fmt.Errorf("run %s has no audit entries (no such run?)", run)
 	}
+	if err := b.attachRecord(ctx, run, evs[len(evs)-1].Seq); err != nil {
+		b.opts.Log.Error("attach the change record", "run", run.String(), "err", err)
+	}
 	return notify.AuditText(evs), nil
+}
+
+// attachRecord uploads the run's change record (JSON Lines) into its thread, once per state
+// of its audit log (last is its last event).
+func (b *Bot) attachRecord(ctx context.Context, run domain.RunID, last uint64) error {
+	if b.opts.Records == nil {
+		return nil
+	}
+	lines, err := changerecord.Lines(ctx, b.opts.Records, changerecord.Filter{Run: run})
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := changerecord.WriteJSONL(&buf, lines); err != nil {
+		return err
+	}
+	name := fmt.Sprintf("run-%s-change-record.jsonl", run)
+	return b.opts.Outbox.Upload(ctx, run, notify.UploadKey(run, fmt.Sprintf("record-%d", last)), notify.StatusKey(run),
+		notify.File{Name: name, Title: fmt.Sprintf("Change record of run %s (%s)", run, changerecord.Schema), AltText: "change record", Data: buf.Bytes()})
 }
 
 // errorText is how an engine error reads in Slack.

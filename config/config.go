@@ -28,10 +28,19 @@ type Config struct {
 	Blackouts []Blackout `yaml:"blackouts"`
 	Clusters  []Cluster  `yaml:"clusters"`
 	Retention Retention  `yaml:"retention"` // what drawbridge forgets or deletes, and when
+	// Audit configures reading the change records through a running drawbridge.
+	Audit Audit `yaml:"audit"`
 
 	// MissingEnv lists the ${VAR} references whose variable was not set, in file order.
 	// With LoadOptions.AllowMissingEnv they are reported here instead of as problems.
 	MissingEnv []MissingVar `yaml:"-"`
+}
+
+// Audit configures the change records' HTTP endpoints (GET /audit/export, /audit/verify),
+// through which "drawbridge audit" reads while serve holds the state file.
+type Audit struct {
+	// Token is the bearer token the endpoints require; "" turns them off.
+	Token Secret `yaml:"token"`
 }
 
 // MissingVar is a ${VAR} reference whose variable was not set when the file was loaded.
@@ -312,7 +321,7 @@ func applyDefaults(c *Config, col *collector) {
 // everything drawbridge stores, logs or sends: the Slack tokens and signing secret, and the
 // password of every database DSN.
 func (c *Config) Secrets() []string {
-	out := []string{c.Slack.BotToken.Reveal(), c.Slack.AppToken.Reveal(), c.Slack.SigningSecret.Reveal()}
+	out := []string{c.Slack.BotToken.Reveal(), c.Slack.AppToken.Reveal(), c.Slack.SigningSecret.Reveal(), c.Audit.Token.Reveal()}
 	for _, cl := range c.Clusters {
 		for _, dsn := range []Secret{cl.Database.DSN, cl.Rehearsal.DSN} {
 			if dsn == "" {

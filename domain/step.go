@@ -190,8 +190,29 @@ type StepFacts struct {
 	Spans       []ActionSpan   `json:"spans,omitempty"`       // per node action: the slowest node and the whole span
 	Restore     *Restored      `json:"restore,omitempty"`     // rollback_restore
 	Blind       bool           `json:"blind,omitempty"`       // watch: ended unable to see its metrics
+	Runs        []CommandRun   `json:"runs,omitempty"`        // every node command the step ran
+	Readings    []Reading      `json:"readings,omitempty"`    // watch: each check's last reading
 	Rehearsal   *Rehearsal     `json:"rehearsal,omitempty"`   // rehearsal
 	Prediction  *Prediction    `json:"prediction,omitempty"`  // rehearsal: the downtime expected at the gate
+}
+
+// CommandRun is one node command as it ran: for the change record.
+type CommandRun struct {
+	Action   string        `json:"action"`
+	Node     string        `json:"node,omitempty"`
+	Argv     []string      `json:"argv"` // as run, secrets scrubbed
+	Exit     int           `json:"exit"` // -1: not started or killed
+	Started  time.Time     `json:"started,omitzero"`
+	Duration time.Duration `json:"duration"`
+}
+
+// Reading is a watch check's reading as the change record keeps it.
+type Reading struct {
+	Check     string `json:"check"`
+	Result    string `json:"result"` // pass, fail, inconclusive
+	Value     string `json:"value,omitempty"`
+	Threshold string `json:"threshold,omitempty"`
+	Error     string `json:"error,omitempty"`
 }
 
 // CheckVerdict is one preflight check's outcome.

@@ -155,6 +155,8 @@ func (s *stepCtx) commandsPerNode(ctx context.Context, action string, argv confi
 		if r.Err != nil {
 			failed[r.Node] = r.Err
 		}
+		s.facts.Runs = append(s.facts.Runs, domain.CommandRun{Action: r.Action, Node: r.Node, Argv: r.Argv, Exit: r.ExitCode,
+			Started: r.Started, Duration: ms(r.Duration)})
 	}
 	span := last.Sub(first)
 	s.facts.Spans = append(s.facts.Spans, domain.ActionSpan{Action: action, Slowest: ms(slowest), Span: ms(span)})

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +29,7 @@ func (s *stepCtx) watch(ctx context.Context) stepResult {
 	err := s.e.opts.Watcher.Watch(ctx, watchCluster(s.c, s.controlPlane()), domain.WatchRequest{
 		Run: s.run, From: s.run.From, Version: s.run.To, Started: started, Baseline: s.baseline(),
 		Report: func(r domain.WatchReport) {
+			s.facts.Readings = readings(r)
 			// The step's attempt names the watch message: a resumed watch gets its own.
 			step := &domain.StepRecord{Index: int(domain.StepWatch), Name: "watch", Attempt: s.attempt, Status: domain.StepRunning}
 			s.e.emit(ctx, domain.Event{Kind: domain.EventWatch, Run: s.run, Report: &r, Step: step})
@@ -206,4 +209,17 @@ func (e *Engine) summary(v view, st domain.RunState, reason string) string {
 		fmt.Fprintf(&b, "; %s", reason)
 	}
 	return b.String()
+}
+
+// readings are a watch report's checks as the change record keeps them.
+func readings(r domain.WatchReport) []domain.Reading {
+	out := make([]domain.Reading, 0, len(r.Checks))
+	for _, c := range r.Checks {
+		rd := domain.Reading{Check: c.Name, Result: c.Result, Threshold: c.Threshold, Error: c.Error}
+		if !math.IsNaN(c.Value) && !math.IsInf(c.Value, 0) {
+			rd.Value = strconv.FormatFloat(c.Value, 'g', 6, 64)
+		}
+		out = append(out, rd)
+	}
+	return out
 }

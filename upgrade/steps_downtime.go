@@ -238,6 +238,15 @@ func (s *stepCtx) migrationsFinish(ctx context.Context) stepResult {
 	if res.err == nil && len(s.run.ChainHops()) > 1 {
 		s.hopDone(ctx, len(s.run.ChainHops()), fmt.Sprintf("Chain: the last hop, to %s, migrated.", y))
 	}
+	if res.err == nil {
+		// The configuration as the migrations left it, for the change record (the freeze's
+		// is the before).
+		if fp, err := db.Fingerprint(ctx); err == nil {
+			s.facts.Fingerprint, s.facts.Tables = fp.Hash, len(fp.Tables)
+		} else {
+			fmt.Fprintf(&s.tail, "could not fingerprint the configuration after the migrations: %v\n", err)
+		}
+	}
 	return res
 }
 

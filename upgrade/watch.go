@@ -3,6 +3,7 @@ package upgrade
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -45,15 +46,27 @@ func (w *NodeWatcher) Watch(ctx context.Context, c *config.Cluster, req domain.W
 			return context.Cause(ctx)
 		}
 		last := !now.Before(end)
+		var breach *domain.BreachError
 		if len(bad) > 0 {
 			failures++
 			if failures >= c.Watch.FailureLimit || last {
 				// The last reading must pass: at the end there is no later interval to wait for.
-				return &domain.BreachError{Check: "nodes healthy", Value: strings.Join(bad, "; "),
+				breach = &domain.BreachError{Check: "nodes healthy", Value: strings.Join(bad, "; "),
 					Threshold: fmt.Sprintf("every node answers %s, ready (%d failing intervals)", req.Version, failures)}
 			}
 		} else {
 			failures = 0
+		}
+		if req.Report != nil {
+			check := domain.CheckReport{Name: "nodes healthy", Result: "pass", Value: float64(len(c.Nodes) - len(bad)),
+				Threshold: fmt.Sprintf("min %d (every node answers %s, ready)", len(c.Nodes), req.Version), Baseline: math.NaN(), Failures: failures}
+			if len(bad) > 0 {
+				check.Result, check.Error = "fail", strings.Join(bad, "; ")
+			}
+			req.Report(domain.WatchReport{At: now, Ends: end, Checks: []domain.CheckReport{check}, Final: last || breach != nil, Breach: breach})
+		}
+		if breach != nil {
+			return breach
 		}
 		if last {
 			return nil // at least one reading, and the last one passed

@@ -91,7 +91,7 @@ func NewApp(cfg *config.Config, store *storage.Store, log *slog.Logger, o AppOpt
 	}
 	a.janitor = &janitor{store: store, backups: eng, retention: cfg.Retention, clock: clock, log: log.With("part", "retention")}
 	bopts := bot.Options{
-		Config: cfg, Engine: eng, Store: store, Outbox: outbox, Nodes: &adminapi.Client{}, Now: now,
+		Config: cfg, Engine: eng, Store: store, Records: store, Outbox: outbox, Nodes: &adminapi.Client{}, Now: now,
 		Access: &bot.Access{Operators: cfg.Access.Operators, Approvers: cfg.Access.Approvers, Groups: groups{api}, Now: now},
 		Log:    log.With("part", "bot"),
 	}

@@ -35,6 +35,7 @@ func subcommands() []subcommand {
 		{"serve", "run the bot: Slack endpoints, scheduler, /healthz /readyz /metrics", runServe},
 		{"plan", "dry run of an upgrade: preflight, steps, migrations, breaking changes; exit 2 if refused", runPlan},
 		{"validate-config", "check a configuration file and print every problem, or a summary", runValidateConfig},
+		{"audit", "the change records: export (jsonl, csv) or verify their hash chain", runAudit},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -126,6 +126,8 @@ func serve(ctx context.Context, opts serveOptions, log *slog.Logger) error {
 	app.Routes(mux)
 	mux.HandleFunc("GET /healthz", h.healthz)
 	mux.HandleFunc("GET /readyz", h.readyz)
+	mux.Handle("GET /audit/export", auditHandler(cfg, store, log))
+	mux.Handle("GET /audit/verify", auditHandler(cfg, store, log))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 
 	ln, err := net.Listen("tcp", cfg.Listen)
