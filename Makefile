@@ -33,14 +33,18 @@ test-deps:
 fmt-check:
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-## vet: go vet
+## vet: go vet (the product and deploy/, the deployment checks' own module)
 vet:
 	$(GO) vet ./...
+	cd deploy && $(GO) vet ./...
 
 ## test: deps (with Chromium for the console's browser test), gofmt, go vet, then every test with the race detector
 ## (-p 3: three test binaries at once, so the real-time scheduling tests' waiting leaves the CPU to others)
+## deploy/ is a module of its own (Helm's and Kubernetes' packages stay out of the binary):
+## the chart rendered and decoded strictly, deploy/manifests current, the lab's compose file
 test: test-deps fmt-check vet
 	$(GO) test -race -count=1 -p 3 -timeout 9m ./...
+	cd deploy && $(GO) test -count=1 -timeout 5m ./...
 
 ## bench: the benchmarks (timing targets live here, not in tests)
 bench: deps
