@@ -234,8 +234,8 @@ func TestChartVariants(t *testing.T) {
 		check func(t *testing.T, objs []object)
 	}{
 		{
-			name: "http with ingress",
-			vals: "ingress: {enabled: true, className: nginx, host: db.example.com, tlsSecretName: db-tls}\n",
+			name:  "http with ingress",
+			vals:  "ingress: {enabled: true, className: nginx, host: db.example.com, tlsSecretName: db-tls}\n",
 			kinds: []string{"ConfigMap", "Ingress", "Secret", "Service", "ServiceAccount", "StatefulSet"},
 			check: func(t *testing.T, objs []object) {
 				ing := find[*networkingv1.Ingress](t, objs)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the machine has what drawbridge's tests and demo run against: Go 1.26+,
 # a PostgreSQL server (initdb, pg_ctl) with its client tools (pg_dump, pg_restore),
-# Prometheus, and (for the tests only: ensure-deps.sh --browser) Chromium and an emoji
+# Prometheus, docker-compose (validates the lab's compose file), and (for the tests only: ensure-deps.sh --browser) Chromium and an emoji
 # font, with which the browser test drives the demo console. As root with apt-get it
 # installs what is missing (one apt-get update, then apt-get install); otherwise it prints
 # the exact command to run. With CI=true, or with --demo (make demo cannot run without
@@ -24,6 +24,8 @@ pg_bin() {
 
 pg_bin >/dev/null || missing+=(postgresql)
 command -v prometheus >/dev/null 2>&1 || [ -x /usr/bin/prometheus ] || missing+=(prometheus)
+# docker-compose validates deploy/lab/compose.yaml (`docker-compose config`, no daemon); the demo does not need it.
+[ "${1:-}" = "--demo" ] || command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 if [ "${1:-}" = "--browser" ]; then
   command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
   # The console shows drawbridge's emoji; without a colour emoji font the screenshots the
@@ -43,7 +45,7 @@ esac
 
 if [ ${#missing[@]} -eq 0 ]; then
   if [ "${1:-}" = "--browser" ]; then extra=", Chromium"; else extra=""; fi
-  echo "ensure-deps: installed: PostgreSQL ($(pg_bin)), Prometheus ($(command -v prometheus || echo /usr/bin/prometheus))$extra"
+  echo "ensure-deps: installed: PostgreSQL ($(pg_bin)), Prometheus ($(command -v prometheus || echo /usr/bin/prometheus)), docker-compose$extra"
   exit 0
 fi
 
@@ -55,6 +57,7 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   apt-get install -y -q --no-install-recommends "${missing[@]}"
   pg_bin >/dev/null || { echo "ensure-deps: PostgreSQL binaries still missing after install" >&2; exit 1; }
   command -v prometheus >/dev/null 2>&1 || { echo "ensure-deps: prometheus still missing after install" >&2; exit 1; }
+  [ "${1:-}" = "--demo" ] || command -v docker-compose >/dev/null 2>&1 || { echo "ensure-deps: docker-compose still missing after install" >&2; exit 1; }
   if [ "${1:-}" = "--browser" ]; then
     command -v chromium >/dev/null 2>&1 || { echo "ensure-deps: chromium still missing after install" >&2; exit 1; }
   fi
