@@ -194,6 +194,7 @@ func TestBadConfigs(t *testing.T) {
 		{"keys forgotten within Slack's replay", "clusters:\n", "retention:\n  idempotency_keys: 5m\nclusters:\n", nil, "retention.idempotency_keys", 25, "carried out twice"},
 		{"keys kept in days", "clusters:\n", "retention:\n  idempotency_keys: 1d\nclusters:\n", nil, "retention.idempotency_keys", 25, "no days"},
 		{"dead letters gone at once", "clusters:\n", "retention:\n  dead_letters: 0s\nclusters:\n", nil, "retention.dead_letters", 25, "before anyone could look"},
+		{"records pruned within a day", "clusters:\n", "retention:\n  records: 1h\nclusters:\n", nil, "retention.records", 25, "before anyone could read it"},
 		{"negative backups per cluster", "clusters:\n", "retention:\n  backups_per_cluster: -1\nclusters:\n", nil, "retention.backups_per_cluster", 25, "0 to keep every archive"},
 		{"unknown retention key", "clusters:\n", "retention:\n  keys: 24h\nclusters:\n", nil, "retention.keys", 25, `unknown key "keys"`},
 		{"yaml syntax error", "access:\n  operators", "access:\n operators", nil, "", 9, "not valid YAML"},

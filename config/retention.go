@@ -19,6 +19,10 @@ type Retention struct {
 	// runs' (the archive of a run that may still restore it and that of the cluster's
 	// latest succeeded run are kept besides); default 5; 0 keeps every archive.
 	BackupsPerCluster int `yaml:"backups_per_cluster"`
+	// Records is how long the change record of a run (the run, its steps, approvals and
+	// audit events) is kept after it ended; default 0: forever. What is pruned is said in
+	// the audit log.
+	Records Duration `yaml:"records"`
 }
 
 // MinRetainedKeys is the shortest retention.idempotency_keys: Slack replays a signed request
@@ -56,6 +60,10 @@ func (v *validator) retention() {
 	if r.DeadLetters.D() < minRetainedDeadLetters {
 		v.col.add("retention.dead_letters", fmt.Sprintf("at least %s, e.g. 720h (30 days)", Duration(minRetainedDeadLetters)),
 			"is %s: the messages Slack never got would be gone before anyone could look", r.DeadLetters)
+	}
+	if r.Records != 0 && r.Records.D() < 24*time.Hour {
+		v.col.add("retention.records", "nothing (keep the records forever), or at least 24h, e.g. 8760h (a year)",
+			"is %s: a run's change record would go before anyone could read it", r.Records)
 	}
 	if r.BackupsPerCluster < 0 {
 		v.col.add("retention.backups_per_cluster", "a number of archives such as 5, or 0 to keep every archive", "is %d", r.BackupsPerCluster)

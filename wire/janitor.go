@@ -18,7 +18,8 @@ import (
 const janitorEvery = time.Hour
 
 // janitor applies config.Retention in the serving process: it forgets idempotency keys and
-// dead letters older than configured and deletes the backup archives beyond each cluster's
+// dead letters older than configured, prunes change records past retention.records, and
+// deletes the backup archives beyond each cluster's
 // newest (upgrade.Engine.PruneBackups says which stay). It sweeps at start and every
 // janitorEvery until its context ends. A part that fails is logged and tried again at the
 // next sweep; a deleted archive is logged and audited. A retention of zero (a Config not
@@ -64,6 +65,14 @@ func (j *janitor) sweep(ctx context.Context) {
 	if keys > 0 || dead > 0 {
 		j.log.Info("retention: forgot idempotency keys and dead letters", "keys", keys, "keys_older_than", j.retention.IdempotencyKeys.String(),
 			"dead_letters", dead, "dead_letters_older_than", j.retention.DeadLetters.String())
+	}
+
+	if age := j.retention.Records.D(); age > 0 {
+		p, err := j.store.PruneRecords(ctx, now.Add(-age))
+		j.failed(ctx, "prune old change records", err)
+		for c, ids := range p.Runs {
+			j.log.Info("retention: pruned change records", "cluster", c, "runs", len(ids), "ended_before", now.Add(-age).UTC().Format(time.RFC3339))
+		}
 	}
 
 	keep := j.retention.BackupsPerCluster

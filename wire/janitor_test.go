@@ -230,3 +230,27 @@ func TestAppRunsJanitor(t *testing.T) {
 		t.Error("the newest archive was deleted")
 	}
 }
+
+// TestJanitorPrunesRecords: with retention.records the sweep prunes the change records of
+// runs that ended before it, says so in the audit log, and the chain still verifies.
+func TestJanitorPrunesRecords(t *testing.T) {
+	s := newState(t, config.Retention{Records: config.Duration(24 * time.Hour)})
+	eng, err := upgrade.New(EngineOptions(s.cfg, s.store, slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(eng.Close)
+	s.clock.Set(t0.Add(25 * time.Hour))
+	j := &janitor{store: s.store, backups: eng, retention: s.cfg.Retention, clock: s.clock, log: slog.New(slog.DiscardHandler)}
+	j.sweep(t.Context())
+	if runs, err := s.store.ListRuns(t.Context(), storage.RunFilter{}); err != nil || len(runs) != 0 {
+		t.Fatalf("runs after pruning: %d %v", len(runs), err)
+	}
+	evs, err := s.store.Audit(t.Context(), storage.AuditFilter{})
+	if err != nil || len(evs) == 0 || evs[len(evs)-1].Action != "records_pruned" || !strings.Contains(evs[len(evs)-1].Detail, "prod-eu: runs 1, 2") {
+		t.Fatalf("audit after pruning: %+v %v", evs, err)
+	}
+	if v, err := s.store.VerifyAudit(t.Context()); err != nil || len(v.Problems) > 0 {
+		t.Fatalf("verify: %v %v", v.Problems, err)
+	}
+}
