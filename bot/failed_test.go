@@ -60,7 +60,7 @@ func TestFailedDatabaseFromSlack(t *testing.T) {
 		dropped = dropped || (e.Actor == "U0OPERATOR" && e.Action == "failed_db_dropped" && strings.HasPrefix(e.Detail, failed+" ("))
 	}
 	for _, e := range w.allAudit() {
-		typed = typed || (e.Actor == "U0OPERATOR" && e.Action == "command" && e.Detail == "drop-failed test "+failed)
+		typed = typed || (e.Actor == "U0OPERATOR" && e.Action == "command" && strings.HasPrefix(e.Detail, "drop-failed test "+failed+" ("))
 	}
 	if !dropped || !typed {
 		t.Errorf("audit: the drop under run 1 %v, the command %v\n%+v", dropped, typed, w.allAudit())
