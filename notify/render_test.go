@@ -173,7 +173,7 @@ func views() map[string]RunView {
 			st.Run.Facts.Prediction = prediction
 			st.Run.Ticket = "CHG0012345"
 			st.Steps = forward(12)
-			st.Run.Reason = "prod-eu upgraded from 3.4.3 to 3.9.1; downtime 41.250s (commands 40.700s, drawbridge 0.550s)"
+			st.Run.Reason = "prod-eu upgraded from 3.4.3 to 3.9.1; downtime 41.250 s (commands 40.700 s, drawbridge 0.550 s)"
 		}),
 		"failed_before_downtime": mk(domain.StateFailedBeforeDowntime, func(st *domain.Status) {
 			st.Steps = append(forward(2), failed(3, at(0, 30), at(0, 42), "pg_dump: error: connection to server at \"db\" failed: FATAL: password authentication failed"))
@@ -202,7 +202,7 @@ func views() map[string]RunView {
 			st.Run.Facts.Measured.RollbackDowntime = 59 * time.Second
 			st.Steps = append(forward(10), failed(11, at(2, 45), at(5, 0), "watch breach: 5xx rate is 0.12 (threshold 0.05)"),
 				done(101, at(5, 1), at(5, 9)), done(102, at(5, 10), at(5, 40)), done(103, at(5, 41), at(6, 0)))
-			st.Run.Reason = "prod-eu rolled back to 3.4.3; downtime 41.250s (commands 40.700s, drawbridge 0.550s) and 59.000s more during the rollback; watch breach: 5xx rate is 0.12 (threshold 0.05)"
+			st.Run.Reason = "prod-eu rolled back to 3.4.3; downtime 41.250 s (commands 40.700 s, drawbridge 0.550 s) and 59.000 s more during the rollback; watch breach: 5xx rate is 0.12 (threshold 0.05)"
 		}),
 		"rollback_failed": mk(domain.StateRollbackFailed, func(st *domain.Status) {
 			downtime(st)

@@ -3,7 +3,6 @@ package notify
 import (
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -229,9 +228,7 @@ func duration(d time.Duration) string { return units.Duration(d) }
 
 // measureText renders a measured time to the millisecond ("41.250 s"): downtime is
 // judged to the second.
-func measureText(d time.Duration) string {
-	return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) + " s"
-}
+func measureText(d time.Duration) string { return units.Measured(d) }
 
 // bytesText renders a byte count as 10.2 MiB: the same units as every other message.
 func bytesText(n int64) string { return units.Bytes(n) }

@@ -39,3 +39,9 @@ func Duration(d time.Duration) string {
 	d = d.Round(time.Minute)
 	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 }
+
+// Measured writes a measured time to the millisecond, in seconds: "41.250 s". Downtimes are
+// judged to the second, and every message and reason writes them this one way.
+func Measured(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) + " s"
+}

@@ -176,7 +176,7 @@ func TestMigrationFailureRollsBack(t *testing.T) {
 		t.Errorf("summary %q", done.Reason)
 	}
 	// 3.5.0 never answered: one outage from the upgrade's stop until 3.4.2 answered again.
-	if d := done.Facts.Measured.RollbackDowntime; d == 0 || !strings.Contains(done.Reason, fmt.Sprintf("downtime %.3fs, from the upgrade's stop until 3.4.2 answered again", d.Seconds())) {
+	if d := done.Facts.Measured.RollbackDowntime; d == 0 || !strings.Contains(done.Reason, fmt.Sprintf("downtime %.3f s, from the upgrade's stop until 3.4.2 answered again", d.Seconds())) {
 		t.Errorf("rollback downtime %s, summary %q", d, done.Reason)
 	} else if want := steps["rollback_start"].EndedAt.Sub(done.DowntimeStart).Seconds(); d.Seconds() > want+0.001 || d.Seconds() < 0.1 {
 		t.Errorf("rollback downtime %s, want at most the %.3fs from the upgrade's stop to the rollback's end", d, want)
@@ -232,7 +232,7 @@ func TestAutoRollbackOnWatchBreach(t *testing.T) {
 	}
 	// Y answered before the breach: the rollback's own outage is reported besides the upgrade's.
 	if d := st.Run.Facts.Measured.RollbackDowntime; d == 0 || st.Run.Facts.Measured.Downtime == 0 ||
-		!strings.Contains(st.Run.Reason, fmt.Sprintf(" and %.3fs more during the rollback", d.Seconds())) {
+		!strings.Contains(st.Run.Reason, fmt.Sprintf(" and %.3f s more during the rollback", d.Seconds())) {
 		t.Errorf("rollback downtime %s, summary %q", d, st.Run.Reason)
 	}
 	var sawRollback bool

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -192,8 +191,6 @@ func (s *stepCtx) settle(ctx context.Context, failed map[string]error, reach fun
 func (s *stepCtx) once(ctx context.Context, action string, argv config.Argv, version string) (time.Duration, error) {
 	return s.commands(ctx, action, argv, s.c.Nodes[:1], version)
 }
-
-func seconds(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) }
 
 // ms rounds a measured time to the millisecond, as it is kept and shown.
 func ms(d time.Duration) time.Duration { return d.Round(time.Millisecond) }

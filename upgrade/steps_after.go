@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/drawbridge/drawbridge/domain"
+	"github.com/drawbridge/drawbridge/units"
 )
 
 // Steps 11–12, the rollback, and what ends a run.
@@ -196,13 +197,13 @@ func (e *Engine) summary(v view, st domain.RunState, reason string) string {
 	}
 	m := run.Facts.Measured
 	if m.Downtime > 0 {
-		fmt.Fprintf(&b, "; downtime %ss (commands %ss, drawbridge %ss)", seconds(m.Downtime), seconds(m.Commands), seconds(m.Overhead))
+		fmt.Fprintf(&b, "; downtime %s (commands %s, drawbridge %s)", units.Measured(m.Downtime), units.Measured(m.Commands), units.Measured(m.Overhead))
 	}
 	if d := m.RollbackDowntime; d > 0 && st == domain.StateRolledBack {
 		if m.Downtime > 0 {
-			fmt.Fprintf(&b, " and %ss more during the rollback", seconds(d))
+			fmt.Fprintf(&b, " and %s more during the rollback", units.Measured(d))
 		} else {
-			fmt.Fprintf(&b, "; downtime %ss, from the upgrade's stop until %s answered again", seconds(d), run.From)
+			fmt.Fprintf(&b, "; downtime %s, from the upgrade's stop until %s answered again", units.Measured(d), run.From)
 		}
 	}
 	if !strings.HasPrefix(reason, "upgraded to") && !strings.HasPrefix(reason, "rolled back:") {
