@@ -325,6 +325,18 @@ func TestEnvExpansion(t *testing.T) {
 			t.Error("not Socket Mode")
 		}
 	})
+	t.Run("a value shared by a YAML alias is expanded once", func(t *testing.T) {
+		yaml := edit(t, `      stop: [ssh, "{{.Node.Vars.host}}", sudo, kong, stop]`,
+			`      stop: &stop [sh, -c, 'kill $${PID_OF_KONG}', "{{.Node.Vars.host}}"]`+"\n      decommission: *stop")
+		cfg, ps := parse(t, yaml, testEnv)
+		if ps != nil {
+			t.Fatal(ps)
+		}
+		c := cfg.Clusters[0].Commands
+		if c.Stop[2] != "kill ${PID_OF_KONG}" || c.Decommission[2] != "kill ${PID_OF_KONG}" {
+			t.Errorf("stop %q, decommission %q: want one $ each", c.Stop[2], c.Decommission[2])
+		}
+	})
 	t.Run("numbers and durations from the environment", func(t *testing.T) {
 		yaml := edit(t, "parallelism: 10", "parallelism: ${PAR}")
 		yaml = strings.Replace(yaml, "command_timeout: 10m", `command_timeout: "${TMO}"`, 1)

@@ -116,9 +116,10 @@ func yamlProblem(err error) Problem {
 // of every key, reports unknown keys and ill-typed values with their path, and expands
 // ${VAR} references in scalar values.
 type decoder struct {
-	col     *collector
-	env     func(string) (string, bool)
-	missing []MissingVar
+	col      *collector
+	env      func(string) (string, bool)
+	missing  []MissingVar
+	expanded map[*yaml.Node]bool // scalars already expanded (an alias reaches one again)
 }
 
 var textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
@@ -267,9 +268,15 @@ var envRef = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{[^}]*\}
 // empty and is remembered in d.missing; an unset variable inside a longer value is a
 // problem at once, because half a value is never what was meant.
 func (d *decoder) expand(n *yaml.Node, path string, retype bool) bool {
-	if !strings.Contains(n.Value, "$") {
+	// A node shared through a YAML alias is reached once per use: expanded the first time
+	// only, or its "$$" would become "$" and then read as a reference.
+	if d.expanded[n] || !strings.Contains(n.Value, "$") {
 		return true
 	}
+	if d.expanded == nil {
+		d.expanded = map[*yaml.Node]bool{}
+	}
+	d.expanded[n] = true
 	var problem bool
 	var unset []string
 	whole := envRef.FindStringSubmatchIndex(n.Value)
