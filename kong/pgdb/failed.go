@@ -70,22 +70,10 @@ func listFailed(ctx context.Context, m *pgx.Conn, name string) ([]kong.FailedDat
 // ErrRefused every name but <name>_failed_<run number>, so neither Kong's database nor any
 // other can be dropped through it.
 func (db *DB) DropFailed(ctx context.Context, name string) (bool, error) {
-	var existed bool
-	err := db.do(func() error {
+	return db.dropNamed(ctx, name, func() error {
 		if _, ok := domain.FailedDatabaseRun(db.Name(), name); !ok {
 			return fmt.Errorf("%w: %q is not a database a rollback of %q kept (%s)", ErrRefused, name, db.Name(), domain.FailedDatabasePrefix(db.Name())+"<run>")
 		}
-		m, err := db.connectMaintenance(ctx)
-		if err != nil {
-			return err
-		}
-		defer closeConn(m)
-		d, err := lookupDatabase(ctx, m, name)
-		if err != nil || !d.exists {
-			return classify(ctx, err)
-		}
-		existed = true
-		return dropDatabase(ctx, m, name, true)
-	}, "drop %q", name)
-	return existed, err
+		return nil
+	})
 }

@@ -143,9 +143,15 @@ func (db *DB) restoreInto(ctx context.Context, dbname, archive string, owned boo
 // DropCopy drops a rehearsal's scratch database, ending its sessions; it reports whether
 // there was one. It is safe to repeat and refuses any name without "_rehearsal_".
 func (db *DB) DropCopy(ctx context.Context, name string) (bool, error) {
+	return db.dropNamed(ctx, name, func() error { return checkScratchName(name, "") })
+}
+
+// dropNamed drops database name once check accepts the name, ending its sessions; it
+// reports whether there was one.
+func (db *DB) dropNamed(ctx context.Context, name string, check func() error) (bool, error) {
 	var existed bool
 	err := db.do(func() error {
-		if err := checkScratchName(name, ""); err != nil {
+		if err := check(); err != nil {
 			return err
 		}
 		m, err := db.connectMaintenance(ctx)
