@@ -85,6 +85,7 @@ type call struct {
 	// click: it came from a button on the status message of revision rev.
 	click bool
 	rev   uint64
+	via   string // what gave the user the command's role: their ID, or a user group
 }
 
 // runCommand does a queued slash command.
@@ -142,6 +143,7 @@ func (b *Bot) execute(ctx context.Context, c call) {
 	} else {
 		b.audit(ctx, c.run, c.user, "command", c.line+eligible)
 	}
+	c.via = via
 	text, err := act(b, ctx, c)
 	switch {
 	case err != nil && c.click:
@@ -174,7 +176,7 @@ func init() {
 		"status":  func(b *Bot, ctx context.Context, c call) (string, error) { return b.status(ctx, c.cmd.Args) },
 		"list":    func(b *Bot, ctx context.Context, c call) (string, error) { return b.list(ctx, c.cmd.Args) },
 		"approve": func(b *Bot, ctx context.Context, c call) (string, error) {
-			st, err := b.opts.Engine.Approve(ctx, c.run, c.user)
+			st, err := b.opts.Engine.Approve(ctx, c.run, c.user, upgrade.EligibleAs(c.via))
 			if err != nil {
 				return "", err
 			}
@@ -188,7 +190,7 @@ func init() {
 			case c.click:
 				reason = "rejected with the button"
 			}
-			_, err := b.opts.Engine.Reject(ctx, c.run, c.user, reason)
+			_, err := b.opts.Engine.Reject(ctx, c.run, c.user, reason, upgrade.EligibleAs(c.via))
 			return done("Rejected run %s.", c.run, err)
 		},
 		"abort": func(b *Bot, ctx context.Context, c call) (string, error) {

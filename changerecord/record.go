@@ -210,7 +210,6 @@ func runLines(ctx context.Context, src Source, r domain.Run) ([]Line, error) {
 			Place: domain.Position(s.Index), Name: s.Name, Status: string(s.Status), Attempt: s.Attempt, Started: s.StartedAt, Ended: s.EndedAt,
 			Error: s.Error, Commands: len(s.Facts.Runs)}})
 		for _, c := range s.Facts.Runs {
-			c := c
 			cmdLines = append(cmdLines, Line{Schema: Schema, Kind: "command", Run: r.ID, At: c.Started, Command: &c,
 				Extra: map[string]string{"step": s.Name}})
 		}
@@ -218,8 +217,7 @@ func runLines(ctx context.Context, src Source, r domain.Run) ([]Line, error) {
 	sum.Plan = plan
 	var apLines []Line
 	for _, a := range aps {
-		a := a
-		l := Line{Schema: Schema, Kind: "approval", Run: r.ID, At: a.At, Approval: &a, EligibleAs: eligibleAs(events, a)}
+		l := Line{Schema: Schema, Kind: "approval", Run: r.ID, At: a.At, Approval: &a, EligibleAs: a.EligibleAs}
 		apLines = append(apLines, l)
 		if a.Decision == domain.DecisionApprove {
 			sum.ApprovedBy = append(sum.ApprovedBy, a.UserID)
@@ -229,7 +227,6 @@ func runLines(ctx context.Context, src Source, r domain.Run) ([]Line, error) {
 	}
 	var evLines []Line
 	for _, e := range events {
-		e := e
 		evLines = append(evLines, Line{Schema: Schema, Kind: "event", Run: r.ID, At: e.At, Event: &e})
 		if e.Hash != "" {
 			sum.AuditHead = e.Hash
@@ -239,24 +236,6 @@ func runLines(ctx context.Context, src Source, r domain.Run) ([]Line, error) {
 	out = append(out, stepLines...)
 	out = append(out, cmdLines...)
 	return append(out, evLines...), nil
-}
-
-// eligibleAs is what made an approver eligible, from the audit event of their decision's
-// command or click ("… (approver as a member of S…)" or "(approver by name)").
-func eligibleAs(events []storage.AuditEvent, a domain.Approval) string {
-	for i := len(events) - 1; i >= 0; i-- {
-		e := events[i]
-		if e.Actor != a.UserID || (e.Action != "command" && e.Action != "click") || e.At.After(a.At.Add(time.Minute)) {
-			continue
-		}
-		if _, group, ok := strings.Cut(e.Detail, "as a member of "); ok {
-			return strings.TrimSuffix(group, ")")
-		}
-		if strings.Contains(e.Detail, "by name)") {
-			return a.UserID
-		}
-	}
-	return ""
 }
 
 // WriteJSONL writes one line per record line.

@@ -37,11 +37,14 @@ func (t *ChangeTicket) Check(cluster, ticket string) error {
 	return nil
 }
 
+// pattern is the compiled pattern: compiled by validation, or here for a rule built in
+// code (never stored: the configuration is read by many goroutines at once).
 func (t *ChangeTicket) pattern() *regexp.Regexp {
-	if t.re == nil && t.Pattern != "" {
-		t.re, _ = regexp.Compile(t.Pattern) // validated
+	if t.re != nil || t.Pattern == "" {
+		return t.re
 	}
-	return t.re
+	re, _ := regexp.Compile(t.Pattern)
+	return re
 }
 
 // Link is the ticket's URL ("" without a url template).
@@ -49,15 +52,15 @@ func (t *ChangeTicket) Link(ticket string) string {
 	if t.URL == "" || ticket == "" {
 		return ""
 	}
-	if t.tmpl == nil {
-		tmpl, err := template.New("url").Option("missingkey=error").Parse(t.URL)
-		if err != nil {
+	tmpl := t.tmpl // compiled by validation; a rule built in code compiles here, unstored
+	if tmpl == nil {
+		var err error
+		if tmpl, err = template.New("url").Option("missingkey=error").Parse(t.URL); err != nil {
 			return ""
 		}
-		t.tmpl = tmpl
 	}
 	var b strings.Builder
-	if err := t.tmpl.Execute(&b, struct{ Ticket string }{ticket}); err != nil {
+	if err := tmpl.Execute(&b, struct{ Ticket string }{ticket}); err != nil {
 		return ""
 	}
 	return b.String()

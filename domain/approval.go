@@ -20,4 +20,7 @@ type Approval struct {
 	Decision Decision  `json:"decision"`
 	Reason   string    `json:"reason,omitempty"`
 	At       time.Time `json:"at"`
+	// EligibleAs is what made the user an approver: their own ID, or the user group they
+	// are a member of ("" when not recorded).
+	EligibleAs string `json:"eligible_as,omitempty"`
 }

@@ -22,11 +22,8 @@ func predictionBasis(p domain.Prediction) string {
 	if p.Runs > 0 {
 		rest = fmt.Sprintf("the average of %d earlier run(s) of this cluster", p.Runs)
 	}
-	switch p.Migrations {
-	case "rehearsal":
+	if p.Migrations == "rehearsal" {
 		return "up and finish as rehearsed on a copy of the database; the rest from " + rest
-	case "earlier runs":
-		return "not rehearsed: everything from " + rest
 	}
 	return "not rehearsed: everything from " + rest
 }

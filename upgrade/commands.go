@@ -88,16 +88,22 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (domain.Run, error
 // person; the requester may not approve unless the config allows it. It returns the run
 // as it stands after the approval, with its gate (Status.Gate): whether the run goes ahead
 // now, waits for more approvals, or waits for its window to open.
-func (e *Engine) Approve(ctx context.Context, id domain.RunID, user string) (domain.Status, error) {
-	return e.decision(ctx, id, user, domain.DecisionApprove, "")
+func (e *Engine) Approve(ctx context.Context, id domain.RunID, user string, opts ...DecisionOption) (domain.Status, error) {
+	return e.decision(ctx, id, user, domain.DecisionApprove, "", opts)
 }
 
 // Reject records a rejection; the run ends "rejected".
-func (e *Engine) Reject(ctx context.Context, id domain.RunID, user, reason string) (domain.Status, error) {
-	return e.decision(ctx, id, user, domain.DecisionReject, reason)
+func (e *Engine) Reject(ctx context.Context, id domain.RunID, user, reason string, opts ...DecisionOption) (domain.Status, error) {
+	return e.decision(ctx, id, user, domain.DecisionReject, reason, opts)
 }
 
-func (e *Engine) decision(ctx context.Context, id domain.RunID, user string, d domain.Decision, reason string) (domain.Status, error) {
+// DecisionOption adds to an approval or rejection what the caller knows of it.
+type DecisionOption func(*domain.Approval)
+
+// EligibleAs records what made the user an approver (their ID, or a user group).
+func EligibleAs(via string) DecisionOption { return func(a *domain.Approval) { a.EligibleAs = via } }
+
+func (e *Engine) decision(ctx context.Context, id domain.RunID, user string, d domain.Decision, reason string, opts []DecisionOption) (domain.Status, error) {
 	verb := map[domain.Decision]string{domain.DecisionApprove: "approve", domain.DecisionReject: "reject"}[d]
 	run, err := e.opts.Store.GetRun(ctx, id)
 	if err != nil {
@@ -109,8 +115,11 @@ func (e *Engine) decision(ctx context.Context, id domain.RunID, user string, d d
 	if d == domain.DecisionApprove && user == run.RequestedBy && !e.opts.Config.Access.AllowSelfApproval {
 		return domain.Status{Run: run}, illegal(run, verb, "you requested it, and a run needs another person's approval (four-eyes)")
 	}
-	err = e.opts.Store.AddApproval(ctx, id, domain.Approval{UserID: user, Decision: d, Reason: reason, At: e.opts.Clock.Now()},
-		auditEvent(user, verb, reason))
+	a := domain.Approval{UserID: user, Decision: d, Reason: reason, At: e.opts.Clock.Now()}
+	for _, o := range opts {
+		o(&a)
+	}
+	err = e.opts.Store.AddApproval(ctx, id, a, auditEvent(user, verb, reason))
 	if errors.Is(err, storage.ErrDuplicate) {
 		return e.alreadyDecided(ctx, run, user, verb)
 	}

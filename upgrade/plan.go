@@ -122,7 +122,7 @@ func (e *Engine) Plan(ctx context.Context, cluster, to string, opts ...PlanOptio
 // being prepared (zero for a dry run: then another active run on the cluster is a
 // refusal). A scheduled run prepares before its window: the gate waits for it.
 func (e *Engine) preflight(ctx context.Context, c *config.Cluster, y catalog.Version, run domain.Run) Plan {
-	p := Plan{Cluster: c.Name, To: y.String()}
+	p := Plan{Cluster: c.Name, To: y.String(), Rehearsed: c.Rehearsal.Enabled()}
 	add := func(ch Check) { p.Checks = append(p.Checks, ch) }
 
 	if run.ID == 0 {
@@ -220,7 +220,7 @@ func (p *Plan) finish(e *Engine) {
 			ps.Note = fmt.Sprintf("completes %d pending", len(p.PendingAfterUp))
 		case domain.StepRehearsal:
 			ps.Note = "not rehearsed (the cluster has no rehearsal: configured)"
-			if e.rehearsed(p.Cluster) {
+			if p.Rehearsed {
 				ps.Note = "on a copy of the database restored from the backup; X keeps serving"
 			}
 		case domain.StepApproval:
@@ -245,12 +245,6 @@ func chainInstall(c *config.Cluster) Check {
 	}
 	ch.Detail = "the migrations commands name each hop's version ({{.Version}})"
 	return ch
-}
-
-// rehearsed reports whether a cluster configures a rehearsal.
-func (e *Engine) rehearsed(cluster string) bool {
-	c, err := e.cluster(cluster)
-	return err == nil && c.Rehearsal.Enabled()
 }
 
 // nodesView is what the nodes say about the cluster: the version they run, the plugins
@@ -355,7 +349,7 @@ func (e *Engine) evaluate(ctx context.Context, p *Plan, c *config.Cluster, x, y 
 	}) {
 		p.Breaking = append(p.Breaking, Breaking{Line: line, Link: catalog.ChangelogURL(line), Changes: br[line]})
 	}
-	p.Prediction, p.Rehearsed = e.predict(ctx, c, 0, nil, len(p.Hops)), c.Rehearsal.Enabled()
+	p.Prediction = e.predict(ctx, c, 0, nil, len(p.Hops))
 }
 
 // newToDatabase are the subsystems Y brings for the loaded plugins that have no schema_meta

@@ -2,12 +2,14 @@ package wire
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/kong"
 	"github.com/drawbridge/drawbridge/kong/pgdb"
 	"github.com/drawbridge/drawbridge/upgrade"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // scratch adapts kong/pgdb's copies to the engine's Scratch.
@@ -23,19 +25,23 @@ func openScratch(ctx context.Context, cfg *config.Config, c *config.Cluster) (up
 	// Two pg_restore jobs: the copy is on the way to the gate, and a fresh database (unlike
 	// the rollback's in-place restore) may be filled in parallel.
 	opts.RestoreJobs = 2
+	if dsn := c.Rehearsal.DSN; dsn != "" {
+		// Another server: Kong's database only names the copy (no connection to it).
+		kong, err := pgconn.ParseConfig(c.Database.DSN.Reveal())
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: database.dsn is not a PostgreSQL connection string", c.Name)
+		}
+		server, err := pgdb.Open(ctx, dsn.Reveal(), opts)
+		if err != nil {
+			return nil, err
+		}
+		return &scratch{server: server, kongDB: kong.Database}, nil
+	}
 	kongDB, err := pgdb.Open(ctx, c.Database.DSN.Reveal(), opts)
 	if err != nil {
 		return nil, err
 	}
-	s := &scratch{server: kongDB, kongDB: kongDB.Name(), like: kongDB.Name()}
-	if dsn := c.Rehearsal.DSN; dsn != "" {
-		kongDB.Close()
-		if s.server, err = pgdb.Open(ctx, dsn.Reveal(), opts); err != nil {
-			return nil, err
-		}
-		s.like = ""
-	}
-	return s, nil
+	return &scratch{server: kongDB, kongDB: kongDB.Name(), like: kongDB.Name()}, nil
 }
 
 func (s *scratch) Name(run domain.RunID) (string, error) {
