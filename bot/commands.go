@@ -16,6 +16,7 @@ import (
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/notify"
+	"github.com/drawbridge/drawbridge/notify/words"
 	"github.com/drawbridge/drawbridge/storage"
 	"github.com/drawbridge/drawbridge/upgrade"
 )
@@ -49,7 +50,7 @@ func (b *Bot) HandleCommand(sc slack.SlashCommand) Reply {
 		return Reply{Text: notify.WrongCommandText(cfg.Slack.Command, sc.Command)}
 	}
 	if sc.ChannelID != cfg.Slack.Channel {
-		b.audit(ctx, 0, sc.UserID, "denied", fmt.Sprintf("%s %s: outside <#%s>", sc.Command, truncate(sc.Text, 200), cfg.Slack.Channel))
+		b.audit(ctx, 0, sc.UserID, "denied", words.AuditOutsideChannel(sc.Command, truncate(sc.Text, 200), cfg.Slack.Channel))
 		return Reply{Text: notify.OutsideChannelText(cfg.Slack.Channel, false)}
 	}
 	cmd, err := Parse(cfg.Slack.Command, html.UnescapeString(sc.Text))
@@ -125,21 +126,15 @@ func (b *Bot) execute(ctx context.Context, c call) {
 		why := notify.DeniedWhy(c.cmd.Name, string(role), c.click, err)
 		what := c.line
 		if c.click {
-			what = "button " + c.cmd.Name
+			what = words.AuditButtonDenied(c.cmd.Name)
 		}
-		b.audit(ctx, c.run, c.user, "denied", what+": "+why)
+		b.audit(ctx, c.run, c.user, "denied", words.AuditDenied(what, why))
 		b.tell(ctx, c.run, c.user, notify.DeniedText(why))
 		return
 	}
-	eligible := ""
-	switch {
-	case via != "" && via != c.user:
-		eligible = fmt.Sprintf(" (%s as a member of %s)", role, via)
-	case via != "":
-		eligible = fmt.Sprintf(" (%s by name)", role)
-	}
+	eligible := words.Eligible(string(role), via, c.user)
 	if c.click {
-		b.audit(ctx, c.run, c.user, "click", fmt.Sprintf("%s (message revision %d)%s", c.cmd.Name, c.rev, eligible))
+		b.audit(ctx, c.run, c.user, "click", words.AuditClick(c.cmd.Name, c.rev, eligible))
 	} else {
 		b.audit(ctx, c.run, c.user, "command", c.line+eligible)
 	}
@@ -188,26 +183,26 @@ func init() {
 			case len(c.cmd.Args) > 1:
 				reason = c.cmd.Args[1]
 			case c.click:
-				reason = "rejected with the button"
+				reason = words.RejectedWithButton
 			}
 			_, err := b.opts.Engine.Reject(ctx, c.run, c.user, reason, upgrade.EligibleAs(c.via))
-			return done("Rejected run %s.", c.run, err)
+			return done("reject", c.run, err)
 		},
 		"abort": func(b *Bot, ctx context.Context, c call) (string, error) {
 			_, err := b.opts.Engine.Abort(ctx, c.run, c.user)
-			return done("Aborting run %s.", c.run, err)
+			return done("abort", c.run, err)
 		},
 		"rollback": func(b *Bot, ctx context.Context, c call) (string, error) {
 			_, err := b.opts.Engine.Rollback(ctx, c.run, c.user)
-			return done("Rolling back run %s.", c.run, err)
+			return done("rollback", c.run, err)
 		},
 		"resume": func(b *Bot, ctx context.Context, c call) (string, error) {
 			_, err := b.opts.Engine.Resume(ctx, c.run, c.user)
-			return done("Resuming run %s.", c.run, err)
+			return done("resume", c.run, err)
 		},
 		"decommission": func(b *Bot, ctx context.Context, c call) (string, error) {
 			_, err := b.opts.Engine.Decommission(ctx, c.run, c.user)
-			return done("Decommissioning for run %s.", c.run, err)
+			return done("decommission", c.run, err)
 		},
 		"audit": func(b *Bot, ctx context.Context, c call) (string, error) { return b.auditText(ctx, c.run) },
 		// The kept databases' command and status part are in failed.go.
@@ -247,11 +242,11 @@ func (b *Bot) schedule(ctx context.Context, c call) (string, error) {
 	return notify.ScheduledText(r, sch, b.windowZone), nil
 }
 
-func done(format string, run domain.RunID, err error) (string, error) {
+func done(command string, run domain.RunID, err error) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf(format, run), nil
+	return words.Acted(command, run), nil
 }
 
 // clusters lists each cluster with what its nodes answer now.
@@ -347,9 +342,9 @@ func (b *Bot) attachRecord(ctx context.Context, run domain.RunID, last uint64) e
 	if err := changerecord.WriteJSONL(&buf, lines); err != nil {
 		return err
 	}
-	name := fmt.Sprintf("run-%s-change-record.jsonl", run)
+	name, title := words.RecordFile(run, changerecord.Schema)
 	return b.opts.Outbox.Upload(ctx, run, notify.UploadKey(run, fmt.Sprintf("record-%d", last)), notify.StatusKey(run),
-		notify.File{Name: name, Title: fmt.Sprintf("Change record of run %s (%s)", run, changerecord.Schema), AltText: "change record", Data: buf.Bytes()})
+		notify.File{Name: name, Title: title, AltText: "change record", Data: buf.Bytes()})
 }
 
 // errorText is how an engine error reads in Slack.

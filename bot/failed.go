@@ -9,8 +9,8 @@ import (
 
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/notify"
+	"github.com/drawbridge/drawbridge/notify/words"
 	"github.com/drawbridge/drawbridge/storage"
-	"github.com/drawbridge/drawbridge/units"
 )
 
 // failedListTimeout bounds listing one cluster's kept databases for `status`: a server that
@@ -29,11 +29,7 @@ func (b *Bot) dropFailed(ctx context.Context, c call) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	detail := d.Name + " on " + cluster
-	if d.Size >= 0 {
-		detail = fmt.Sprintf("%s (%s) on %s", d.Name, units.Bytes(d.Size), cluster)
-	}
-	b.audit(ctx, d.Run, c.user, "failed_db_dropped", detail)
+	b.audit(ctx, d.Run, c.user, "failed_db_dropped", words.AuditDropped(d.Name, d.Size, cluster))
 	return notify.DroppedFailedText(cluster, d), nil
 }
 

@@ -2,7 +2,8 @@ package bot
 
 import (
 	"context"
-	"fmt"
+
+	"github.com/drawbridge/drawbridge/notify/words"
 )
 
 // otherTeam reports whether a request comes from a team drawbridge does not serve:
@@ -15,7 +16,7 @@ func (b *Bot) otherTeam(transport, team, user, what string) bool {
 		return false
 	}
 	b.opts.Log.Warn("refused a Slack request from another team", "transport", transport, "team", team, "want", want, "user", user, "request", what)
-	b.audit(context.Background(), 0, user, "denied", fmt.Sprintf("%s from team %q; drawbridge takes requests from team %s only", what, truncate(team, 40), want))
+	b.audit(context.Background(), 0, user, "denied", words.AuditOtherTeam(what, truncate(team, 40), want))
 	return true
 }
 

@@ -1,10 +1,6 @@
 package domain
 
 import (
-	"fmt"
-	"maps"
-	"slices"
-	"strings"
 	"time"
 )
 
@@ -21,28 +17,6 @@ type Baseline struct {
 	Values   map[string]float64 // check name → value; absent when there was no data
 	Notes    map[string]string  // check name → why there is no value, or a caveat about the value (partial)
 	Skipped  []Interval         `json:",omitempty"` // earlier runs left out of the lookback
-}
-
-// Lines lists the baseline's values, one check a line, as a log or a plan shows them: a
-// value with its note in parentheses, if it has one, then the checks without a value.
-func (b Baseline) Lines() string {
-	var sb strings.Builder
-	for _, name := range slices.Sorted(maps.Keys(b.Values)) {
-		if note, ok := b.Notes[name]; ok {
-			fmt.Fprintf(&sb, "  %s: %.4g (%s)\n", name, b.Values[name], note)
-			continue
-		}
-		fmt.Fprintf(&sb, "  %s: %.4g\n", name, b.Values[name])
-	}
-	for _, name := range slices.Sorted(maps.Keys(b.Notes)) {
-		if _, ok := b.Values[name]; !ok {
-			fmt.Fprintf(&sb, "  %s: no baseline (%s)\n", name, b.Notes[name])
-		}
-	}
-	for _, iv := range b.Skipped {
-		fmt.Fprintf(&sb, "  left out: an earlier run, %s–%s UTC\n", iv.From.UTC().Format(time.TimeOnly), iv.To.UTC().Format(time.TimeOnly))
-	}
-	return sb.String()
 }
 
 // WatchRequest is one watch of a run: what the watch of Y needs besides the cluster's

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/drawbridge/drawbridge/domain"
+	"github.com/drawbridge/drawbridge/notify/words"
 	"github.com/drawbridge/drawbridge/units"
 )
 
@@ -47,7 +48,7 @@ func PlanText(p domain.PlanSummary, note string) string {
 		}
 	}
 	if p.Baseline != nil {
-		fmt.Fprintf(&w, "\nwatch baseline (last %s)\n%s", units.Duration(p.Baseline.Lookback), p.Baseline.Lines())
+		fmt.Fprintf(&w, "\nwatch baseline (last %s)\n%s", units.Duration(p.Baseline.Lookback), words.Baseline(*p.Baseline))
 	}
 	if p.Prediction != nil && p.From != "" {
 		fmt.Fprintf(&w, "\npredicted downtime %s\n  %s\n", predictionText(*p.Prediction), predictionBasis(*p.Prediction))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/kong/catalog"
+	"github.com/drawbridge/drawbridge/notify/words"
 	"github.com/drawbridge/drawbridge/storage"
 )
 
@@ -19,7 +20,7 @@ type IllegalError struct {
 }
 
 func (e *IllegalError) Error() string {
-	return fmt.Sprintf("cannot %s run %s: %s", e.Action, e.Run, e.Why)
+	return words.Cannot(e.Action, e.Run, e.Why)
 }
 
 // ErrIllegal matches every IllegalError with errors.Is.
@@ -68,18 +69,11 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (domain.Run, error
 		Cluster: c.Name, To: to.String(), State: domain.StatePreparing, Force: req.Force, Chain: req.Chain,
 		RequestedBy: req.RequestedBy, Ticket: req.Ticket,
 	}
-	what := fmt.Sprintf("upgrade %s to %s", c.Name, to)
-	if req.Chain {
-		what += " (chain of guaranteed hops)"
-	}
-	if req.Ticket != "" {
-		what += ", change ticket " + req.Ticket
-	}
-	run, err = e.opts.Store.CreateRun(ctx, run, auditEvent(req.RequestedBy, "start", what))
+	run, err = e.opts.Store.CreateRun(ctx, run, auditEvent(req.RequestedBy, "start", words.AuditStart(c.Name, to.String(), req.Chain, req.Ticket)))
 	if err != nil {
 		return run, fmt.Errorf("start %s on %s: %w", to, c.Name, err)
 	}
-	e.emit(ctx, domain.Event{Kind: domain.EventStateChanged, Run: run, Message: "requested by " + actorName(req.RequestedBy)})
+	e.emit(ctx, domain.Event{Kind: domain.EventStateChanged, Run: run, Message: words.RequestedBy(req.RequestedBy)})
 	e.spawn(run.ID)
 	return run, nil
 }
@@ -110,7 +104,7 @@ func (e *Engine) decision(ctx context.Context, id domain.RunID, user string, d d
 		return domain.Status{Run: run}, err
 	}
 	if run.State != domain.StateAwaitingApproval {
-		return domain.Status{Run: run}, illegal(run, verb, fmt.Sprintf("it is %s, not awaiting approval", run.State.Human()))
+		return domain.Status{Run: run}, illegal(run, verb, words.NotAtGate(run.State))
 	}
 	if d == domain.DecisionApprove && user == run.RequestedBy && !e.opts.Config.Access.AllowSelfApproval {
 		return domain.Status{Run: run}, illegal(run, verb, "you requested it, and a run needs another person's approval (four-eyes)")
@@ -141,20 +135,15 @@ func (e *Engine) decision(ctx context.Context, id domain.RunID, user string, d d
 func (e *Engine) alreadyDecided(ctx context.Context, run domain.Run, user, verb string) (domain.Status, error) {
 	st, err := e.Status(ctx, run.ID)
 	if err != nil {
-		return st, illegal(run, verb, "you have already decided on it")
+		return st, illegal(run, verb, words.AlreadyDecided(nil, nil))
 	}
-	why := "you have already decided on it"
+	var mine *domain.Approval
 	for _, a := range st.Approvals {
-		if a.UserID != user {
-			continue
+		if a.UserID == user {
+			mine = &a
 		}
-		why = fmt.Sprintf("you have already decided on it (%s at %s)", map[domain.Decision]string{domain.DecisionApprove: "approved", domain.DecisionReject: "rejected"}[a.Decision],
-			a.At.UTC().Format("15:04:05 UTC"))
 	}
-	if g := st.Gate; g != nil && g.Approved() && !g.Until.IsZero() {
-		why += fmt.Sprintf("; it is approved, and its downtime starts when %s (%s)", g.Why, g.Until.UTC().Format("2006-01-02 15:04 UTC"))
-	}
-	return st, illegal(run, verb, why)
+	return st, illegal(run, verb, words.AlreadyDecided(mine, st.Gate))
 }
 
 // Abort stops a run before its downtime; the freeze is lifted and X is untouched. A run
@@ -163,11 +152,11 @@ func (e *Engine) Abort(ctx context.Context, id domain.RunID, user string) (domai
 	run, err := e.opts.Store.UpdateRun(ctx, id, func(r *domain.Run) error {
 		switch {
 		case r.State.Terminal():
-			return illegal(*r, "abort", "it has already ended ("+r.State.Human()+")")
+			return illegal(*r, "abort", words.Ended(r.State))
 		case !r.DowntimeStart.IsZero():
 			return illegal(*r, "abort", "its downtime has begun; roll it back instead")
 		case r.State == domain.StateScheduled:
-			r.State, r.Reason = domain.StateAborted, "aborted by "+actorName(user)+" before it was prepared"
+			r.State, r.Reason = domain.StateAborted, words.AbortedBeforePrepared(user)
 			return nil
 		}
 		setOp(r, domain.OpAbort, user, "")
@@ -188,7 +177,7 @@ func (e *Engine) Abort(ctx context.Context, id domain.RunID, user string) (domai
 // Rollback restores X: stop Y, restore the database from the run's backup, start X. It is
 // legal once the downtime has begun, and again after a failed rollback.
 func (e *Engine) Rollback(ctx context.Context, id domain.RunID, user string) (domain.Run, error) {
-	return e.requestRollback(ctx, id, user, "rollback requested by "+actorName(user))
+	return e.requestRollback(ctx, id, user, words.RollbackRequested(user))
 }
 
 func (e *Engine) requestRollback(ctx context.Context, id domain.RunID, user, reason string) (domain.Run, error) {

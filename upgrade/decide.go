@@ -1,10 +1,10 @@
 package upgrade
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/drawbridge/drawbridge/domain"
+	"github.com/drawbridge/drawbridge/notify/words"
 )
 
 // decide is the pure heart of the engine: from a run's records and the time, what next.
@@ -63,7 +63,7 @@ func (e *Engine) decide(v view, now time.Time, recovering bool) action {
 	// Operations people asked for come first.
 	op := run.Facts.Pending
 	if op.Is(domain.OpAbort) {
-		return action{kind: actTransition, state: domain.StateAborted, reason: "aborted by " + actorName(op.Actor)}
+		return action{kind: actTransition, state: domain.StateAborted, reason: words.AbortedBy(op.Actor)}
 	}
 	if run.State == domain.StateScheduled {
 		return action{kind: actDone} // the scheduler's until it prepares
@@ -91,7 +91,7 @@ func (e *Engine) decide(v view, now time.Time, recovering bool) action {
 			}
 			return action{kind: actRun, step: d.ID}
 		}
-		return action{kind: actTransition, state: domain.StateRolledBack, reason: "rolled back: every node answers " + run.From}
+		return action{kind: actTransition, state: domain.StateRolledBack, reason: words.RolledBack(run.From)}
 	}
 	for i, d := range forwardSteps {
 		st := v.status(d.ID)
@@ -106,7 +106,7 @@ func (e *Engine) decide(v view, now time.Time, recovering bool) action {
 			return e.decideGate(v, now)
 		case domain.StepDecommission:
 			if run.State != domain.StateAwaitingDecommission {
-				return action{kind: actTransition, state: domain.StateAwaitingDecommission, reason: "the watch ended clean"}
+				return action{kind: actTransition, state: domain.StateAwaitingDecommission, reason: words.WatchClean}
 			}
 			if !op.Is(domain.OpDecommission) && !e.autoDecommission(run) {
 				return action{kind: actWait}
@@ -121,7 +121,7 @@ func (e *Engine) decide(v view, now time.Time, recovering bool) action {
 		}
 		return action{kind: actRun, step: d.ID}
 	}
-	return action{kind: actTransition, state: domain.StateSucceeded, reason: "upgraded to " + run.To}
+	return action{kind: actTransition, state: domain.StateSucceeded, reason: words.Upgraded(run.To)}
 }
 
 // decideGate handles the approval gate: approvals, rejection and the approval timeout.
@@ -133,11 +133,7 @@ func (e *Engine) decideGate(v view, now time.Time) action {
 	g := e.gateOf(v, now)
 	switch {
 	case g.Rejection != nil:
-		reason := "rejected by " + actorName(g.Rejection.UserID)
-		if g.Rejection.Reason != "" {
-			reason += ": " + g.Rejection.Reason
-		}
-		return action{kind: actTransition, state: domain.StateRejected, reason: reason}
+		return action{kind: actTransition, state: domain.StateRejected, reason: words.RejectedBy(g.Rejection.UserID, g.Rejection.Reason)}
 	case g.Approved() && g.Until.IsZero() && !windowClosed(v.run, now):
 		// Approved in time and the gate may be crossed: a late wake-up (drawbridge was
 		// down at the opening) still crosses, unless the run's window has closed.
@@ -168,26 +164,17 @@ func (e *Engine) gateOf(v view, now time.Time) domain.Gate {
 	}
 	timeout := e.opts.Config.Access.ApprovalTimeout
 	g.Deadline = v.steps[domain.StepApproval].StartedAt.Add(timeout.D())
-	g.Expiry = fmt.Sprintf("no approval within %s", timeout)
-	ranOut := fmt.Sprintf("the approval timeout (%s) ran out at %s", timeout, g.Deadline.UTC().Format(time.RFC3339))
+	x := words.Expiry{Timeout: timeout.String(), Deadline: g.Deadline, Window: run.Window, ScheduledFor: run.ScheduledFor, Approved: g.Approved()}
 	if closes, ok := windowCloses(run); ok && (closes.Before(g.Deadline) || g.Approved()) {
-		g.Deadline = closes
-		if run.Window != "" {
-			ranOut = fmt.Sprintf("window %s closed at %s", run.Window, closes.UTC().Format(time.RFC3339))
-		} else {
-			ranOut = fmt.Sprintf("the time it was scheduled for (%s) was %s past at %s", run.ScheduledFor.UTC().Format(time.RFC3339), timeout, closes.UTC().Format(time.RFC3339))
-		}
-		g.Expiry = ranOut + " before the run was approved"
+		g.Deadline, x.Closes = closes, closes
 	}
 	if g.Approved() {
-		g.Expiry = "approved, but the downtime could not start before the deadline: " + ranOut
 		if wait, why, ok := e.gateClosedUntil(run, now); ok {
 			g.Until, g.Why = wait, why
-			g.Expiry += fmt.Sprintf(", and %s only at %s", why, wait.UTC().Format(time.RFC3339))
-		} else {
-			g.Expiry += " (drawbridge was not running)"
+			x.Until, x.Why = wait, why
 		}
 	}
+	g.Expiry = words.ExpiryText(x)
 	return g
 }
 

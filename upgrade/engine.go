@@ -13,6 +13,7 @@ import (
 
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/domain"
+	"github.com/drawbridge/drawbridge/notify/words"
 	"github.com/drawbridge/drawbridge/storage"
 )
 
@@ -219,7 +220,7 @@ func (e *Engine) spawn(id domain.RunID) {
 		defer func() {
 			if p := recover(); p != nil {
 				e.opts.Log.Error("run goroutine panicked", "run", id.String(), "panic", fmt.Sprint(p))
-				e.attention(context.WithoutCancel(e.ctx), id, fmt.Sprintf("drawbridge hit an internal error: %v", p))
+				e.attention(context.WithoutCancel(e.ctx), id, words.InternalError(p))
 			}
 		}()
 		e.loop(r)

@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/domain"
+	"github.com/drawbridge/drawbridge/notify/words"
 	"github.com/drawbridge/drawbridge/storage"
-	"github.com/drawbridge/drawbridge/units"
 )
 
 // A rollback swaps the backup in and keeps Kong's database as the upgrade left it,
@@ -66,7 +65,7 @@ func (e *Engine) DropFailedDatabase(ctx context.Context, cluster, name string) (
 		}
 	}
 	if kept.Name == "" {
-		return domain.FailedDatabase{}, fmt.Errorf("%q is not a database a rollback of %s kept; %s", name, c.Name, keptNames(list))
+		return domain.FailedDatabase{}, fmt.Errorf("%q is not a database a rollback of %s kept; %s", name, c.Name, words.Kept(list))
 	}
 	run, err := e.opts.Store.GetRun(ctx, kept.Run)
 	switch {
@@ -95,19 +94,4 @@ func stillNeeded(run domain.Run, name string) error {
 		return fmt.Errorf("run %s's rollback failed, and %s is what it kept: a person may retry the rollback or go forward with it; drop it by hand (DROP DATABASE) once you are sure", run.ID, name)
 	}
 	return fmt.Errorf("run %s (%s) may still roll back, which keeps and finishes with %s; drop it once the run has ended", run.ID, run.State.Human(), name)
-}
-
-// keptNames says which databases a cluster's rollbacks kept, for a refusal.
-func keptNames(list []domain.FailedDatabase) string {
-	if len(list) == 0 {
-		return "its rollbacks kept none"
-	}
-	names := make([]string, len(list))
-	for i, f := range list {
-		names[i] = f.Name
-		if f.Size >= 0 {
-			names[i] += " (" + units.Bytes(f.Size) + ")"
-		}
-	}
-	return "its rollbacks kept " + strings.Join(names, ", ")
 }

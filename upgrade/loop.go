@@ -3,10 +3,10 @@ package upgrade
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/drawbridge/drawbridge/domain"
+	"github.com/drawbridge/drawbridge/notify/words"
 	"github.com/drawbridge/drawbridge/storage"
 )
 
@@ -100,7 +100,7 @@ func (e *Engine) resume(ctx context.Context, v view) {
 	if op := v.run.Facts.Pending; op != nil {
 		actor = op.Actor
 	}
-	reason := "resumed by " + actorName(actor)
+	reason := words.ResumedBy(actor)
 	switch resumed {
 	case "":
 	case "watch":
@@ -141,13 +141,6 @@ func resumeState(v view) domain.RunState {
 		}
 	}
 	return domain.StateNeedsAttention
-}
-
-func actorName(id string) string {
-	if id == "" {
-		return "drawbridge"
-	}
-	return id
 }
 
 // execute runs one step: persist "running", act, persist the result.
@@ -206,7 +199,7 @@ func (e *Engine) begin(ctx context.Context, v view, d stepDef) (domain.Run, doma
 			r.DowntimeStart = now // the first stop is issued right after this is stored
 		}
 		return nil
-	}, []domain.StepRecord{rec}, auditEvent("drawbridge", "step_started", fmt.Sprintf("%s (attempt %d)", d.Name, rec.Attempt)))
+	}, []domain.StepRecord{rec}, auditEvent("drawbridge", "step_started", words.AuditStepStarted(d.Name, rec.Attempt)))
 	if err != nil {
 		return run, rec, err
 	}
@@ -253,7 +246,7 @@ func (e *Engine) end(ctx context.Context, run domain.Run, rec domain.StepRecord,
 			r.DowntimeEnd = res.downtimeEnd
 		}
 		return nil
-	}, []domain.StepRecord{rec}, auditEvent("drawbridge", "step_"+string(rec.Status), d.Name+errSuffix(res.err)))
+	}, []domain.StepRecord{rec}, auditEvent("drawbridge", "step_"+string(rec.Status), words.AuditStepEnded(d.Name, res.err)))
 	if err != nil {
 		e.opts.Log.Error("record step result", "run", run.ID.String(), "step", d.Name, "err", err)
 		return
@@ -265,13 +258,6 @@ func (e *Engine) end(ctx context.Context, run domain.Run, rec domain.StepRecord,
 	}
 }
 
-func errSuffix(err error) string {
-	if err == nil {
-		return ""
-	}
-	return ": " + err.Error()
-}
-
 // onFailure decides what a failed step means for the run (issue: before the gate → X
 // untouched, "failed before downtime"; after it → needs attention, or rollback when
 // auto_rollback is on; in a rollback → "rollback failed").
@@ -280,20 +266,20 @@ func (e *Engine) onFailure(ctx context.Context, run domain.Run, d stepDef, err, 
 	case errors.Is(cause, errAbortAsked), errors.Is(cause, errRollbackAsked):
 		return // the pending operation takes over
 	case d.State == domain.StateRollingBack:
-		e.finish(ctx, run.ID, domain.StateRollbackFailed, fmt.Sprintf("%s failed: %v", d.Title, err))
+		e.finish(ctx, run.ID, domain.StateRollbackFailed, words.StepFailed(d.Title, err))
 	case run.DowntimeStart.IsZero():
-		e.finish(ctx, run.ID, domain.StateFailedBeforeDowntime, fmt.Sprintf("%s failed: %v", d.Title, err))
+		e.finish(ctx, run.ID, domain.StateFailedBeforeDowntime, words.StepFailed(d.Title, err))
 	default:
 		c, cerr := e.cluster(run.Cluster)
-		reason := fmt.Sprintf("%s failed: %v", d.Title, err)
+		reason := words.StepFailed(d.Title, err)
 		var breach *domain.BreachError
 		if blind := errors.As(err, &breach) && breach.Blind || d.ID == domain.StepWatch && e.stepFacts(ctx, run.ID, domain.StepWatch).Blind; blind {
 			// Not seeing the metrics is no evidence the new version is bad: a person decides.
-			e.attention(ctx, run.ID, reason+" (drawbridge cannot see the metrics, so it does not roll back by itself: Roll back or Resume)")
+			e.attention(ctx, run.ID, words.Blind(reason))
 			return
 		}
 		if cerr == nil && c.Watch.AutoRollback {
-			e.requestRollback(ctx, run.ID, "drawbridge", "auto_rollback: "+reason)
+			e.requestRollback(ctx, run.ID, "drawbridge", words.AutoRollback(reason))
 			return
 		}
 		e.attention(ctx, run.ID, reason)
@@ -334,7 +320,7 @@ func (e *Engine) setStateSteps(ctx context.Context, id domain.RunID, st domain.R
 
 // auditEvent is the record of a change, stored in the change's own transaction.
 func auditEvent(actor, action, detail string) storage.AuditEvent {
-	return storage.AuditEvent{Actor: actorName(actor), Action: action, Detail: detail}
+	return storage.AuditEvent{Actor: words.Actor(actor), Action: action, Detail: detail}
 }
 
 // stepFacts reads the facts of a run's step record (zero when absent).

@@ -10,6 +10,7 @@ import (
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/kong"
 	"github.com/drawbridge/drawbridge/kong/catalog"
+	"github.com/drawbridge/drawbridge/notify/words"
 )
 
 // What a migrations step brings schema_meta to.
@@ -78,7 +79,7 @@ func (s *stepCtx) converge(ctx context.Context, m migration, target migrationsTa
 		}
 		if cmd == "" {
 			if ran == 0 && s.attempt > 1 {
-				fmt.Fprintf(&s.tail, "schema_meta already holds what this step does (%s): nothing to run\n", s.schemaText(st, m))
+				s.line(words.NothingToRun(s.schemaText(st, m)))
 			}
 			return t, stepResult{}
 		}
@@ -90,7 +91,7 @@ func (s *stepCtx) converge(ctx context.Context, m migration, target migrationsTa
 			action, argv = m.prefix+"migrations_finish", m.finish
 		}
 		if ran > 0 || s.attempt > 1 {
-			fmt.Fprintf(&s.tail, "schema_meta: %s: running kong migrations %s\n", s.schemaText(st, m), cmd)
+			s.line(words.Running(s.schemaText(st, m), cmd))
 		}
 		mark := s.tail.Len()
 		d, cmdErr := s.once(ctx, action, argv, m.to.String())
@@ -134,13 +135,7 @@ func (s *stepCtx) schemaText(st kong.SchemaState, m migration) string {
 			fresh = append(fresh, mg)
 		}
 	}
-	list := func(ms []catalog.Migration) string {
-		if len(ms) == 0 {
-			return "none"
-		}
-		return MigrationNames(ms)
-	}
-	return fmt.Sprintf("executed %s; pending %s; still new %s", list(executed), list(pending), list(fresh))
+	return words.Schema(migrationIDs(executed), migrationIDs(pending), migrationIDs(fresh))
 }
 
 // timeoutHint explains a migrations command that timed out on Kong 3.7+, where pg_timeout
@@ -149,9 +144,5 @@ func timeoutHint(out string, y catalog.Version) string {
 	if !strings.Contains(out, "timeout") {
 		return ""
 	}
-	hint := " (a timeout"
-	if !y.Less(catalog.MustParseVersion("3.7.0")) && !strings.Contains(out, "--db-timeout") {
-		hint += ": from 3.7 Kong applies pg_timeout, 5 s by default, to every migration statement unless the command passes --db-timeout; add --db-timeout 600 (seconds) to the migrations commands"
-	}
-	return hint + ")"
+	return words.TimeoutHint(!y.Less(catalog.MustParseVersion("3.7.0")) && !strings.Contains(out, "--db-timeout"))
 }

@@ -2,17 +2,16 @@ package upgrade
 
 import (
 	"context"
-	"fmt"
 	"maps"
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/kong"
 	"github.com/drawbridge/drawbridge/kong/catalog"
+	"github.com/drawbridge/drawbridge/notify/words"
 )
 
 // Check is one preflight check.
@@ -127,9 +126,9 @@ func (e *Engine) preflight(ctx context.Context, c *config.Cluster, y catalog.Ver
 
 	if run.ID == 0 {
 		if active, ok, err := e.opts.Store.ActiveRun(ctx, c.Name); err == nil && ok {
-			add(Check{Name: "no other run", Detail: fmt.Sprintf("run %s is %s on %s", active.ID, active.State.Human(), c.Name)})
+			add(Check{Name: "no other run", Detail: words.OtherRun(active.ID, active.State, c.Name)})
 		} else if err == nil {
-			add(Check{Name: "no other run", OK: true, Detail: "no run in progress on " + c.Name})
+			add(Check{Name: "no other run", OK: true, Detail: words.NoOtherRun(c.Name)})
 		}
 	}
 	view, nodes := e.checkNodes(ctx, c)
@@ -147,20 +146,20 @@ func (e *Engine) preflight(ctx context.Context, c *config.Cluster, y catalog.Ver
 	case path.Guaranteed:
 		p.Path = path
 		p.Hops = []string{y.String()}
-		add(Check{Name: "version path", OK: true, Detail: fmt.Sprintf("%s → %s: %s, guaranteed by Kong", x, y, path.Kind)})
+		add(Check{Name: "version path", OK: true, Detail: words.PathGuaranteed(x.String(), y.String(), string(path.Kind))})
 	case run.Chain:
 		p.Path, p.Chain = path, true
 		for _, h := range path.Hops[1:] {
 			p.Hops = append(p.Hops, h.String())
 		}
-		add(Check{Name: "version path", OK: true, Detail: fmt.Sprintf("%s → %s in %d guaranteed hops (%s), migrated one after another in one downtime", x, y, len(path.Hops)-1, path.HopsString())})
+		add(Check{Name: "version path", OK: true, Detail: words.PathChain(x.String(), y.String(), hopNames(path))})
 		add(chainInstall(c))
 	case c.AllowUnverifiedPaths:
 		p.Path = path
-		add(Check{Name: "version path", OK: true, Warning: true, Detail: fmt.Sprintf("%s → %s is not a path Kong guarantees (guaranteed hops: %s); allowed by allow_unverified_paths", x, y, path.HopsString())})
+		add(Check{Name: "version path", OK: true, Warning: true, Detail: words.PathUnverifiedAllowed(x.String(), y.String(), hopNames(path))})
 	default:
 		p.Path = path
-		add(Check{Name: "version path", Detail: fmt.Sprintf("%s → %s is not a path Kong guarantees; upgrade in guaranteed hops: %s (--chain runs them in one downtime; or set allow_unverified_paths: true)", x, y, path.HopsString())})
+		add(Check{Name: "version path", Detail: words.PathUnverified(x.String(), y.String(), hopNames(path))})
 	}
 	add(e.checkDatabase(ctx, c, x, view.Plugins))
 	if view.PGUser != "" || view.PGDatabase != "" {
@@ -172,14 +171,13 @@ func (e *Engine) preflight(ctx context.Context, c *config.Cluster, y catalog.Ver
 		add(e.checkSeries(ctx, wc, x))
 	}
 	if x.Major < 3 && y.Major >= 3 && !view.ControlPlane {
-		add(Check{Name: "watch on " + y.String(), OK: true, Warning: true, Detail: fmt.Sprintf("Kong %s exports request, latency and bandwidth metrics only when the prometheus plugin's status_code_metrics, latency_metrics and bandwidth_metrics are on (upstream_health_metrics for target health); %s's plugin config has no such fields and no migration adds them, so the watch on %s would see nothing: turn them on after the migrations (PATCH the plugin) or the watch will alert that it cannot see the metrics", y, x, y)})
+		add(Check{Name: "watch on " + y.String(), OK: true, Warning: true, Detail: words.MetricsOffAfter3(x.String(), y.String())})
 	}
 	add(e.checkBackupTarget(ctx, c))
 	if run.ScheduledFor.IsZero() {
 		add(e.checkWindow(c, e.opts.Clock.Now()))
 	} else {
-		add(Check{Name: "window", OK: true, Detail: fmt.Sprintf("scheduled for window %s opening at %s; the gate waits for it",
-			orAny(run.Window), run.ScheduledFor.UTC().Format(time.RFC3339))})
+		add(Check{Name: "window", OK: true, Detail: words.WindowScheduled(run.Window, run.ScheduledFor)})
 	}
 	if err == nil {
 		e.evaluate(ctx, &p, c, x, y)
@@ -203,7 +201,7 @@ func (p *Plan) finish(e *Engine) {
 	for _, ch := range p.Checks {
 		if !ch.OK {
 			p.Refused = true
-			p.Reason = ch.Name + ": " + ch.Detail
+			p.Reason = words.Refusal(ch.Name, ch.Detail)
 			break
 		}
 	}
@@ -212,19 +210,13 @@ func (p *Plan) finish(e *Engine) {
 		ps := PlanStep{Index: int(d.ID), Title: domain.Versioned(d.Title, p.From, p.To)}
 		switch d.ID {
 		case domain.StepMigrationsUp:
-			ps.Note = fmt.Sprintf("%d migrations", len(p.Migrations))
-			if p.Force {
-				ps.Note += ", with -f (new plugins: " + strings.Join(p.NewPlugins, ", ") + ")"
-			}
+			ps.Note = words.NoteUp(len(p.Migrations), p.NewPlugins)
 		case domain.StepMigrationsFinish:
-			ps.Note = fmt.Sprintf("completes %d pending", len(p.PendingAfterUp))
+			ps.Note = words.NoteFinish(len(p.PendingAfterUp))
 		case domain.StepRehearsal:
-			ps.Note = "not rehearsed (the cluster has no rehearsal: configured)"
-			if p.Rehearsed {
-				ps.Note = "on a copy of the database restored from the backup; X keeps serving"
-			}
+			ps.Note = words.NoteRehearsal(p.Rehearsed)
 		case domain.StepApproval:
-			ps.Note = fmt.Sprintf("%d approval(s) from %s", e.opts.Config.Access.RequiredApprovals, strings.Join(e.opts.Config.Access.Approvers, ", "))
+			ps.Note = words.NoteApproval(e.opts.Config.Access.RequiredApprovals, e.opts.Config.Access.Approvers)
 		}
 		p.Steps = append(p.Steps, ps)
 	}
@@ -233,17 +225,17 @@ func (p *Plan) finish(e *Engine) {
 // chainInstall checks that a chain can put each hop's version where the migrations run: an
 // install command, or migrations commands that name the version themselves (an image).
 func chainInstall(c *config.Cluster) Check {
-	ch := Check{Name: "chain", OK: true, Detail: "each hop's version is installed on " + c.Nodes[0].Name + ", where the migrations run, before its migrations; then " + "Y on every node"}
+	ch := Check{Name: "chain", OK: true, Detail: words.ChainInstalls(c.Nodes[0].Name)}
 	if len(c.Commands.Install) > 0 {
 		return ch
 	}
 	for _, argv := range []config.Argv{c.Commands.MigrationsUp, c.Commands.MigrationsFinish} {
 		if !strings.Contains(strings.Join(argv, " "), ".Version") {
-			ch.OK, ch.Detail = false, "a chain runs each hop's migrations with that hop's version: configure commands.install, or migrations commands that use {{.Version}} (a container image)"
+			ch.OK, ch.Detail = false, words.ChainCannotInstall
 			return ch
 		}
 	}
-	ch.Detail = "the migrations commands name each hop's version ({{.Version}})"
+	ch.Detail = words.ChainVersionedCommands
 	return ch
 }
 
@@ -256,20 +248,6 @@ type nodesView struct {
 	ControlPlane bool
 	// Where the nodes keep Kong's tables (pg_database, pg_schema, pg_user), when they say.
 	PGDatabase, PGSchema, PGUser string
-}
-
-// PluginsText is how people read a plugins setting: "every bundled plugin", "key-auth,
-// prometheus, rate-limiting", "none (plugins = off)".
-func PluginsText(setting []string) string {
-	switch {
-	case len(setting) == 0 || slices.Equal(setting, []string{"bundled"}):
-		return "every bundled plugin"
-	case slices.Equal(setting, []string{"off"}):
-		return "no plugin (plugins = off)"
-	case setting[0] == "bundled":
-		return "every bundled plugin and " + strings.Join(setting[1:], ", ")
-	}
-	return strings.Join(setting, ", ")
 }
 
 // migrationsTimeout warns when Y is 3.7 or later and the migrations commands do not pass
@@ -289,9 +267,7 @@ func migrationsTimeout(c *config.Cluster, y catalog.Version) (Check, bool) {
 		return Check{}, false
 	}
 	slices.Sort(missing)
-	return Check{Name: "migrations timeout", OK: true, Warning: true, Detail: fmt.Sprintf(
-		"%s do not pass --db-timeout: from 3.7 Kong then applies pg_timeout (5 s by default) to every migration statement, so a migration that takes longer on a large table fails; add --db-timeout 600 (seconds) to them",
-		strings.Join(missing, " and "))}, true
+	return Check{Name: "migrations timeout", OK: true, Warning: true, Detail: words.MigrationsTimeout(missing)}, true
 }
 
 // watchCluster is the cluster as the watch sees it: control planes proxy nothing, so their
@@ -326,8 +302,7 @@ func (e *Engine) allInfo(ctx context.Context, nodes []config.Node) ([]kong.NodeI
 
 // controlPlaneWarning is what people must know before upgrading hybrid control planes to y.
 func controlPlaneWarning(y catalog.Version) string {
-	return fmt.Sprintf("the nodes are control planes: their data planes are not upgraded by this run and keep serving with their last configuration while the control planes are down; afterwards a control plane on %s accepts data planes of %d.x up to %s (Kong refuses a data plane whose major differs or whose minor is newer), so upgrade the data planes next, by replacing them; the watch includes kong_data_plane_version_compatible",
-		y, y.Major, y.Line())
+	return words.ControlPlanes(y.String(), y.Major, y.Line())
 }
 
 // evaluate fills in the migrations (of the plugins the nodes load), what stays pending,
@@ -376,9 +351,11 @@ func (e *Engine) newToDatabase(ctx context.Context, c *config.Cluster, x, y cata
 	return out
 }
 
-func orAny(window string) string {
-	if window == "" {
-		return "(none: a time of its own)"
+// hopNames are a path's versions, X first.
+func hopNames(p catalog.Path) []string {
+	out := make([]string, len(p.Hops))
+	for i, h := range p.Hops {
+		out[i] = h.String()
 	}
-	return window
+	return out
 }

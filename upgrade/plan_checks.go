@@ -3,11 +3,9 @@ package upgrade
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -15,7 +13,7 @@ import (
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/kong"
 	"github.com/drawbridge/drawbridge/kong/catalog"
-	"github.com/drawbridge/drawbridge/units"
+	"github.com/drawbridge/drawbridge/notify/words"
 )
 
 // The checks of preflight (and plan), each against the real world.
@@ -36,19 +34,15 @@ func (e *Engine) checkNodes(ctx context.Context, c *config.Cluster) (nodesView, 
 		info := infos[i]
 		switch {
 		case errors.Is(errs[i], kong.ErrNoDatabase), errs[i] == nil && info.Role == "data_plane":
-			notHere = append(notHere, fmt.Sprintf("%s is a data plane: it keeps no database to migrate; data planes are upgraded by replacing them, after their control planes", n.Name))
+			notHere = append(notHere, words.NodeDataPlane(n.Name))
 		case errs[i] == nil && info.Database == "off":
-			notHere = append(notHere, fmt.Sprintf("%s is DB-less (database = off): it keeps no database to migrate; DB-less nodes are upgraded by replacing them with the new version and the same declarative configuration", n.Name))
+			notHere = append(notHere, words.NodeDBLess(n.Name))
 		case errs[i] == nil && info.Enterprise():
-			edition := ""
-			if info.Edition != "" {
-				edition = ", edition " + info.Edition
-			}
-			notHere = append(notHere, fmt.Sprintf("%s runs Kong Enterprise %s%s: drawbridge upgrades Kong OSS only (Enterprise has migrations and upgrade paths of its own)", n.Name, info.Version, edition))
+			notHere = append(notHere, words.NodeEnterprise(n.Name, info.Version, info.Edition))
 		case errs[i] != nil:
-			bad = append(bad, fmt.Sprintf("%s: %v", n.Name, errs[i]))
+			bad = append(bad, words.NodeFailed(n.Name, errs[i]))
 		case !info.DBReachable:
-			bad = append(bad, fmt.Sprintf("%s: database not reachable from the node", n.Name))
+			bad = append(bad, words.NodeNoDatabase(n.Name))
 		default:
 			versions[info.Version] = append(versions[info.Version], n.Name)
 			set := strings.Join(kong.PluginsSetting(info.Plugins), ",")
@@ -60,48 +54,25 @@ func (e *Engine) checkNodes(ctx context.Context, c *config.Cluster) (nodesView, 
 		}
 	}
 	if len(notHere) > 0 {
-		ch.Detail = strings.Join(append(notHere, bad...), "; ")
+		ch.Detail = words.NodeProblems(append(notHere, bad...))
 		return view, ch
 	}
 	if len(bad) > 0 {
-		ch.Detail = strings.Join(bad, "; ")
+		ch.Detail = words.NodeProblems(bad)
 		return view, ch
 	}
-	groups := func(m map[string][]string, one, many string, text func(string) string) string {
-		var parts []string
-		for v, ns := range m {
-			verb := one
-			if len(ns) > 1 {
-				verb = many
-			}
-			parts = append(parts, strings.Join(ns, ", ")+" "+verb+" "+text(v))
-		}
-		slices.Sort(parts)
-		return strings.Join(parts, "; ")
-	}
-	if len(versions) != 1 {
-		var parts []string
-		for v, ns := range versions {
-			parts = append(parts, v+" on "+strings.Join(ns, ", "))
-		}
-		slices.Sort(parts)
-		ch.Detail = "nodes answer different versions: " + strings.Join(parts, "; ")
+	switch {
+	case len(versions) != 1:
+		ch.Detail = words.NodesVersions(groups(versions))
 		return view, ch
-	}
-	if len(settings) != 1 {
-		ch.Detail = "nodes load different plugins (plugins in kong.conf): " + groups(settings, "loads", "load", func(v string) string { return PluginsText(strings.Split(v, ",")) }) +
-			"; Kong creates and checks migrations for the loaded plugins only, so the nodes disagree about what the database needs"
+	case len(settings) != 1:
+		ch.Detail = words.NodesPlugins(groups(settings))
 		return view, ch
-	}
-	if len(roles) != 1 {
-		ch.Detail = "nodes have different roles: " + groups(roles, "is", "are", func(v string) string { return v })
+	case len(roles) != 1:
+		ch.Detail = words.NodesRoles(groups(roles))
 		return view, ch
-	}
-	if len(targets) != 1 {
-		ch.Detail = "nodes keep Kong's tables in different places (pg_database, pg_schema, pg_user): " + groups(targets, "uses", "use", func(v string) string {
-			p := strings.Split(v, "\x00")
-			return fmt.Sprintf("database %s, schema %s, user %s", cmpOr(p[0], "?"), cmpOr(p[1], "(default)"), cmpOr(p[2], "?"))
-		})
+	case len(targets) != 1:
+		ch.Detail = words.NodesTargets(groups(targets))
 		return view, ch
 	}
 	var x, set, role string
@@ -116,7 +87,7 @@ func (e *Engine) checkNodes(ctx context.Context, c *config.Cluster) (nodesView, 
 	}
 	xv, err := catalog.ParseVersion(x)
 	if err != nil {
-		ch.Detail = fmt.Sprintf("nodes answer version %q: %v", x, err)
+		ch.Detail = words.NodesBadVersion(x, err)
 		return view, ch
 	}
 	view = nodesView{X: xv, Plugins: strings.Split(set, ","), ControlPlane: role == "control_plane"}
@@ -124,10 +95,7 @@ func (e *Engine) checkNodes(ctx context.Context, c *config.Cluster) (nodesView, 
 		p := strings.Split(t, "\x00")
 		view.PGDatabase, view.PGSchema, view.PGUser = p[0], p[1], p[2]
 	}
-	ch.OK, ch.Detail = true, fmt.Sprintf("all %d nodes answer %s with the database reachable; they load %s", len(c.Nodes), xv, PluginsText(view.Plugins))
-	if view.ControlPlane {
-		ch.Detail += "; they are hybrid control planes"
-	}
+	ch.OK, ch.Detail = true, words.NodesAnswer(len(c.Nodes), xv.String(), view.Plugins, view.ControlPlane)
 	return view, ch
 }
 
@@ -151,13 +119,13 @@ func (e *Engine) checkDatabase(ctx context.Context, c *config.Cluster, x catalog
 	known := catalog.Default().KnownFor(x, plugins)
 	switch {
 	case st.NeedsBootstrap:
-		ch.Detail = "the database is not bootstrapped (no schema_meta)"
+		ch.Detail = words.DBNotBootstrapped
 	case len(st.PendingOf(known)) > 0:
-		ch.Detail = "pending migrations from an earlier upgrade: " + strings.Join(st.PendingOf(known), ", ") + "; run 'kong migrations finish' first"
+		ch.Detail = words.DBPending(st.PendingOf(known))
 	case len(st.New(known)) > 0:
-		ch.Detail = fmt.Sprintf("the database lacks migrations %s ships for %s: %s", x, PluginsText(plugins), MigrationNames(st.New(known)))
+		ch.Detail = words.DBLacks(x.String(), plugins, migrationIDs(st.New(known)))
 	default:
-		ch.OK, ch.Detail = true, fmt.Sprintf("reachable, schema up to date for %s and %s, nothing pending", x, PluginsText(plugins))
+		ch.OK, ch.Detail = true, words.DBUpToDate(x.String(), plugins)
 	}
 	return ch
 }
@@ -179,13 +147,13 @@ func (e *Engine) checkAccess(ctx context.Context, c *config.Cluster, view nodesV
 	}
 	switch {
 	case view.PGDatabase != "" && view.PGDatabase != a.Database:
-		ch.Detail = fmt.Sprintf("the nodes use database %s (pg_database), drawbridge's DSN database %s: drawbridge would back up and check another database than the one Kong migrates", view.PGDatabase, a.Database)
+		ch.Detail = words.AccessOtherDatabase(view.PGDatabase, a.Database)
 	case view.PGSchema != "" && view.PGSchema != a.Schema:
-		ch.Detail = fmt.Sprintf("the nodes keep Kong's tables in schema %s (pg_schema), drawbridge reads schema %s: add search_path=%s to the database DSN", view.PGSchema, a.Schema, view.PGSchema)
+		ch.Detail = words.AccessOtherSchema(view.PGSchema, a.Schema)
 	case len(a.Problems) > 0:
-		ch.Detail = "the nodes' pg_user cannot run the migrations: " + strings.Join(a.Problems, "; ")
+		ch.Detail = words.AccessProblems(a.Problems)
 	default:
-		ch.OK, ch.Detail = true, fmt.Sprintf("%s may create in schema %s of database %s and owns Kong's tables", a.User, a.Schema, a.Database)
+		ch.OK, ch.Detail = true, words.AccessOK(a.User, a.Schema, a.Database)
 	}
 	return ch
 }
@@ -205,14 +173,14 @@ func migrationIDs(ms []catalog.Migration) []string {
 func (e *Engine) checkMetrics(ctx context.Context, c *config.Cluster) Check {
 	ch := Check{Name: "prometheus"}
 	if e.opts.Metrics == nil {
-		ch.OK, ch.Warning, ch.Detail = true, true, "not checked (no metrics client)"
+		ch.OK, ch.Warning, ch.Detail = true, true, words.MetricsUnchecked
 		return ch
 	}
 	if err := e.opts.Metrics.Reachable(ctx, c.Prometheus.URL); err != nil {
 		ch.Detail = err.Error()
 		return ch
 	}
-	ch.OK, ch.Detail = true, c.Prometheus.URL+" answers"
+	ch.OK, ch.Detail = true, words.MetricsAnswer(c.Prometheus.URL)
 	return ch
 }
 
@@ -221,17 +189,7 @@ func (e *Engine) checkMetrics(ctx context.Context, c *config.Cluster) Check {
 func (e *Engine) checkSeries(ctx context.Context, c *config.Cluster, x catalog.Version) Check {
 	ch := Check{Name: "watch metrics"}
 	rep, err := e.opts.Series.CheckSeries(ctx, c, x.String())
-	switch {
-	case err != nil:
-		ch.Detail = err.Error()
-	case len(rep.Problems) > 0:
-		ch.Detail = strings.Join(rep.Problems, "; ")
-	default:
-		ch.OK, ch.Detail = true, "every series the watch's checks need is there"
-	}
-	if len(rep.NotApplicable) > 0 {
-		ch.Detail += "; not applicable: " + strings.Join(rep.NotApplicable, "; ")
-	}
+	ch.OK, ch.Detail = err == nil && len(rep.Problems) == 0, words.Series(err, rep.Problems, rep.NotApplicable)
 	return ch
 }
 
@@ -241,7 +199,7 @@ func (e *Engine) checkBackupTarget(ctx context.Context, c *config.Cluster) Check
 	ch := Check{Name: "backup target"}
 	if _, err := exec.LookPath("pg_dump"); err != nil {
 		if m, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_dump"); len(m) == 0 {
-			ch.Detail = "pg_dump is not installed (Debian: apt-get install postgresql-client)"
+			ch.Detail = words.NoPgDump
 			return ch
 		}
 	}
@@ -258,12 +216,12 @@ func (e *Engine) checkBackupTarget(ctx context.Context, c *config.Cluster) Check
 		existing = parent
 	}
 	if err := unix.Access(existing, unix.W_OK); err != nil {
-		ch.Detail = fmt.Sprintf("%s is not writable: %v", existing, err)
+		ch.Detail = words.NotWritable(existing, err)
 		return ch
 	}
 	var fs unix.Statfs_t
 	if err := unix.Statfs(existing, &fs); err != nil {
-		ch.Detail = fmt.Sprintf("free space of %s: %v", existing, err)
+		ch.Detail = words.NoFreeSpace(existing, err)
 		return ch
 	}
 	free := int64(fs.Bavail) * int64(fs.Bsize)
@@ -273,9 +231,18 @@ func (e *Engine) checkBackupTarget(ctx context.Context, c *config.Cluster) Check
 		db.Close()
 	}
 	if free < 2*size {
-		ch.Detail = fmt.Sprintf("%s has %s free; the database is %s and the backup wants twice that", dir, units.Bytes(free), units.Bytes(size))
+		ch.Detail = words.TooLittleRoom(dir, free, size)
 		return ch
 	}
-	ch.OK, ch.Detail = true, fmt.Sprintf("%s writable, %s free for a %s database", dir, units.Bytes(free), units.Bytes(size))
+	ch.OK, ch.Detail = true, words.BackupRoom(dir, free, size)
 	return ch
+}
+
+// groups are the nodes that said the same thing, by what they said.
+func groups(m map[string][]string) []words.Group {
+	out := make([]words.Group, 0, len(m))
+	for v, ns := range m {
+		out = append(out, words.Group{Value: v, Nodes: ns})
+	}
+	return out
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/kong/catalog"
+	"github.com/drawbridge/drawbridge/notify/words"
 	"github.com/drawbridge/drawbridge/storage"
 )
 
@@ -80,18 +81,13 @@ func (e *Engine) Schedule(ctx context.Context, req ScheduleRequest) (domain.Run,
 		RequestedBy: req.RequestedBy, Window: o.Window, ScheduledFor: o.Opens,
 		Facts: domain.Facts{WindowCloses: o.Closes.UTC()},
 	}
-	where := "window " + o.Window
-	if o.Window == "" {
-		where = "a time of its own"
-	}
 	sch := storage.Schedule{Cluster: c.Name, Version: y.String(), Window: o.Window,
 		OpensAt: o.Opens, ClosesAt: o.Closes, RemindAt: prepare, CreatedBy: req.RequestedBy}
-	run, sch, err = e.opts.Store.CreateScheduledRun(ctx, run, sch, auditEvent(req.RequestedBy, "schedule", fmt.Sprintf("upgrade %s to %s at %s (%s), preparing at %s",
-		c.Name, y, o.Opens.UTC().Format(time.RFC3339), where, prepare.UTC().Format(time.RFC3339))))
+	run, sch, err = e.opts.Store.CreateScheduledRun(ctx, run, sch, auditEvent(req.RequestedBy, "schedule", words.AuditSchedule(c.Name, y.String(), o.Opens, o.Window, prepare)))
 	if err != nil {
 		return run, sch, fmt.Errorf("schedule %s on %s: %w", y, c.Name, err)
 	}
-	e.emit(ctx, domain.Event{Kind: domain.EventStateChanged, Run: run, Message: "scheduled by " + actorName(req.RequestedBy)})
+	e.emit(ctx, domain.Event{Kind: domain.EventStateChanged, Run: run, Message: words.ScheduledBy(req.RequestedBy)})
 	e.kickScheduler()
 	return run, sch, nil
 }
@@ -164,7 +160,7 @@ func (e *Engine) Unschedule(ctx context.Context, id domain.RunID, user string) (
 		if r.State != domain.StateScheduled {
 			return illegal(*r, "unschedule", "it started meanwhile; abort it instead")
 		}
-		r.State, r.Reason = domain.StateAborted, "unscheduled by "+actorName(user)
+		r.State, r.Reason = domain.StateAborted, words.Unscheduled(user)
 		return nil
 	}, auditEvent(user, "unschedule", ""))
 	if err != nil {
@@ -285,20 +281,19 @@ func (e *Engine) prepareScheduled(ctx context.Context, run domain.Run, s storage
 		}
 		r.State = domain.StatePreparing
 		return nil
-	}, auditEvent("scheduler", "prepare", fmt.Sprintf("window %s opens at %s", s.Window, s.OpensAt.UTC().Format(time.RFC3339))))
+	}, auditEvent("scheduler", "prepare", words.AuditPrepare(s.Window, s.OpensAt)))
 	if err != nil {
 		return
 	}
 	// The store dropped the schedule with the state change: from here the run's own
 	// goroutine keeps its times (the gate waits for the opening, expires at the close).
-	e.emit(ctx, domain.Event{Kind: domain.EventStateChanged, Run: run, Message: fmt.Sprintf("preparing for the window that opens at %s", s.OpensAt.UTC().Format(time.RFC3339))})
+	e.emit(ctx, domain.Event{Kind: domain.EventStateChanged, Run: run, Message: words.Preparing(s.OpensAt)})
 	e.spawn(run.ID)
 }
 
 // expireScheduled ends a scheduled run whose window closed before it could start.
 func (e *Engine) expireScheduled(ctx context.Context, run domain.Run, s storage.Schedule) {
-	reason := fmt.Sprintf("window %s (%s → %s) closed before the run could start: drawbridge was not running when it opened",
-		s.Window, s.OpensAt.UTC().Format(time.RFC3339), s.ClosesAt.UTC().Format(time.RFC3339))
+	reason := words.MissedWindow(s.Window, s.OpensAt, s.ClosesAt)
 	updated, err := e.opts.Store.UpdateRun(ctx, run.ID, func(r *domain.Run) error {
 		if r.State != domain.StateScheduled {
 			return illegal(*r, "expire", "it is not scheduled")

@@ -11,6 +11,7 @@ import (
 	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/kong/catalog"
 	"github.com/drawbridge/drawbridge/kong/nodecmd"
+	"github.com/drawbridge/drawbridge/notify/words"
 )
 
 // stepCtx carries what one step needs.
@@ -143,11 +144,7 @@ func (s *stepCtx) commandsPerNode(ctx context.Context, action string, argv confi
 				last = end
 			}
 		}
-		header := action
-		if r.Node != "" {
-			header += " on " + r.Node
-		}
-		fmt.Fprintf(&s.tail, "$ %s  (%s, exit %d, %s)\n", strings.Join(r.Argv, " "), header, r.ExitCode, r.Duration.Round(time.Millisecond))
+		s.line(words.Command(r.Argv, action, r.Node, r.ExitCode, r.Duration))
 		if t := strings.TrimSpace(r.Tail); t != "" {
 			s.tail.WriteString(t + "\n")
 		}
@@ -178,7 +175,7 @@ func (s *stepCtx) settle(ctx context.Context, failed map[string]error, reach fun
 		err := reach(ctx, n)
 		switch {
 		case err == nil && hadErr:
-			fmt.Fprintf(&s.tail, "%s: its command failed, but the node is as wanted: %v\n", n.Name, cmdErr)
+			s.line(words.FailedButReached(n.Name, cmdErr))
 			return nil
 		case err != nil && hadErr:
 			return cmdErr
@@ -201,6 +198,12 @@ func (s *stepCtx) openDB(ctx context.Context) (Database, error) {
 		return nil, fmt.Errorf("open database of %s: %w", s.c.Name, err)
 	}
 	return db, nil
+}
+
+// line adds one of drawbridge's own lines (words) to the step's output.
+func (s *stepCtx) line(text string) {
+	s.tail.WriteString(text)
+	s.tail.WriteByte('\n')
 }
 
 func (s *stepCtx) notice(msg string) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/drawbridge/drawbridge/domain"
+	"github.com/drawbridge/drawbridge/notify/words"
 )
 
 // runStep performs one step against the real world and says how it went.
@@ -45,8 +46,8 @@ func (e *Engine) recoverStep(r *runner, v view, id domain.StepID) {
 	rec := v.steps[id]
 	if done {
 		rec.Status, rec.EndedAt = domain.StepSucceeded, e.opts.Clock.Now()
-		rec.OutputTail = "found done after drawbridge restarted: " + why
-		if err := e.opts.Store.PutStep(ctx, v.run.ID, rec, auditEvent("drawbridge", "step_recovered", d.Name+": "+why)); err != nil {
+		rec.OutputTail = words.FoundDone(why)
+		if err := e.opts.Store.PutStep(ctx, v.run.ID, rec, auditEvent("drawbridge", "step_recovered", words.AuditRecovered(d.Name, why))); err != nil {
 			e.opts.Log.Error("record recovered step", "run", v.run.ID.String(), "err", err)
 			return
 		}
@@ -54,9 +55,9 @@ func (e *Engine) recoverStep(r *runner, v view, id domain.StepID) {
 		return
 	}
 	rec.Status, rec.EndedAt = domain.StepFailed, e.opts.Clock.Now()
-	rec.Error = "interrupted by a restart; " + why
+	rec.Error = words.InterruptedError(why)
 	e.setStateSteps(ctx, v.run.ID, domain.StateNeedsAttention,
-		fmt.Sprintf("%s was interrupted by a restart and is not safe to repeat (%s): check the cluster, then Resume or Roll back", d.Title, why),
+		words.Interrupted(d.Title, why),
 		[]domain.StepRecord{rec})
 }
 
@@ -69,7 +70,7 @@ func (e *Engine) checkDone(ctx context.Context, run domain.Run, id domain.StepID
 	s := &stepCtx{e: e, run: run, c: c}
 	check := stepImpls[id].check
 	if check == nil {
-		return false, "there is no way to check its effect"
+		return false, words.NoWayToCheck
 	}
 	db, err := s.openDB(ctx)
 	if err != nil {
@@ -83,14 +84,14 @@ func (e *Engine) checkDone(ctx context.Context, run domain.Run, id domain.StepID
 	for {
 		l, err := db.MigrationLock(wctx)
 		if err != nil {
-			return false, "cannot read Kong's migrations lock: " + err.Error()
+			return false, words.NoLock(err)
 		}
 		if !l.Held {
 			break
 		}
 		select {
 		case <-wctx.Done():
-			return false, "a kong migrations command still holds Kong's cluster mutex"
+			return false, words.MutexHeld
 		case <-e.opts.Clock.After(e.opts.PollInterval):
 		}
 	}
@@ -99,8 +100,8 @@ func (e *Engine) checkDone(ctx context.Context, run domain.Run, id domain.StepID
 	case err != nil:
 		return false, err.Error()
 	case done:
-		return true, "schema_meta shows its effect"
+		return true, words.EffectShown
 	default:
-		return false, "schema_meta does not show its effect: " + strings.TrimSpace(s.tail.String())
+		return false, words.EffectMissing(strings.TrimSpace(s.tail.String()))
 	}
 }

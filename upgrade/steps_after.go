@@ -3,14 +3,13 @@ package upgrade
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/drawbridge/drawbridge/domain"
-	"github.com/drawbridge/drawbridge/units"
+	"github.com/drawbridge/drawbridge/notify/words"
 )
 
 // Steps 11–12, the rollback, and what ends a run.
@@ -55,12 +54,12 @@ func (s *stepCtx) watch(ctx context.Context) stepResult {
 	if err != nil {
 		return stepResult{err: err}
 	}
-	return stepResult{tail: fmt.Sprintf("watched %s for %s: clean", s.c.Name, s.c.Watch.Duration)}
+	return stepResult{tail: words.WatchedClean(s.c.Name, s.c.Watch.Duration.String())}
 }
 
 func (s *stepCtx) decommission(ctx context.Context) stepResult {
 	if len(s.c.Commands.Decommission) == 0 {
-		return stepResult{tail: "no decommission command configured"}
+		return stepResult{tail: words.NoCommand("decommission")}
 	}
 	if _, err := s.commands(ctx, "decommission", s.c.Commands.Decommission, s.c.Nodes, s.run.From); err != nil {
 		return stepResult{err: err}
@@ -108,11 +107,7 @@ func (s *stepCtx) rollbackRestore(ctx context.Context) stepResult {
 	}
 	s.facts.Restore = &domain.Restored{Method: r.Method, FailedDB: r.FailedDB}
 	s.facts.Took, s.facts.Fingerprint = ms(r.Duration), r.Fingerprint.Hash
-	fmt.Fprintf(&s.tail, "restored %s (%s) in %s; fingerprint equals the pre-upgrade one", path, r.Method, r.Duration.Round(time.Millisecond))
-	if r.FailedDB != "" {
-		fmt.Fprintf(&s.tail, "; the failed database is kept as %s", r.FailedDB)
-	}
-	s.tail.WriteString("\n")
+	s.line(words.Restored(path, string(r.Method), r.Duration, r.FailedDB))
 	// schema_meta must be X's again.
 	check, err := s.e.opts.OpenDB(ctx, s.c)
 	if err != nil {
@@ -147,7 +142,7 @@ func (s *stepCtx) rollbackStart(ctx context.Context) stepResult {
 	// upgrade's stop of X) until X answered again.
 	if began := s.rollbackDownSince(ctx); !began.IsZero() && ready.After(began) {
 		down := ms(ready.Sub(began))
-		fmt.Fprintf(&s.tail, "rollback downtime %s\n", down)
+		s.line(words.RollbackDowntime(down))
 		return stepResult{learned: func(r *domain.Run) { r.Facts.Measured.RollbackDowntime = down }}
 	}
 	return stepResult{}
@@ -179,37 +174,15 @@ func (e *Engine) unfreeze(ctx context.Context, run domain.Run) string {
 	s := &stepCtx{e: e, run: run, c: c}
 	if _, err := s.once(ctx, "unfreeze", c.Commands.Unfreeze, run.From); err != nil {
 		e.opts.Log.Error("unfreeze", "run", run.ID.String(), "err", err)
-		return "the unfreeze command failed: " + err.Error()
+		return words.UnfreezeFailed(err)
 	}
-	s.notice(fmt.Sprintf("Configuration freeze on %s lifted.", c.Name))
-	return "freeze lifted"
+	s.notice(words.FreezeLifted(c.Name))
+	return words.Unfrozen
 }
 
 // summary is the final line of a run: downtime and what it was made of.
 func (e *Engine) summary(v view, st domain.RunState, reason string) string {
-	run := v.run
-	var b strings.Builder
-	switch st {
-	case domain.StateSucceeded:
-		fmt.Fprintf(&b, "%s upgraded from %s to %s", run.Cluster, run.From, run.To)
-	case domain.StateRolledBack:
-		fmt.Fprintf(&b, "%s rolled back to %s", run.Cluster, run.From)
-	}
-	m := run.Facts.Measured
-	if m.Downtime > 0 {
-		fmt.Fprintf(&b, "; downtime %s (commands %s, drawbridge %s)", units.Measured(m.Downtime), units.Measured(m.Commands), units.Measured(m.Overhead))
-	}
-	if d := m.RollbackDowntime; d > 0 && st == domain.StateRolledBack {
-		if m.Downtime > 0 {
-			fmt.Fprintf(&b, " and %s more during the rollback", units.Measured(d))
-		} else {
-			fmt.Fprintf(&b, "; downtime %s, from the upgrade's stop until %s answered again", units.Measured(d), run.From)
-		}
-	}
-	if !strings.HasPrefix(reason, "upgraded to") && !strings.HasPrefix(reason, "rolled back:") {
-		fmt.Fprintf(&b, "; %s", reason)
-	}
-	return b.String()
+	return words.Summary(v.run, st, reason)
 }
 
 // readings are a watch report's checks as the change record keeps them.

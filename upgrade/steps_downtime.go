@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/kong"
 	"github.com/drawbridge/drawbridge/kong/catalog"
+	"github.com/drawbridge/drawbridge/notify/words"
 )
 
 // Steps 7–10: the downtime.
@@ -26,7 +26,7 @@ func (s *stepCtx) stopNodes(ctx context.Context, version string) (time.Duration,
 		}
 	}
 	if len(running) < len(s.c.Nodes) {
-		fmt.Fprintf(&s.tail, "%d of %d nodes were stopped already\n", len(s.c.Nodes)-len(running), len(s.c.Nodes))
+		s.line(words.AlreadyStopped(len(s.c.Nodes)-len(running), len(s.c.Nodes)))
 	}
 	slowest, failed, err := s.commandsPerNode(ctx, "stop", s.c.Commands.Stop, running, version)
 	if err != nil {
@@ -116,9 +116,9 @@ func (s *stepCtx) chain(ctx context.Context, db Database, x catalog.Version) (ca
 		if err != nil {
 			return from, fmt.Errorf("read schema_meta: %w", err)
 		}
-		hop := fmt.Sprintf("hop %d of %d (%s → %s)", i+1, len(hops), from, h)
+		hop := words.Hop(i+1, len(hops), from.String(), h.String())
 		if known := s.known(h); len(st.New(known)) == 0 && len(st.PendingOf(known)) == 0 {
-			fmt.Fprintf(&s.tail, "%s: schema_meta shows its migrations done\n", hop)
+			s.line(words.HopFoundDone(hop))
 			from = h
 			continue
 		}
@@ -135,7 +135,7 @@ func (s *stepCtx) chain(ctx context.Context, db Database, x catalog.Version) (ca
 			}
 		}
 		from = h
-		s.hopDone(ctx, i+1, fmt.Sprintf("Chain: %s migrated (up and finish checked in schema_meta).", hop))
+		s.hopDone(ctx, i+1, words.HopMigrated(hop))
 	}
 	if _, err := s.commands(ctx, "hop_install", s.c.Commands.Install, first, s.run.To); err != nil {
 		return from, fmt.Errorf("install %s on %s again for its own migrations: %w", s.run.To, first[0].Name, err)
@@ -177,7 +177,7 @@ func (s *stepCtx) waitLock(ctx context.Context, db Database) error {
 	if !l.Held {
 		return nil
 	}
-	fmt.Fprintf(&s.tail, "Kong's migrations lock is held by node %s until %s: waiting (at most %s)\n", l.Owner, l.Expires.UTC().Format(time.RFC3339), s.c.CommandTimeout)
+	s.line(words.LockHeld(l.Owner, l.Expires, s.c.CommandTimeout.String()))
 	wctx, cancel := context.WithTimeout(ctx, s.c.CommandTimeout.D())
 	defer cancel()
 	for l.Held {
@@ -191,7 +191,7 @@ func (s *stepCtx) waitLock(ctx context.Context, db Database) error {
 			return fmt.Errorf("read Kong's migrations lock: %w", err)
 		}
 	}
-	fmt.Fprintf(&s.tail, "Kong's migrations lock is free\n")
+	s.line(words.LockFree)
 	return nil
 }
 
@@ -208,11 +208,11 @@ func (s *stepCtx) upDone(ctx context.Context, db Database) (bool, error) {
 	known := s.known(y)
 	missing := st.New(known)
 	if len(missing) > 0 {
-		fmt.Fprintf(&s.tail, "schema_meta: not yet run: %s\n", MigrationNames(missing))
+		s.line(words.NotYetRun(migrationIDs(missing)))
 		return false, nil
 	}
 	if p := st.PendingOf(known); len(p) > 0 {
-		fmt.Fprintf(&s.tail, "schema_meta: pending for finish: %s\n", strings.Join(p, ", "))
+		s.line(words.PendingForFinish(p))
 	}
 	return true, nil
 }
@@ -236,7 +236,7 @@ func (s *stepCtx) migrationsFinish(ctx context.Context) stepResult {
 	t, res := s.converge(ctx, m, targetFinish)
 	s.facts.Commands += ms(t.up + t.finish)
 	if res.err == nil && len(s.run.ChainHops()) > 1 {
-		s.hopDone(ctx, len(s.run.ChainHops()), fmt.Sprintf("Chain: the last hop, to %s, migrated.", y))
+		s.hopDone(ctx, len(s.run.ChainHops()), words.LastHopMigrated(y.String()))
 	}
 	if res.err == nil {
 		// The configuration as the migrations left it, for the change record (the freeze's
@@ -244,7 +244,7 @@ func (s *stepCtx) migrationsFinish(ctx context.Context) stepResult {
 		if fp, err := db.Fingerprint(ctx); err == nil {
 			s.facts.Fingerprint, s.facts.Tables = fp.Hash, len(fp.Tables)
 		} else {
-			fmt.Fprintf(&s.tail, "could not fingerprint the configuration after the migrations: %v\n", err)
+			s.line(words.NoFingerprintAfter(err))
 		}
 	}
 	return res
@@ -278,7 +278,7 @@ func (s *stepCtx) startNodes(ctx context.Context, version string) (time.Duration
 		}
 	}
 	if len(todo) < len(s.c.Nodes) {
-		fmt.Fprintf(&s.tail, "%d of %d nodes answered %s already\n", len(s.c.Nodes)-len(todo), len(s.c.Nodes), version)
+		s.line(words.AlreadyAnswering(len(s.c.Nodes)-len(todo), len(s.c.Nodes), version))
 	}
 	slowest, failed, err := s.commandsPerNode(ctx, "start", s.c.Commands.Start, todo, version)
 	if err != nil {
@@ -358,6 +358,6 @@ func (s *stepCtx) measure(ctx context.Context, end time.Time, startT time.Durati
 	parts.Overhead = m.Downtime - (parts.Stop + parts.Install + parts.Up + parts.Finish + parts.Start)
 	parts = roundParts(parts)
 	m.Parts = &parts
-	fmt.Fprintf(&s.tail, "downtime %s: commands %s, drawbridge %s\n", m.Downtime, m.Commands, m.Overhead)
+	s.line(words.Downtime(m))
 	return m, true
 }

@@ -6,13 +6,12 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/kong"
 	"github.com/drawbridge/drawbridge/kong/catalog"
+	"github.com/drawbridge/drawbridge/notify/words"
 	"github.com/drawbridge/drawbridge/storage"
-	"github.com/drawbridge/drawbridge/units"
 )
 
 // Steps 1–6: preparing, nothing changes on the cluster until the gate is crossed.
@@ -26,7 +25,7 @@ func (s *stepCtx) preflight(ctx context.Context) stepResult {
 	for _, ch := range p.Checks {
 		verdict := ch.Verdict()
 		s.facts.Checks = append(s.facts.Checks, domain.CheckVerdict{Name: ch.Name, Verdict: verdict, Detail: ch.Detail})
-		fmt.Fprintf(&s.tail, "%-8s %s: %s\n", verdict, ch.Name, ch.Detail)
+		s.line(words.Verdict(verdict, ch.Name, ch.Detail))
 	}
 	if p.Refused {
 		return s.fail("%s", p.Reason)
@@ -34,7 +33,7 @@ func (s *stepCtx) preflight(ctx context.Context) stepResult {
 	f := domain.Facts{Plugins: p.Plugins, ControlPlane: p.ControlPlane, NewPluginsNeedForce: p.Force}
 	var warnings []string
 	if !p.Path.Guaranteed && !p.Chain {
-		warnings = append(warnings, fmt.Sprintf("%s → %s is not a path Kong guarantees (guaranteed hops: %s)", p.From, p.To, p.Path.HopsString()))
+		warnings = append(warnings, words.PathNotGuaranteed(p.From, p.To, hopNames(p.Path)))
 	}
 	if p.ControlPlane {
 		warnings = append(warnings, controlPlaneWarning(y))
@@ -64,7 +63,7 @@ func (s *stepCtx) freeze(ctx context.Context) stepResult {
 	if _, err := s.once(ctx, "freeze", s.c.Commands.Freeze, s.run.From); err != nil {
 		return stepResult{err: err}
 	}
-	s.notice(fmt.Sprintf("Configuration freeze on %s: no Admin API writes, decK syncs or Kong Manager changes until run %s ends.", s.c.Name, s.run.ID))
+	s.notice(words.FreezeOn(s.c.Name, s.run.ID))
 	return stepResult{learned: func(r *domain.Run) { r.Facts.Freeze, r.Facts.Frozen = &fp, true }}
 }
 
@@ -108,7 +107,7 @@ func (s *stepCtx) backup(ctx context.Context) stepResult {
 	}
 	backup := domain.Backup{Path: b.Path, Size: b.Size, SHA256: b.SHA256}
 	s.facts.Backup, s.facts.Took = &backup, ms(b.Duration)
-	fmt.Fprintf(&s.tail, "pg_dump -Fc → %s (%s, sha256 %s), verified by reading the whole archive\n", b.Path, units.Bytes(b.Size), b.SHA256)
+	s.line(words.BackedUp(backup))
 	if err := s.unchanged(ctx, db, "by the backup"); err != nil {
 		return stepResult{err: err}
 	}
@@ -128,20 +127,10 @@ func (s *stepCtx) evaluate(ctx context.Context) stepResult {
 	ev := &domain.Evaluation{Migrations: len(p.Migrations), PendingAfterUp: MigrationNames(p.PendingAfterUp),
 		NewPlugins: p.NewPlugins, Force: p.Force || s.run.Force}
 	s.facts.Evaluation = ev
-	fmt.Fprintf(&s.tail, "migrations up runs %d migrations: %s\n", len(p.Migrations), MigrationNames(p.Migrations))
-	if len(p.PendingAfterUp) > 0 {
-		fmt.Fprintf(&s.tail, "left pending for finish: %s\n", MigrationNames(p.PendingAfterUp))
-	}
-	if p.Force {
-		fmt.Fprintf(&s.tail, "new plugins %s: migrations run with -f\n", strings.Join(p.NewPlugins, ", "))
-	}
+	s.line(words.Evaluation(migrationIDs(p.Migrations), migrationIDs(p.PendingAfterUp), p.NewPlugins, p.Breaking))
 	var lines []string
 	for _, b := range p.Breaking {
 		lines = append(lines, b.Line)
-		fmt.Fprintf(&s.tail, "breaking changes in %s (%s):\n", b.Line, b.Link)
-		for _, ch := range b.Changes {
-			fmt.Fprintf(&s.tail, "  - %s\n", ch)
-		}
 	}
 	ev.BreakingLines = lines
 	var baseline *domain.Baseline
@@ -151,7 +140,7 @@ func (s *stepCtx) evaluate(ctx context.Context) stepResult {
 			return s.fail("take the watch's baseline: %w", err)
 		}
 		baseline = &b
-		fmt.Fprintf(&s.tail, "baseline over the last %s:\n%s", b.Lookback, b.Lines())
+		s.line(words.BaselineLines(b))
 	}
 	return stepResult{learned: func(r *domain.Run) {
 		r.Facts.NewPluginsNeedForce = r.Facts.NewPluginsNeedForce || p.Force
@@ -194,7 +183,7 @@ func (s *stepCtx) baseline() domain.Baseline {
 
 func (s *stepCtx) stage(ctx context.Context) stepResult {
 	if len(s.c.Commands.Stage) == 0 && len(s.c.Commands.Check) == 0 {
-		return stepResult{skipped: true, tail: "no stage or check command configured"}
+		return stepResult{skipped: true, tail: words.NoCommand("stage or check")}
 	}
 	if _, err := s.commands(ctx, "stage", s.c.Commands.Stage, s.c.Nodes, s.run.To); err != nil {
 		return stepResult{err: err}
@@ -216,7 +205,7 @@ func (s *stepCtx) gate(ctx context.Context) stepResult {
 	}
 	if countApprovals(aps) < s.e.opts.Config.Access.RequiredApprovals {
 		if w := s.run.Facts.Warnings; len(w) > 0 {
-			s.notice("Warning at the gate: " + strings.Join(w, "; "))
+			s.notice(words.GateWarnings(w))
 		}
 		s.facts.Gate = &domain.GateCrossing{}
 		return stepResult{}
@@ -227,15 +216,15 @@ func (s *stepCtx) gate(ctx context.Context) stepResult {
 	// checked by decide just before.)
 	view, nodes := s.e.checkNodes(ctx, s.c)
 	if !nodes.OK {
-		return s.fail("the nodes are not as they were when the run was prepared: %s", nodes.Detail)
+		return s.fail("%s", words.NodesChanged(nodes.Detail))
 	}
 	if x := view.X; x.String() != s.run.From {
 		return s.fail("the nodes answer %s now, not %s as when the run was prepared", x, s.run.From)
 	}
 	if was := s.plugins(); was != nil && !slices.Equal(view.Plugins, was) {
-		return s.fail("the nodes load %s now, not %s as when the run was prepared", PluginsText(view.Plugins), PluginsText(was))
+		return s.fail("the nodes load %s now, not %s as when the run was prepared", words.Plugins(view.Plugins), words.Plugins(was))
 	}
-	fmt.Fprintf(&s.tail, "%s\n", nodes.Detail)
+	s.line(nodes.Detail)
 	db, err := s.openDB(ctx)
 	if err != nil {
 		return stepResult{err: err}
@@ -244,7 +233,7 @@ func (s *stepCtx) gate(ctx context.Context) stepResult {
 	if err := s.unchanged(ctx, db, "at the approval gate"); err != nil {
 		return stepResult{err: err}
 	}
-	fmt.Fprintf(&s.tail, "Kong's configuration is unchanged since the freeze\n")
+	s.line(words.Unchanged)
 	var who []string
 	for _, a := range aps {
 		if a.Decision == domain.DecisionApprove {

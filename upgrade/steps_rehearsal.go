@@ -7,6 +7,7 @@ import (
 
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/domain"
+	"github.com/drawbridge/drawbridge/notify/words"
 	"github.com/drawbridge/drawbridge/storage"
 )
 
@@ -18,7 +19,8 @@ func (s *stepCtx) rehearse(ctx context.Context) stepResult {
 	if !s.c.Rehearsal.Enabled() {
 		p := s.e.predict(ctx, s.c, s.run.ID, nil, len(s.run.ChainHops()))
 		s.facts.Prediction = &p
-		fmt.Fprintf(&s.tail, "not rehearsed: the cluster has no rehearsal configured\n%s", predictionLines(p))
+		s.line(words.NotRehearsed)
+		s.line(words.Prediction(p))
 		return stepResult{skipped: true, tail: s.tail.String(), learned: func(r *domain.Run) { r.Facts.Prediction = &p }}
 	}
 	rh, err := s.rehearseOnCopy(ctx)
@@ -28,7 +30,7 @@ func (s *stepCtx) rehearse(ctx context.Context) stepResult {
 	s.facts.Rehearsal = &rh
 	p := s.e.predict(ctx, s.c, s.run.ID, &rh, len(s.run.ChainHops()))
 	s.facts.Prediction = &p
-	s.tail.WriteString(predictionLines(p))
+	s.line(words.Prediction(p))
 	return stepResult{learned: func(r *domain.Run) { r.Facts.Rehearsal, r.Facts.Prediction = &rh, &p }}
 }
 
@@ -64,7 +66,7 @@ func (s *stepCtx) rehearseOnCopy(ctx context.Context) (domain.Rehearsal, error) 
 		return rh, fmt.Errorf("copy the backup into %s: %w", name, err)
 	}
 	rh.Restore = ms(cp.Duration)
-	fmt.Fprintf(&s.tail, "restored %s into %s on %s:%d in %s\n", b.Path, name, cp.Host, cp.Port, rh.Restore)
+	s.line(words.CopyRestored(b.Path, name, cp.Host, cp.Port, rh.Restore))
 	db := srv.Copy(name)
 	defer db.Close()
 	m := migration{db: db, from: x, to: y, up: s.c.Rehearsal.MigrationsUp, finish: s.c.Rehearsal.MigrationsFinish, prefix: "rehearsal_",
@@ -86,7 +88,7 @@ func (s *stepCtx) rehearseOnCopy(ctx context.Context) (domain.Rehearsal, error) 
 			if res.err != nil {
 				where := ""
 				if len(hops) > 1 {
-					where = fmt.Sprintf(" at hop %d of %d (%s → %s)", i+1, len(hops), m.from, h)
+					where = " at " + words.Hop(i+1, len(hops), m.from.String(), h.String())
 				}
 				return rh, fmt.Errorf("the rehearsal on a copy of the database failed%s, before any downtime (X was not touched): %w", where, res.err)
 			}
@@ -94,7 +96,7 @@ func (s *stepCtx) rehearseOnCopy(ctx context.Context) (domain.Rehearsal, error) 
 		rh.Up, rh.Finish = rh.Up+ht.Up, rh.Finish+ht.Finish
 		if len(hops) > 1 {
 			rh.Hops = append(rh.Hops, ht)
-			fmt.Fprintf(&s.tail, "hop %d of %d, %s: up %s, finish %s\n", i+1, len(hops), h, ht.Up, ht.Finish)
+			s.line(words.RehearsedHop(i+1, len(hops), h.String(), ht.Up, ht.Finish))
 		}
 		m.from = h
 	}
@@ -107,7 +109,7 @@ func (s *stepCtx) rehearseOnCopy(ctx context.Context) (domain.Rehearsal, error) 
 		return rh, fmt.Errorf("after the rehearsal the copy's schema_meta still has new %s and pending %v", MigrationNames(n), p)
 	}
 	s.facts.Commands = ms(rh.Up + rh.Finish)
-	fmt.Fprintf(&s.tail, "rehearsed: up %s, finish %s; schema_meta of the copy holds every migration of %s\n", rh.Up, rh.Finish, y)
+	s.line(words.Rehearsed(rh.Up, rh.Finish, y.String()))
 	return rh, nil
 }
 
@@ -116,11 +118,11 @@ func (s *stepCtx) dropCopy(ctx context.Context, srv Scratch, name string) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
 	if _, err := srv.Drop(cctx, name); err != nil {
-		fmt.Fprintf(&s.tail, "could not drop the scratch database %s: %v (drop it by hand)\n", name, err)
+		s.line(words.CopyNotDropped(name, err))
 		s.e.opts.Log.Error("drop the rehearsal's scratch database", "run", s.run.ID.String(), "database", name, "err", err)
 		return
 	}
-	fmt.Fprintf(&s.tail, "dropped the scratch database %s\n", name)
+	s.line(words.CopyDropped(name))
 }
 
 // dropLeftCopy drops the scratch database a killed or interrupted rehearsal left, when a
@@ -215,17 +217,4 @@ func (e *Engine) predict(ctx context.Context, c *config.Cluster, current domain.
 
 func roundParts(d domain.DowntimeParts) domain.DowntimeParts {
 	return domain.DowntimeParts{Stop: ms(d.Stop), Install: ms(d.Install), Up: ms(d.Up), Finish: ms(d.Finish), Start: ms(d.Start), Overhead: ms(d.Overhead)}
-}
-
-// predictionLines is the prediction in a step's output.
-func predictionLines(p domain.Prediction) string {
-	return fmt.Sprintf("predicted downtime %s: stop %s, install %s, up %s, finish %s, start %s, drawbridge %s (migrations from %s, the rest from %s)\n",
-		p.Total(), p.Stop, p.Install, p.Up, p.Finish, p.Start, p.Overhead, p.Migrations, basis(p))
-}
-
-func basis(p domain.Prediction) string {
-	if p.Runs > 0 {
-		return fmt.Sprintf("%d earlier run(s)", p.Runs)
-	}
-	return p.Nodes
 }

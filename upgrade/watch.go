@@ -2,13 +2,13 @@ package upgrade
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"strings"
 	"time"
 
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/domain"
+	"github.com/drawbridge/drawbridge/notify/words"
 )
 
 // NodeWatcher is the watch when no metric checks are wired in: every interval until the
@@ -35,11 +35,11 @@ func (w *NodeWatcher) Watch(ctx context.Context, c *config.Cluster, req domain.W
 			cancel()
 			switch {
 			case err != nil:
-				bad = append(bad, fmt.Sprintf("%s: %v", n.Name, err))
+				bad = append(bad, words.NodeFailed(n.Name, err))
 			case info.Version != req.Version:
-				bad = append(bad, fmt.Sprintf("%s answers %s", n.Name, info.Version))
+				bad = append(bad, words.NodeAnswers(n.Name, info.Version))
 			case !info.Ready:
-				bad = append(bad, n.Name+" is not ready")
+				bad = append(bad, words.NodeNotReady(n.Name))
 			}
 		}
 		if ctx.Err() != nil {
@@ -52,14 +52,14 @@ func (w *NodeWatcher) Watch(ctx context.Context, c *config.Cluster, req domain.W
 			if failures >= c.Watch.FailureLimit || last {
 				// The last reading must pass: at the end there is no later interval to wait for.
 				breach = &domain.BreachError{Check: "nodes healthy", Value: strings.Join(bad, "; "),
-					Threshold: fmt.Sprintf("every node answers %s, ready (%d failing intervals)", req.Version, failures)}
+					Threshold: words.NodesHealthyBreach(req.Version, failures)}
 			}
 		} else {
 			failures = 0
 		}
 		if req.Report != nil {
 			check := domain.CheckReport{Name: "nodes healthy", Result: "pass", Value: float64(len(c.Nodes) - len(bad)),
-				Threshold: fmt.Sprintf("min %d (every node answers %s, ready)", len(c.Nodes), req.Version), Baseline: math.NaN(), Failures: failures}
+				Threshold: words.NodesHealthyThreshold(len(c.Nodes), req.Version), Baseline: math.NaN(), Failures: failures}
 			if len(bad) > 0 {
 				check.Result, check.Error = "fail", strings.Join(bad, "; ")
 			}

@@ -1,12 +1,11 @@
 package upgrade
 
 import (
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/domain"
+	"github.com/drawbridge/drawbridge/notify/words"
 )
 
 // Opening is one opening of a maintenance window.
@@ -31,18 +30,18 @@ func (e *Engine) blackoutAt(t time.Time) (config.Blackout, bool) {
 func (e *Engine) checkWindow(c *config.Cluster, now time.Time) Check {
 	ch := Check{Name: "window"}
 	if b, ok := e.blackoutAt(now); ok {
-		ch.Detail = fmt.Sprintf("blackout %s until %s", b.Name, b.To.Format(time.RFC3339))
+		ch.Detail = words.InBlackout(b.Name, b.To)
 		return ch
 	}
 	if len(c.Windows) == 0 {
-		ch.OK, ch.Detail = true, "the cluster has no maintenance windows: any time"
+		ch.OK, ch.Detail = true, words.NoWindows
 		return ch
 	}
 	if o, ok := e.openWindow(c, now); ok {
-		ch.OK, ch.Detail = true, fmt.Sprintf("window %s is open until %s", o.Window, o.Closes.Format(time.RFC3339))
+		ch.OK, ch.Detail = true, words.WindowOpen(o.Window, o.Closes)
 		return ch
 	}
-	ch.Detail = "no maintenance window of " + c.Name + " is open now (" + strings.Join(c.Windows, ", ") + ")"
+	ch.Detail = words.NoWindowOpen(c.Name, c.Windows)
 	return ch
 }
 
@@ -130,19 +129,19 @@ func (e *Engine) gateClosedUntil(run domain.Run, now time.Time) (time.Time, stri
 		return time.Time{}, "", false
 	}
 	if b, ok := e.blackoutAt(now); ok {
-		return b.To, "blackout " + b.Name + " ends", true
+		return b.To, words.BlackoutEnds(b.Name), true
 	}
 	if !run.ScheduledFor.IsZero() && now.Before(run.ScheduledFor) {
 		if run.Window != "" {
-			return run.ScheduledFor, "window " + run.Window + " opens", true
+			return run.ScheduledFor, words.WindowOpens(run.Window), true
 		}
-		return run.ScheduledFor, "the time it was scheduled for comes", true
+		return run.ScheduledFor, words.ScheduledTime, true
 	}
 	if ch := e.checkWindow(c, now); ch.OK {
 		return time.Time{}, "", false
 	}
 	if next, err := e.NextOpenings(run.Cluster, "", now, 1); err == nil && len(next) == 1 {
-		return next[0].Opens, "window " + next[0].Window + " opens", true
+		return next[0].Opens, words.WindowOpens(next[0].Window), true
 	}
-	return now.Add(time.Hour), "a window of " + run.Cluster + " opens", true
+	return now.Add(time.Hour), words.AnyWindowOpens(run.Cluster), true
 }
