@@ -23,6 +23,11 @@
 // are classified where they happen (Classify: rate limited with Retry-After, transient,
 // permanent). See Deliverer for the guarantees and what "never twice" cannot promise.
 //
+// Words: every sentence outside a message's layout (a check's detail, a run's reason, a
+// notice, a line of a step's output, a watch reading's explanation) comes from the
+// subpackage words, which the engine, the watch and the bot call too; messages here arrange
+// those sentences and the run's facts into Block Kit.
+//
 // Metrics: drawbridge_slack_delivered_total{method},
 // drawbridge_slack_delivery_errors_total{method,error} (error is a low-cardinality code,
 // see Classify) and drawbridge_outbox_pending.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/domain"
+	"github.com/drawbridge/drawbridge/notify/words"
 )
 
 // Baseline implements upgrade.Baseliner: every check of the cluster, with the metric names
@@ -116,18 +117,17 @@ func (w *Watcher) baseline(ctx context.Context, c *config.Cluster, version strin
 // "" for none.
 func baselineNote(ch Check, cov *answer, m mean, why string, eligible int, r v1.Range, selector string) string {
 	lb := r.End.Sub(r.Start)
-	span := fmt.Sprintf("the %s before %s", model.Duration(lb), r.End.UTC().Format(time.TimeOnly+" MST"))
+	span := words.Span(lb, r.End)
 	_, cw := coverageQuery(ch, selector)
 	switch {
 	case m.n == 0 && m.young > 0:
-		return fmt.Sprintf("no full %s rate window in %s: the series are newer, and a rate over a partly filled window reads low", model.Duration(cw), span)
+		return words.NoFullWindow(cw, span)
 	case why != "":
-		return fmt.Sprintf("%s in %s", why, span)
+		return words.InSpan(why, span)
 	case cov != nil && cov.err != nil:
-		return "could not tell whether its rate windows were full: " + DescribeError(cov.err)
+		return words.CoverageUnknown(DescribeError(cov.err))
 	case m.young > 0 && 2*m.n < eligible:
-		return fmt.Sprintf("partial: only %s of %s had a full %s rate window; the rest would read low",
-			model.Duration(min(time.Duration(m.n)*r.Step, lb)), span, model.Duration(cw))
+		return words.PartialBaseline(min(time.Duration(m.n)*r.Step, lb), span, cw)
 	}
 	return ""
 }
@@ -191,11 +191,11 @@ func average(v model.Value, skip []domain.Interval, window time.Duration, young 
 	m, ok := v.(model.Matrix)
 	switch {
 	case !ok && v != nil:
-		return none, fmt.Sprintf("the query returned a %s, want an instant vector", v.Type())
+		return none, words.WrongType(v.Type().String())
 	case len(m) == 0:
-		return none, "no data"
+		return none, words.NoData
 	case len(m) > 1:
-		return none, fmt.Sprintf("%d series, want one (aggregate the query with sum, min or max)", len(m))
+		return none, words.ManySeries(len(m))
 	}
 	res, sum, skipped := none, 0.0, 0
 	for _, p := range m[0].Values {
@@ -216,11 +216,11 @@ func average(v model.Value, skip []domain.Interval, window time.Duration, young 
 		res.value = sum / float64(res.n)
 		return res, ""
 	case res.young > 0:
-		return res, "no point with a full rate window"
+		return res, words.NoFullPoint
 	case skipped > 0:
-		return res, "every point falls in an earlier run"
+		return res, words.AllInEarlierRuns
 	}
-	return res, "only NaN or infinite values (no traffic?)"
+	return res, words.OnlyNaN
 }
 
 // inSkipped reports whether t falls in one of skip, or within window after one ends (a rate

@@ -12,6 +12,7 @@ import (
 
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/domain"
+	"github.com/drawbridge/drawbridge/notify/words"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 	"gonum.org/v1/plot"
@@ -63,7 +64,7 @@ func (w *Watcher) charts(ctx context.Context, q Querier, c *config.Cluster, chec
 			case err != nil:
 				d.Note = DescribeError(err)
 			case !ok || len(m) == 0:
-				d.Note = "no data"
+				d.Note = words.NoData
 			default:
 				d.Series = m
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/drawbridge/drawbridge/domain"
+	"github.com/drawbridge/drawbridge/notify/words"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 )
@@ -59,27 +60,27 @@ func Measure(ch Check, out Outcome, baseline, prev float64) Measurement {
 	}
 	m := Measurement{Check: ch.Name, Query: ch.Query, Unit: ch.Unit, Value: math.NaN(), Baseline: baseline,
 		Threshold: strings.Join(thresholds(ch, baseline), ", ")}
-	inconclusive := func(noData bool, format string, args ...any) Measurement {
-		m.Result, m.NoData, m.Error = Inconclusive, noData, fmt.Sprintf(format, args...)
+	inconclusive := func(noData bool, why string) Measurement {
+		m.Result, m.NoData, m.Error = Inconclusive, noData, why
 		return m
 	}
 	if out.Err != nil {
-		return inconclusive(false, "%s", DescribeError(out.Err))
+		return inconclusive(false, DescribeError(out.Err))
 	}
 	v, n, err := single(out.Value)
 	switch {
 	case err != nil:
-		return inconclusive(false, "%v", err)
+		return inconclusive(false, err.Error())
 	case n == 0 && ch.NoData != "":
-		return inconclusive(true, "no data: %s", ch.NoData)
+		return inconclusive(true, words.NoDataBecause(ch.NoData))
 	case n == 0:
-		return inconclusive(true, "no data: the query returned no series")
+		return inconclusive(true, words.NoSeries)
 	case n > 1:
-		return inconclusive(false, "the query returned %d series, want one (aggregate it with sum, min or max)", n)
+		return inconclusive(false, words.ReadingManySeries(n))
 	case math.IsNaN(v):
-		return inconclusive(false, "the query returned NaN (no requests to compute it from?)")
+		return inconclusive(false, words.ReadingNaN)
 	case math.IsInf(v, 0):
-		return inconclusive(false, "the query returned %v (beyond the last histogram bucket?)", v)
+		return inconclusive(false, words.ReadingInf(v))
 	}
 	m.Value = v
 	m.Trend = Trend(prev, v)
@@ -109,7 +110,7 @@ func Measure(ch Check, out Outcome, baseline, prev float64) Measurement {
 	case len(failed) > 0:
 		m.Result, m.Failed = Fail, strings.Join(failed, ", ")
 	case len(unknown) > 0:
-		m.Result, m.Error = Inconclusive, "no baseline value to judge "+strings.Join(unknown, ", ")
+		m.Result, m.Error = Inconclusive, words.NoBaselineToJudge(unknown)
 	default:
 		m.Result = Pass
 	}
@@ -141,18 +142,18 @@ func DescribeError(err error) string {
 	case errors.As(err, &apiErr):
 		switch apiErr.Type {
 		case v1.ErrBadData, v1.ErrExec:
-			return "query error: " + apiErr.Error()
+			return words.QueryError(apiErr.Error())
 		case v1.ErrTimeout, v1.ErrCanceled:
-			return "Prometheus gave up on the query: " + apiErr.Error()
+			return words.GaveUp(apiErr.Error())
 		default:
-			return "Prometheus failed: " + apiErr.Error()
+			return words.PromFailed(apiErr.Error())
 		}
 	case errors.Is(err, context.DeadlineExceeded):
-		return "Prometheus did not answer in time"
+		return words.PromLate
 	case errors.Is(err, context.Canceled):
-		return "the query was canceled"
+		return words.QueryCanceled
 	default:
-		return "Prometheus unreachable: " + err.Error()
+		return words.PromUnreachable(err.Error())
 	}
 }
 

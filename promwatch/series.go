@@ -11,6 +11,7 @@ import (
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/kong/catalog"
+	"github.com/drawbridge/drawbridge/notify/words"
 )
 
 // CheckSeries implements upgrade.SeriesChecker: before the gate, on X, it asks Prometheus
@@ -76,7 +77,7 @@ func (w *Watcher) seriesReport(ctx context.Context, q Querier, c *config.Cluster
 			}
 		}
 		if len(present) == 0 {
-			problems = append(problems, fmt.Sprintf("no Kong series match %s in Prometheus %s: is it scraping the cluster's nodes (their Status API /metrics) with these labels, and is the prometheus plugin enabled?", sel, redact(c.Prometheus.URL)))
+			problems = append(problems, words.NoKongSeries(sel, redact(c.Prometheus.URL)))
 		} else {
 			for _, f := range fams {
 				switch {
@@ -84,10 +85,9 @@ func (w *Watcher) seriesReport(ctx context.Context, q Querier, c *config.Cluster
 				case f == "kong_upstream_target_health":
 					// The family exists only with upstream targets and the flag on; the
 					// check reads 0 without it.
-					rep.NotApplicable = append(rep.NotApplicable, fmt.Sprintf("%s (no %s: the cluster has no upstream targets%s)",
-						strings.Join(users[f], ", "), f, map[bool]string{true: ", or upstream_health_metrics is off", false: ""}[v3]))
+					rep.NotApplicable = append(rep.NotApplicable, words.NoUpstreams(users[f], f, v3))
 				case f == "kong_data_plane_version_compatible":
-					rep.NotApplicable = append(rep.NotApplicable, fmt.Sprintf("%s (no data plane has connected to the control planes)", strings.Join(users[f], ", ")))
+					rep.NotApplicable = append(rep.NotApplicable, words.NoDataPlanes(users[f]))
 				default:
 					problems = append(problems, missingFamily(f, sel, users[f], v3))
 				}
@@ -103,12 +103,12 @@ func (w *Watcher) seriesReport(ctx context.Context, q Querier, c *config.Cluster
 		case out.Err != nil && unreachable(out.Err):
 			return rep, fams, fmt.Errorf("series of cluster %q: prometheus %s: %s", c.Name, redact(c.Prometheus.URL), DescribeError(out.Err))
 		case out.Err != nil:
-			problems = append(problems, fmt.Sprintf("check %q: %s", ch.Name, DescribeError(out.Err)))
+			problems = append(problems, words.CheckProblem(ch.Name, DescribeError(out.Err)))
 		default:
 			if _, n, err := single(out.Value); err != nil {
-				problems = append(problems, fmt.Sprintf("check %q: %v", ch.Name, err))
+				problems = append(problems, words.CheckProblem(ch.Name, err.Error()))
 			} else if n == 0 {
-				problems = append(problems, fmt.Sprintf("check %q: its query returned no series: %s", ch.Name, ch.Query))
+				problems = append(problems, words.CheckProblem(ch.Name, words.NoSeriesFor(ch.Query)))
 			}
 		}
 	}
@@ -118,16 +118,5 @@ func (w *Watcher) seriesReport(ctx context.Context, q Querier, c *config.Cluster
 
 // missingFamily says that a family has no series, who needs it, and what turns it on.
 func missingFamily(f, sel string, users []string, v3 bool) string {
-	head := fmt.Sprintf("%s has no series for %s (needed by %s)", f, sel, strings.Join(users, ", "))
-	flag := flagFor(f)
-	switch {
-	case v3 && flag == "upstream_health_metrics":
-		return head + ": turn on upstream_health_metrics in the prometheus plugin's config (or the cluster has no upstream targets)"
-	case v3 && flag != "":
-		return head + ": turn on " + flag + " in the prometheus plugin's config (off by default since Kong 3.0)"
-	case f == "kong_upstream_target_health":
-		return head + ": the cluster has no upstream targets, or the prometheus plugin is not enabled"
-	default:
-		return head + ": is the prometheus plugin enabled, on routes that get traffic?"
-	}
+	return words.MissingFamily(f, sel, users, flagFor(f), v3)
 }

@@ -1,9 +1,8 @@
 package promwatch
 
 import (
-	"fmt"
-
 	"github.com/drawbridge/drawbridge/domain"
+	"github.com/drawbridge/drawbridge/notify/words"
 )
 
 // Tally counts, per check, the consecutive intervals that did not pass, and is the only
@@ -60,7 +59,7 @@ func (t *Tally) Add(ms []Measurement, warmingUp bool) *domain.BreachError {
 		}
 		if s.lastFail == nil && blind == nil {
 			blind = &domain.BreachError{Check: m.Check, Blind: true, Threshold: m.Threshold,
-				Value: fmt.Sprintf("%s (%d intervals in a row)", m.Error, s.n)}
+				Value: words.InARow(m.Error, s.n)}
 		}
 	}
 	if breach != nil {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/domain"
-	"github.com/prometheus/common/model"
+	"github.com/drawbridge/drawbridge/notify/words"
 )
 
 // Watch implements upgrade.Watcher: every watch.interval from req.Started until
@@ -33,9 +33,9 @@ import (
 // PNG per check on a breach and at the end.
 func (w *Watcher) Watch(ctx context.Context, c *config.Cluster, req domain.WatchRequest) error {
 	clk := w.clock()
-	progress := func(format string, args ...any) {
+	progress := func(msg string) {
 		if req.Progress != nil {
-			req.Progress(fmt.Sprintf(format, args...))
+			req.Progress(msg)
 		}
 	}
 	interval := c.Watch.Interval.D()
@@ -73,7 +73,7 @@ func (w *Watcher) Watch(ctx context.Context, c *config.Cluster, req domain.Watch
 		if warming {
 			for i := range ms {
 				if ms[i].NoData {
-					ms[i].Error = fmt.Sprintf("no data yet: warming up until %s", warmEnd.UTC().Format(time.TimeOnly))
+					ms[i].Error = words.WarmingUp(warmEnd)
 				}
 			}
 		}
@@ -108,20 +108,14 @@ func (w *Watcher) Watch(ctx context.Context, c *config.Cluster, req domain.Watch
 	// After a restart, the ticks drawbridge missed — also the whole watch when it ended
 	// while drawbridge was down — are judged from Prometheus's history first, in order.
 	if missed := pastTicks(req.Started, interval, end, now); len(missed) > 0 {
-		left := end.Sub(now).Round(time.Second)
-		if left < 0 {
-			left = 0
-		}
-		progress("resuming the watch of %s: judging the %d intervals since %s from Prometheus's history, then %s left",
-			c.Name, len(missed), req.Started.UTC().Format(time.TimeOnly), left)
+		progress(words.ResumingWatch(c.Name, len(missed), req.Started, max(end.Sub(now), 0)))
 		for _, at := range missed {
 			if done, err := judge(at); done {
 				return err
 			}
 		}
 	}
-	progress("watching %d checks on %s every %s until %s (rate window %s, scrape interval %s)",
-		len(checks), redact(c.Prometheus.URL), interval, end.UTC().Format(time.TimeOnly), model.Duration(window), scrape)
+	progress(words.Watching(len(checks), redact(c.Prometheus.URL), interval.String(), end, window, scrape))
 	for tick := nextTick(req.Started, interval, end, now); ; tick = nextTick(req.Started, interval, end, clk.Now()) {
 		select {
 		case <-ctx.Done():
@@ -161,7 +155,7 @@ func nextTick(started time.Time, interval time.Duration, end, now time.Time) tim
 }
 
 // watchBaseline is the request's baseline, or one taken on From before the downtime.
-func (w *Watcher) watchBaseline(ctx context.Context, c *config.Cluster, req domain.WatchRequest, from string, progress func(string, ...any)) domain.Baseline {
+func (w *Watcher) watchBaseline(ctx context.Context, c *config.Cluster, req domain.WatchRequest, from string, progress func(string)) domain.Baseline {
 	if !req.Baseline.Taken.IsZero() {
 		return req.Baseline
 	}
@@ -170,10 +164,10 @@ func (w *Watcher) watchBaseline(ctx context.Context, c *config.Cluster, req doma
 	}
 	b, err := w.baselineAt(ctx, c, from, req.Run.DowntimeStart, nil)
 	if err != nil {
-		progress("no baseline: %v", err)
+		progress(words.NoBaseline(err))
 		return req.Baseline
 	}
-	progress("baseline taken on %s over the %s before the downtime", from, model.Duration(b.Lookback))
+	progress(words.BaselineTaken(from, b.Lookback))
 	return b
 }
 

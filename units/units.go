@@ -45,3 +45,30 @@ func Duration(d time.Duration) string {
 func Measured(d time.Duration) string {
 	return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) + " s"
 }
+
+// Window writes a span as PromQL writes durations, largest unit first and no zero parts:
+// 30s, 2m, 1h30m, 1d, 250ms (weeks and years only when they divide it exactly). Rate
+// windows, lookbacks and scrape intervals read this way, as in the queries they go into.
+func Window(d time.Duration) string {
+	ms := d.Milliseconds()
+	if ms <= 0 {
+		return "0s"
+	}
+	const day = 24 * 60 * 60 * 1000
+	var b []byte
+	for _, u := range []struct {
+		name  string
+		ms    int64
+		exact bool
+	}{{"y", 365 * day, true}, {"w", 7 * day, true}, {"d", day, false}, {"h", 60 * 60 * 1000, false}, {"m", 60 * 1000, false}, {"s", 1000, false}, {"ms", 1, false}} {
+		if u.exact && ms%u.ms != 0 {
+			continue
+		}
+		if n := ms / u.ms; n > 0 {
+			b = strconv.AppendInt(b, n, 10)
+			b = append(b, u.name...)
+			ms -= n * u.ms
+		}
+	}
+	return string(b)
+}

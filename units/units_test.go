@@ -3,6 +3,8 @@ package units
 import (
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/model"
 )
 
 func TestBytes(t *testing.T) {
@@ -29,6 +31,18 @@ func TestDuration(t *testing.T) {
 	} {
 		if got := Duration(tc.d); got != tc.want {
 			t.Errorf("Duration(%s) = %q, want %q", tc.d, got, tc.want)
+		}
+	}
+}
+
+// TestWindowReadsAsPromQL: Window writes every span as Prometheus's own model.Duration
+// does, so a sentence and the query it speaks of agree.
+func TestWindowReadsAsPromQL(t *testing.T) {
+	for _, d := range []time.Duration{0, time.Millisecond, 250 * time.Millisecond, time.Second, 30 * time.Second, 90 * time.Second,
+		2 * time.Minute, 15 * time.Minute, time.Hour, 90 * time.Minute, 24 * time.Hour, 36 * time.Hour, 7 * 24 * time.Hour,
+		8 * 24 * time.Hour, 14 * 24 * time.Hour, 365 * 24 * time.Hour, 366 * 24 * time.Hour, time.Hour + 1500*time.Millisecond} {
+		if got, want := Window(d), model.Duration(d).String(); got != want {
+			t.Errorf("Window(%v) = %q, Prometheus writes %q", d, got, want)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -198,6 +199,46 @@ func sample() map[string][]string {
 		"NodeNotReady":          {NodeNotReady("kong-1")},
 		"NodesHealthyBreach":    {NodesHealthyBreach("3.5.0", 3)},
 		"NodesHealthyThreshold": {NodesHealthyThreshold(3, "3.5.0")},
+		"Span":                  {Span(15*time.Minute, at)},
+		"NoFullWindow":          {NoFullWindow(2*time.Minute, Span(15*time.Minute, at))},
+		"InSpan":                {InSpan(NoData, Span(15*time.Minute, at))},
+		"CoverageUnknown":       {CoverageUnknown(PromLate)},
+		"PartialBaseline":       {PartialBaseline(6*time.Minute, Span(15*time.Minute, at), 2*time.Minute)},
+		"WrongType":             {WrongType("matrix")},
+		"NoData":                {NoData},
+		"ManySeries":            {ManySeries(3)},
+		"NoFullPoint":           {NoFullPoint},
+		"AllInEarlierRuns":      {AllInEarlierRuns},
+		"OnlyNaN":               {OnlyNaN},
+		"NoDataBecause":         {NoDataBecause("no upstream targets")},
+		"NoSeries":              {NoSeries},
+		"ReadingNaN":            {ReadingNaN},
+		"ReadingManySeries":     {ReadingManySeries(2)},
+		"ReadingInf":            {ReadingInf(math.Inf(1))},
+		"NoBaselineToJudge":     {NoBaselineToJudge([]string{"max 1.5× baseline (no baseline)"})},
+		"WarmingUp":             {WarmingUp(at)},
+		"InARow":                {InARow(PromUnreachable("dial tcp 127.0.0.1:9: connect: connection refused"), 3)},
+		"QueryError":            {QueryError("bad_data: parse error")},
+		"GaveUp":                {GaveUp("timeout: query timed out")},
+		"PromFailed":            {PromFailed("internal: oops")},
+		"PromUnreachable":       {PromUnreachable("dial tcp 127.0.0.1:9: connect: connection refused")},
+		"PromLate":              {PromLate},
+		"QueryCanceled":         {QueryCanceled},
+		"ResumingWatch":         {ResumingWatch("prod", 4, at, 90*time.Second+400*time.Millisecond)},
+		"Watching":              {Watching(5, "http://127.0.0.1:9090", "30s", at, 2*time.Minute, 15*time.Second)},
+		"NoBaseline":            {NoBaseline(boom)},
+		"BaselineTaken":         {BaselineTaken("3.4.2", 15*time.Minute)},
+		"NoKongSeries":          {NoKongSeries(`{job="kong"}`, "http://127.0.0.1:9090")},
+		"NoUpstreams":           {NoUpstreams([]string{`"unhealthy targets"`}, "kong_upstream_target_health", true), NoUpstreams([]string{`"unhealthy targets"`}, "kong_upstream_target_health", false)},
+		"NoDataPlanes":          {NoDataPlanes([]string{`"data planes compatible"`})},
+		"CheckProblem":          {CheckProblem("custom", NoSeriesFor("sum(up)"))},
+		"NoSeriesFor":           {NoSeriesFor("sum(up)")},
+		"MissingFamily": {
+			MissingFamily("kong_http_requests_total", `{job="kong"}`, []string{`"5xx ratio"`}, "status_code_metrics", true),
+			MissingFamily("kong_upstream_target_health", `{job="kong"}`, []string{`"unhealthy targets"`}, "upstream_health_metrics", true),
+			MissingFamily("kong_upstream_target_health", `{job="kong"}`, []string{`"unhealthy targets"`}, "", false),
+			MissingFamily("kong_http_status", `{job="kong"}`, []string{`"5xx ratio"`}, "", false),
+		},
 	}
 }
 
