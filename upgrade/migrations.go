@@ -92,6 +92,7 @@ func (s *stepCtx) converge(ctx context.Context, m migration, target migrationsTa
 		}
 		if ran > 0 || s.attempt > 1 {
 			s.line(words.Running(s.schemaText(st, m), cmd))
+			s.notice(words.Converging(s.schemaText(st, m), cmd))
 		}
 		mark := s.tail.Len()
 		d, cmdErr := s.once(ctx, action, argv, m.to.String())

@@ -59,8 +59,14 @@ func RollbackRequested(actor string) string { return "rollback requested by " + 
 // ScheduledBy: a run was scheduled.
 func ScheduledBy(actor string) string { return "scheduled by " + Actor(actor) }
 
-// StepFailed is the reason of a run whose step failed.
-func StepFailed(step string, err error) string { return fmt.Sprintf("%s failed: %v", step, err) }
+// StepFailed is the reason of a run whose step failed (an error that already says the step
+// failed is not said twice).
+func StepFailed(step string, err error) string {
+	if msg := err.Error(); strings.HasPrefix(msg, step+" failed") {
+		return msg
+	}
+	return fmt.Sprintf("%s failed: %v", step, err)
+}
 
 // Blind: the watch could not see the metrics, so a person decides.
 func Blind(reason string) string {

@@ -102,6 +102,12 @@ func Running(schema, cmd string) string {
 	return fmt.Sprintf("schema_meta: %s: running kong migrations %s", schema, cmd)
 }
 
+// Converging is the notice of a migrations step that finds Kong's migrations part-way (a
+// repeat after a failure or a restart) and runs what converges them.
+func Converging(schema, cmd string) string {
+	return fmt.Sprintf("Kong's migrations are part-way (schema_meta: %s): running kong migrations %s", schema, cmd)
+}
+
 // NotYetRun: migrations up has not run these.
 func NotYetRun(missing []string) string {
 	return "schema_meta: not yet run: " + strings.Join(missing, ", ")
