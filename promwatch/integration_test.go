@@ -547,3 +547,41 @@ func waitMetricsGone(t *testing.T, kc *kongtest.Cluster, names ...string) {
 		}
 	}
 }
+
+// TestCheckSeriesWithoutUpstreams: a cluster whose nodes export no upstream health (the
+// flag off, or no upstream targets) has nothing to fail that check on: it is reported as
+// not applicable, not as a problem that would refuse the upgrade.
+func TestCheckSeriesWithoutUpstreams(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{name: "noupstreams", version: "3.4.2", before: func(kc *kongtest.Cluster) {
+		conn, err := pgx.Connect(t.Context(), kc.DSN())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(t.Context(), `UPDATE plugins SET config = config || '{"upstream_health_metrics": false}' WHERE name = 'prometheus'`); err != nil {
+			t.Fatal(err)
+		}
+		waitMetricsGone(t, kc, "kong_upstream_target_health")
+	}})
+	ctx := t.Context()
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := e.prom.WaitForSeries(wctx, fmt.Sprintf(`count(kong_node_info{version="3.4.2",%s}) == %d`, e.cluster.Prometheus.Selector, len(e.kong.Nodes))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.prom.WaitForSeries(wctx, fmt.Sprintf(`kong_http_requests_total{%s}`, e.cluster.Prometheus.Selector)); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.watcher.CheckSeries(ctx, e.cluster, "3.4.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems) != 0 {
+		t.Errorf("problems %q, want none: upstream health without upstreams is not a problem", rep.Problems)
+	}
+	want := fmt.Sprintf("%q (no kong_upstream_target_health: the cluster has no upstream targets, or upstream_health_metrics is off)", CheckUnhealthyTargets)
+	if len(rep.NotApplicable) != 1 || rep.NotApplicable[0] != want {
+		t.Errorf("not applicable %q, want [%s]", rep.NotApplicable, want)
+	}
+}
