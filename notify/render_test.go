@@ -116,6 +116,15 @@ func views() map[string]RunView {
 			st.Approvals = []domain.Approval{{UserID: "W0BOBBY42", Decision: domain.DecisionApprove, At: at(5, 0)}}
 			st.Run.Facts.Warnings = []string{"3.4.3 → 3.9.1 is not a path Kong guarantees (guaranteed hops: 3.4 → 3.9)"}
 		}),
+		// A cluster without a rehearsal: its gate says so, and where the prediction comes
+		// from (one earlier run; none, the stated defaults).
+		"awaiting_approval_not_rehearsed": mk(domain.StateAwaitingApproval, func(st *domain.Status) {
+			notRehearsed(st, &domain.Prediction{DowntimeParts: *measuredParts, Migrations: "earlier runs", Nodes: "earlier runs", Runs: 1})
+		}),
+		"awaiting_approval_not_rehearsed_defaults": mk(domain.StateAwaitingApproval, func(st *domain.Status) {
+			notRehearsed(st, &domain.Prediction{DowntimeParts: domain.DowntimeParts{Stop: 10 * time.Second, Install: 30 * time.Second,
+				Up: 30 * time.Second, Finish: 10 * time.Second, Start: 20 * time.Second, Overhead: 5 * time.Second}, Migrations: "default", Nodes: "default"})
+		}),
 		"rejected": mk(domain.StateRejected, func(st *domain.Status) {
 			st.Steps = append(forward(int(domain.StepRehearsal)), failed(6, at(1, 0), at(6, 0), "rejected by W0BOBBY42: not during the sale"))
 			st.Approvals = []domain.Approval{{UserID: "W0BOBBY42", Decision: domain.DecisionReject, Reason: "not during the sale", At: at(6, 0)}}
@@ -215,6 +224,18 @@ func views() map[string]RunView {
 			st.Run.Reason = "aborted by U0OPERATOR; freeze lifted"
 		}),
 	}
+}
+
+// notRehearsed makes st a run at the gate of a cluster without a rehearsal: its rehearsal
+// step skipped, with prediction p.
+func notRehearsed(st *domain.Status, p *domain.Prediction) {
+	st.Steps = append(forward(int(domain.StepRehearsal)), running(6, at(1, 0)))
+	for i, r := range st.Steps {
+		if domain.StepID(r.Index) == domain.StepRehearsal {
+			st.Steps[i].Status, st.Steps[i].Facts = domain.StepSkipped, domain.StepFacts{Prediction: p}
+		}
+	}
+	st.Run.Facts.Rehearsal, st.Run.Facts.Prediction = nil, p
 }
 
 // golden compares m, as JSON, with testdata/name.golden.json (rewritten
