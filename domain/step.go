@@ -234,8 +234,12 @@ type Evaluation struct {
 
 // GateCrossing is how the approval gate ended: crossed (the downtime may start) or not.
 type GateCrossing struct {
-	Crossed    bool     `json:"crossed"`
-	At         string   `json:"at,omitempty"` // when, and what happened then, as people read it
+	Crossed bool `json:"crossed"`
+	// When is when it was crossed, inside Window (the run's window, "" for none).
+	When   time.Time `json:"when,omitzero"`
+	Window string    `json:"window,omitempty"`
+	// At is how state files of earlier releases kept the crossing: words, not facts.
+	At         string   `json:"at,omitempty"`
 	ApprovedBy []string `json:"approved_by,omitempty"`
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/drawbridge/drawbridge/domain"
+	"github.com/drawbridge/drawbridge/notify/words"
 )
 
 func codeText(s string) string     { return "`" + escapeHead(s, 300) + "`" }
@@ -63,7 +64,11 @@ func stepFields(f domain.StepFacts) []field {
 		if len(g.ApprovedBy) > 0 {
 			add("Approved by", mentions(g.ApprovedBy))
 		}
-		add("Crossed", plainDetail(g.At))
+		if !g.When.IsZero() {
+			add("Crossed", plainDetail(words.Crossed(g.When, g.Window)))
+		} else if g.At != "" {
+			add("Crossed", plainDetail(g.At))
+		}
 	}
 	if r := f.Restore; r != nil {
 		add("Restore method", plainDetail(r.Method))

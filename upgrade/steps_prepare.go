@@ -240,11 +240,6 @@ func (s *stepCtx) gate(ctx context.Context) stepResult {
 			who = append(who, a.UserID)
 		}
 	}
-	now := s.e.opts.Clock.Now()
-	crossed := now.UTC().Format("15:04:05") + " UTC: the downtime starts"
-	if s.run.Window != "" {
-		crossed += ", inside window " + s.run.Window
-	}
-	s.facts.Gate = &domain.GateCrossing{Crossed: true, At: crossed, ApprovedBy: who}
+	s.facts.Gate = &domain.GateCrossing{Crossed: true, When: s.e.opts.Clock.Now(), Window: s.run.Window, ApprovedBy: who}
 	return stepResult{}
 }

@@ -108,6 +108,15 @@ func Converging(schema, cmd string) string {
 	return fmt.Sprintf("Kong's migrations are part-way (schema_meta: %s): running kong migrations %s", schema, cmd)
 }
 
+// Crossed: the gate was crossed and the downtime starts (window: the run's, "" for none).
+func Crossed(at time.Time, window string) string {
+	s := at.UTC().Format("15:04:05") + " UTC: the downtime starts"
+	if window != "" {
+		s += ", inside window " + window
+	}
+	return s
+}
+
 // NotYetRun: migrations up has not run these.
 func NotYetRun(missing []string) string {
 	return "schema_meta: not yet run: " + strings.Join(missing, ", ")

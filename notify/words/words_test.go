@@ -176,6 +176,7 @@ func sample() map[string][]string {
 		"NothingToRun":          {NothingToRun(Schema([]string{"core:021_340_to_350"}, nil, nil))},
 		"Running":               {Running(Schema(nil, []string{"core:021_340_to_350"}, nil), "finish")},
 		"Converging":            {Converging(Schema([]string{"core:022_350_to_360"}, []string{"opentelemetry:001_331_to_332"}, []string{"rate-limiting:006_350_to_360"}), "finish")},
+		"Crossed":               {Crossed(at, ""), Crossed(at, "nightly")},
 		"NotYetRun":             {NotYetRun([]string{"core:021_340_to_350"})},
 		"PendingForFinish":      {PendingForFinish([]string{"core:021_340_to_350"})},
 		"NoFingerprintAfter":    {NoFingerprintAfter(boom)},
