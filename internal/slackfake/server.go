@@ -156,8 +156,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveSocket(w, r)
 	case strings.HasPrefix(r.URL.Path, "/api/"):
 		s.serveAPI(w, r, strings.TrimPrefix(r.URL.Path, "/api/"))
-	case strings.HasPrefix(r.URL.Path, uploadPath):
-		s.serveUpload(w, r, strings.TrimPrefix(r.URL.Path, uploadPath))
+	case strings.HasPrefix(r.URL.Path, UploadPath):
+		s.serveUpload(w, r, strings.TrimPrefix(r.URL.Path, UploadPath))
 	default:
 		http.NotFound(w, r)
 	}
@@ -172,7 +172,25 @@ type answer struct {
 func okAnswer(fields map[string]any) answer { return answer{fields: fields} }
 func errAnswer(code string) answer          { return answer{err: code} }
 
-type handler func(s *Server, p url.Values) answer
+type handler func(s *Server, p request) answer
+
+// request is what a handler answers: the call's parameters, and the address the client
+// reached the fake at (scheme://host), on which the URLs it hands out must be: a client may
+// reach the fake by another name than its own listener's (the lab's drawbridge reaches the
+// console, which serves the fake, as http://console:8090).
+type request struct {
+	url.Values
+	base string
+}
+
+// requestBase is the scheme and host r was sent to.
+func requestBase(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
 
 var handlers = map[string]handler{
 	"auth.test":                    (*Server).authTest,
@@ -214,7 +232,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, method string)
 	}
 	// The change and its record are one step for readers.
 	s.mu.Lock()
-	rp := settle(&c, h(s, params), f)
+	rp := settle(&c, h(s, request{Values: params, base: requestBase(r)}), f)
 	s.recordLocked(c)
 	s.mu.Unlock()
 	rp.write(w)

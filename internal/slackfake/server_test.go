@@ -2,8 +2,12 @@ package slackfake
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -446,5 +450,41 @@ func TestChain(t *testing.T) {
 	}
 	if got := Chain()(Call{}); !got.IsZero() {
 		t.Errorf("empty chain = %+v", got)
+	}
+}
+
+// A client that reaches the fake through another address (the console serves it on its
+// own port in the lab) gets upload URLs on that address, and the upload works there.
+func TestUploadURLOnTheCallersAddress(t *testing.T) {
+	s := New(Options{})
+	t.Cleanup(s.Close)
+	front := httptest.NewServer(s)
+	t.Cleanup(front.Close)
+	res, err := http.PostForm(front.URL+"/api/files.getUploadURLExternal",
+		url.Values{"token": {s.Token()}, "filename": {"a.png"}, "length": {"3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var got struct {
+		OK        bool   `json:"ok"`
+		UploadURL string `json:"upload_url"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if !got.OK || !strings.HasPrefix(got.UploadURL, front.URL+UploadPath) {
+		t.Fatalf("upload_url = %q (ok %v), want it under %s%s", got.UploadURL, got.OK, front.URL, UploadPath)
+	}
+	api := slack.New(s.Token(), slack.OptionAPIURL(front.URL+"/api/"))
+	if _, err := api.UploadFileContext(t.Context(), slack.UploadFileParameters{
+		Filename: "b.png", FileSize: 3, Reader: strings.NewReader("png"), Channel: "C1",
+	}); err != nil {
+		t.Fatalf("upload through %s: %v", front.URL, err)
+	}
+	for _, c := range s.CallsTo("upload") {
+		if !c.OK() {
+			t.Errorf("upload call %+v failed", c)
+		}
 	}
 }

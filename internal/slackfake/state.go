@@ -125,14 +125,14 @@ func parseInt(v string) (int, error) { return strconv.Atoi(v) }
 
 // --- handlers (called with s.mu held) ---
 
-func (s *Server) authTest(url.Values) answer {
+func (s *Server) authTest(request) answer {
 	return okAnswer(map[string]any{
 		"url": "https://slackfake.slack.com/", "team": "slackfake", "user": "drawbridge",
 		"team_id": TeamID, "user_id": BotUserID, "bot_id": BotID,
 	})
 }
 
-func (s *Server) postMessage(p url.Values) answer {
+func (s *Server) postMessage(p request) answer {
 	ch, ok := s.channelLocked(p.Get("channel"))
 	if !ok {
 		return errAnswer("channel_not_found")
@@ -191,7 +191,7 @@ func checkContent(text, rawBlocks string) string {
 	return ""
 }
 
-func (s *Server) update(p url.Values) answer {
+func (s *Server) update(p request) answer {
 	ch, ok := s.channelLocked(p.Get("channel"))
 	if !ok {
 		return errAnswer("channel_not_found")
@@ -215,7 +215,7 @@ func (s *Server) update(p url.Values) answer {
 	return okAnswer(map[string]any{"channel": m.Channel, "ts": m.TS, "text": m.Text, "message": wireMessage(m, true)})
 }
 
-func (s *Server) postEphemeral(p url.Values) answer {
+func (s *Server) postEphemeral(p request) answer {
 	if _, ok := s.channelLocked(p.Get("channel")); !ok {
 		return errAnswer("channel_not_found")
 	}
@@ -231,9 +231,10 @@ func (s *Server) postEphemeral(p url.Values) answer {
 	return okAnswer(map[string]any{"message_ts": e.TS})
 }
 
-const uploadPath = "/upload/"
+// UploadPath is where the upload URLs of files.getUploadURLExternal point, on the fake.
+const UploadPath = "/upload/"
 
-func (s *Server) getUploadURL(p url.Values) answer {
+func (s *Server) getUploadURL(p request) answer {
 	name := p.Get("filename")
 	length, err := parseInt(p.Get("length"))
 	if name == "" || err != nil || length <= 0 {
@@ -242,10 +243,11 @@ func (s *Server) getUploadURL(p url.Values) answer {
 	f := &File{ID: s.nextID("F"), Name: name, AltText: p.Get("alt_txt"), Length: length}
 	s.files[f.ID] = f
 	s.fileIDs = append(s.fileIDs, f.ID)
-	return okAnswer(map[string]any{"upload_url": s.srv.URL + uploadPath + f.ID, "file_id": f.ID})
+	// On the address the client called, as Slack's upload URLs are on a host it reaches.
+	return okAnswer(map[string]any{"upload_url": p.base + UploadPath + f.ID, "file_id": f.ID})
 }
 
-func (s *Server) completeUpload(p url.Values) answer {
+func (s *Server) completeUpload(p request) answer {
 	var sums []struct {
 		ID    string `json:"id"`
 		Title string `json:"title"`
@@ -294,7 +296,7 @@ func (s *Server) completeUpload(p url.Values) answer {
 	return okAnswer(map[string]any{"files": out})
 }
 
-func (s *Server) groupMembers(p url.Values) answer {
+func (s *Server) groupMembers(p request) answer {
 	members, ok := s.groups[p.Get("usergroup")]
 	if !ok {
 		return errAnswer("no_such_subteam")
@@ -302,7 +304,7 @@ func (s *Server) groupMembers(p url.Values) answer {
 	return okAnswer(map[string]any{"users": slices.Clone(members)})
 }
 
-func (s *Server) openView(p url.Values) answer {
+func (s *Server) openView(p request) answer {
 	if p.Get("trigger_id") == "" {
 		return errAnswer("invalid_trigger_id")
 	}
@@ -316,7 +318,7 @@ func (s *Server) openView(p url.Values) answer {
 	return okAnswer(map[string]any{"view": view})
 }
 
-func (s *Server) history(p url.Values) answer {
+func (s *Server) history(p request) answer {
 	ch, ok := s.channelLocked(p.Get("channel"))
 	if !ok {
 		return errAnswer("channel_not_found")
@@ -333,7 +335,7 @@ func (s *Server) history(p url.Values) answer {
 	return okAnswer(map[string]any{"messages": out, "has_more": len(out) < len(ch.top)})
 }
 
-func (s *Server) replies(p url.Values) answer {
+func (s *Server) replies(p request) answer {
 	ch, ok := s.channelLocked(p.Get("channel"))
 	if !ok {
 		return errAnswer("channel_not_found")
