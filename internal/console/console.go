@@ -41,6 +41,10 @@ type Options struct {
 	ChannelName string            // shown as #name and sent as channel_name; default "kong-upgrades"
 	Groups      map[string]string // user group ID (S…) → handle, for <!subteam^S…> mentions
 	SwitchHelp  map[string]string // switch name → one line shown under it
+	// SlackAPI: the console also answers Slack's Web API on its own address (the fake's
+	// /api/<method> and upload URLs), for a drawbridge that cannot reach the fake's
+	// loopback listener: slack.api_url is then SlackAPIURL(). The demo leaves it off.
+	SlackAPI bool
 
 	timeout time.Duration // how long drawbridge may take to answer; Slack's 3 s (tests shorten it)
 }
@@ -193,6 +197,15 @@ func baseURL(a net.Addr) string {
 // URL is the page's address, e.g. http://127.0.0.1:41234/.
 func (c *Console) URL() string { return c.url }
 
+// SlackAPIURL is the Web API base on the console's address (with Options.SlackAPI), e.g.
+// http://127.0.0.1:8090/api/; empty without it.
+func (c *Console) SlackAPIURL() string {
+	if !c.o.SlackAPI {
+		return ""
+	}
+	return c.url + "api/"
+}
+
 // Close stops serving; open event streams end.
 func (c *Console) Close() error {
 	var err error
@@ -218,6 +231,12 @@ func (c *Console) routes() http.Handler {
 	mux.HandleFunc("GET /events", c.serveEvents)
 	mux.HandleFunc("GET /files/{id}", c.serveFile)
 	mux.HandleFunc("POST /response/{id}", c.serveResponseURL)
+	if c.o.SlackAPI {
+		// Slack's methods (chat.postMessage, …) never collide with the page's /api/state,
+		// /api/command, /api/action and /api/switch, which are the more specific patterns.
+		mux.Handle("/api/", c.o.Slack)
+		mux.Handle(slackfake.UploadPath, c.o.Slack)
+	}
 	return mux
 }
 
