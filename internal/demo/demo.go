@@ -2,7 +2,8 @@
 // binaries, a 3-node kongsim cluster on Kong 3.4.2 with realistic configuration and
 // traffic, drawbridge itself on examples/demo.yaml, and the console — a local Slack in the
 // browser. Everything keeps its state under one data directory, so a second run continues
-// where the first stopped.
+// where the first stopped. RunConsole is the console alone, for a drawbridge that runs
+// elsewhere (the lab, deploy/lab).
 package demo
 
 import (
@@ -257,7 +258,8 @@ func Run(ctx context.Context, o Options) (err error) {
 }
 
 // lockData takes the data directory for this process: a second demo on it would stop the
-// first one's nodes and servers, so it fails at once instead, naming the first.
+// first one's nodes and servers, and a console on it would write the demo's console.json,
+// so either fails at once instead, naming the first.
 func lockData(dir string) (release func(), err error) {
 	path := filepath.Join(dir, "demo.lock")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
@@ -268,7 +270,7 @@ func lockData(dir string) (release func(), err error) {
 		b, _ := os.ReadFile(path)
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, fmt.Errorf("another demo (pid %s) is running on %s; stop it (Ctrl-C) or use another -data directory",
+			return nil, fmt.Errorf("another drawbridge-demo (pid %s) is running on %s; stop it (Ctrl-C) or use another -data directory",
 				orElse(strings.TrimSpace(string(b)), "unknown"), dir)
 		}
 		return nil, fmt.Errorf("lock %s: %w", path, err)

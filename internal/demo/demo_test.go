@@ -18,7 +18,7 @@ func TestLockDataRefusesASecondDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = lockData(dir)
-	if err == nil || !strings.Contains(err.Error(), "another demo (pid ") || !strings.Contains(err.Error(), dir) {
+	if err == nil || !strings.Contains(err.Error(), "another drawbridge-demo (pid ") || !strings.Contains(err.Error(), dir) {
 		t.Fatalf("second lock: %v, want it refused naming the first demo and %s", err, dir)
 	}
 	release()
