@@ -2,6 +2,9 @@
 // in the browser, with a local PostgreSQL, Prometheus, a kongsim cluster, drawbridge
 // itself (as serve runs it) and the console, a local stand-in for Slack. It is a binary of
 // its own so that the drawbridge binary links no simulator, fake or test server.
+//
+// "drawbridge-demo console" runs the console alone, in front of a drawbridge that runs
+// elsewhere: the lab (deploy/lab) uses it as its Slack.
 package main
 
 import (
@@ -30,13 +33,17 @@ func main() {
 	os.Exit(code)
 }
 
-// run is everything make demo promises, until Ctrl-C.
+// run is everything make demo promises, until Ctrl-C; or the console alone.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "console" {
+		return runConsole(ctx, args[1:], stdout, stderr)
+	}
 	var o demo.Options
 	fs := flag.NewFlagSet("drawbridge-demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: drawbridge-demo [flags]")
+		fmt.Fprintln(stderr, "       drawbridge-demo console -drawbridge URL -channel C… [flags]   (the console alone; console -h)")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.Data, "data", "data", "directory for the demo's state (PostgreSQL, Prometheus, kongsim, drawbridge)")

@@ -74,7 +74,7 @@ func RunConsole(ctx context.Context, o ConsoleOptions) error {
 		DrawbridgeURL: o.Drawbridge, Users: o.Users, Hints: o.Hints, Listen: o.Listen, Log: o.Log,
 	})
 	if err != nil {
-		return fmt.Errorf("console: %w", portHint(err, 0, "-listen"))
+		return portHint(err, 0, "-listen")
 	}
 	defer con.Close()
 	if o.Ready != nil {
