@@ -53,10 +53,23 @@ func TestLabComposeValid(t *testing.T) {
 type labService struct {
 	Environment map[string]string `json:"environment"`
 	Command     []string          `json:"command"`
-	Ports       []struct {
-		Published any `json:"published"`
-		Target    any `json:"target"`
-	} `json:"ports"`
+	Ports       []any             `json:"ports"` // "127.0.0.1:8090:8090/tcp", or {published, target}
+}
+
+// port reads a port as docker-compose config writes it: the host address it is published
+// on ("" for every interface) and the container's port.
+func port(p any) (host, target string) {
+	switch x := p.(type) {
+	case string:
+		parts := strings.Split(strings.TrimSuffix(x, "/tcp"), ":")
+		if len(parts) == 3 {
+			host = parts[0]
+		}
+		return host, parts[len(parts)-1]
+	case map[string]any:
+		return "", toString(x["target"])
+	}
+	return "", ""
 }
 
 // TestLabSlack checks that drawbridge and the console agree, as docker-compose resolves the
@@ -64,7 +77,7 @@ type labService struct {
 // variable required), in HTTP mode with slack.api_url on the console's port by default, and
 // in Socket Mode on Slack's API when .env names a workspace; the console forwards to
 // drawbridge's listen port, with drawbridge's token, signing secret and channel, as a user
-// drawbridge lets operate and approve.
+// drawbridge lets operate and approve; both publish their ports on 127.0.0.1 only.
 func TestLabSlack(t *testing.T) {
 	for _, tt := range []struct {
 		name       string
@@ -111,8 +124,17 @@ func TestLabSlack(t *testing.T) {
 				t.Errorf("the console forwards to %q; drawbridge listens on %s", first(flags["-drawbridge"]), cfg.Listen)
 			}
 			_, conPort, _ := net.SplitHostPort(first(flags["-listen"]))
-			if len(con.Ports) != 1 || toString(con.Ports[0].Target) != conPort {
-				t.Errorf("the console listens on %q and publishes %+v", first(flags["-listen"]), con.Ports)
+			if len(con.Ports) != 1 {
+				t.Fatalf("the console publishes %v, want its one port", con.Ports)
+			}
+			// The page has no login and the lab's signing secret is in the file: this machine only.
+			if host, target := port(con.Ports[0]); host != "127.0.0.1" || target != conPort {
+				t.Errorf("the console listens on %q and publishes %v, want it on 127.0.0.1 only", first(flags["-listen"]), con.Ports)
+			}
+			for _, p := range db.Ports {
+				if host, _ := port(p); host != "127.0.0.1" {
+					t.Errorf("drawbridge publishes %v, want it on 127.0.0.1 only", p)
+				}
 			}
 			if !tt.socketMode {
 				if u, _ := url.Parse(cfg.Slack.APIURL); u.Hostname() != "console" || u.Port() != conPort {
