@@ -92,6 +92,9 @@ func serve(ctx context.Context, opts serveOptions, log *slog.Logger) error {
 	}
 	// From here on nothing logged, stored or sent carries a secret of the configuration.
 	log = slog.New(scrub.New(cfg.Secrets()...).Handler(log.Handler()))
+	for _, w := range cfg.SecretWarnings() {
+		log.Warn("weak secret in the configuration", "warning", w)
+	}
 	store, err := storage.Open(cfg.StateFile, storage.Options{Secrets: cfg.Secrets()})
 	if err != nil {
 		return err

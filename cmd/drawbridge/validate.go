@@ -32,6 +32,9 @@ func runValidateConfig(_ context.Context, args []string, stdout, stderr io.Write
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s is valid\n\n", path)
+	for _, w := range cfg.SecretWarnings() {
+		fmt.Fprintf(stdout, "warning: %s\n\n", w)
+	}
 	if err := cfg.WriteSummary(stdout, time.Now()); err != nil {
 		fmt.Fprintf(stderr, "drawbridge: %v\n", err)
 		return 1
