@@ -18,12 +18,10 @@ import (
 	"github.com/drawbridge/drawbridge/storage"
 )
 
-// TestAuditCommand: drawbridge audit export and verify read the state file, and, while
-// serve holds it, the running drawbridge's /audit endpoints with audit.token; an edited
-// event makes verify fail naming it.
-func TestAuditCommand(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
+// writeAuditConfig writes a valid config (see writeConfig) that listens on a fixed free port,
+// so that "drawbridge audit" finds serve there, with audit.token set.
+func writeAuditConfig(t *testing.T, dir string) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -36,6 +34,16 @@ func TestAuditCommand(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return cfgPath
+}
+
+// TestAuditCommand: drawbridge audit export and verify read the state file, and, while
+// serve holds it, the running drawbridge's /audit endpoints with audit.token; an edited
+// event makes verify fail naming it.
+func TestAuditCommand(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfgPath := writeAuditConfig(t, dir)
 	state := filepath.Join(dir, "state", "drawbridge.db")
 	st, err := storage.Open(state, storage.Options{})
 	if err != nil {
