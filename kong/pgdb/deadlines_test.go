@@ -134,3 +134,77 @@ func TestPassfileDir(t *testing.T) {
 	}
 	cleanup()
 }
+
+// TestBackupAndFingerprintBounds: while another session holds a lock on a Kong table (and
+// lock_timeout is longer than the bound), a backup and a fingerprint give up at
+// BackupTimeout and FingerprintTimeout, with an error naming the bound, and leave no partial
+// archive; once the lock is gone the database serves both again.
+func TestBackupAndFingerprintBounds(t *testing.T) {
+	name, dsn := newKongDB(t)
+	// Two bounds, so that each operation is seen to keep to its own.
+	const backupBound, fingerprintBound = 700 * time.Millisecond, 900 * time.Millisecond
+	db, err := Open(t.Context(), dsn, Options{BinDir: pg.BinDir(), LockTimeout: 2 * time.Minute, StatementTimeout: 2 * time.Minute,
+		BackupTimeout: backupBound, FingerprintTimeout: fingerprintBound})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	dir := t.TempDir()
+	// The operations, on a database opened with the bounds or (once the lock is gone) without.
+	cases := []struct {
+		name  string
+		op    func(context.Context, *DB) error
+		bound time.Duration
+		says  string
+	}{
+		{"backup", func(ctx context.Context, db *DB) error {
+			_, err := db.Backup(ctx, filepath.Join(dir, "backup.dump"))
+			return err
+		}, backupBound, "the backup took longer than 700ms"},
+		{"backup with its fingerprint", func(ctx context.Context, db *DB) error {
+			_, _, err := db.BackupWithFingerprint(ctx, filepath.Join(dir, "with-fp.dump"))
+			return err
+		}, backupBound, "the backup took longer than 700ms"},
+		{"fingerprint", func(ctx context.Context, db *DB) error {
+			_, err := db.Fingerprint(ctx)
+			return err
+		}, fingerprintBound, "the fingerprint took longer than 900ms"},
+	}
+
+	holder := superConn(t, name)
+	tx, err := holder.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(t.Context(), "LOCK TABLE services IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range cases {
+		t.Run(tc.name+" under a held lock", func(t *testing.T) {
+			start := time.Now()
+			err := tc.op(t.Context(), db) // the caller's context has no deadline: the bound is the one
+			took := time.Since(start)
+			if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), tc.says) {
+				t.Fatalf("error %v; want %s, saying %q", err, ErrTimeout, tc.says)
+			}
+			if took < tc.bound || took > 20*time.Second {
+				t.Errorf("gave up after %s; the bound is %s", took, tc.bound)
+			}
+		})
+	}
+	if left := dirEntries(t, dir); len(left) != 0 {
+		t.Errorf("backups that ran out of time left %v", left)
+	}
+	if err := tx.Rollback(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing the bounded operations left behind holds the database up.
+	unbounded := open(t, dsn)
+	for _, tc := range cases {
+		t.Run(tc.name+" once the lock is gone", func(t *testing.T) {
+			if err := tc.op(t.Context(), unbounded); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
