@@ -83,7 +83,7 @@ func (e *Engine) Schedule(ctx context.Context, req ScheduleRequest) (domain.Run,
 	}
 	sch := storage.Schedule{Cluster: c.Name, Version: y.String(), Window: o.Window,
 		OpensAt: o.Opens, ClosesAt: o.Closes, RemindAt: prepare, CreatedBy: req.RequestedBy}
-	run, sch, err = e.opts.Store.CreateScheduledRun(ctx, run, sch, auditEvent(req.RequestedBy, "schedule", words.AuditSchedule(c.Name, y.String(), o.Opens, o.Window, prepare)))
+	run, sch, err = e.opts.Store.CreateScheduledRun(ctx, run, sch, auditEvent(req.RequestedBy, "schedule", words.AuditSchedule(c.Name, y.String(), o.Opens, o.Window, prepare, req.Ticket)))
 	if err != nil {
 		return run, sch, fmt.Errorf("schedule %s on %s: %w", y, c.Name, err)
 	}

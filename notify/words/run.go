@@ -221,13 +221,18 @@ func AuditStart(cluster, y string, chain bool, ticket string) string {
 	return s
 }
 
-// AuditSchedule: a run was scheduled into window ("" for a time of its own).
-func AuditSchedule(cluster, y string, opens time.Time, window string, prepare time.Time) string {
+// AuditSchedule: a run was scheduled into window ("" for a time of its own), for ticket
+// ("" for none).
+func AuditSchedule(cluster, y string, opens time.Time, window string, prepare time.Time, ticket string) string {
 	where := "window " + window
 	if window == "" {
 		where = "a time of its own"
 	}
-	return fmt.Sprintf("upgrade %s to %s at %s (%s), preparing at %s", cluster, y, opens.UTC().Format(time.RFC3339), where, prepare.UTC().Format(time.RFC3339))
+	s := fmt.Sprintf("upgrade %s to %s at %s (%s), preparing at %s", cluster, y, opens.UTC().Format(time.RFC3339), where, prepare.UTC().Format(time.RFC3339))
+	if ticket != "" {
+		s += ", change ticket " + ticket
+	}
+	return s
 }
 
 // AuditPrepare: the scheduler begins a scheduled run's preparation.

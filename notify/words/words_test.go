@@ -134,7 +134,7 @@ func sample() map[string][]string {
 		"AlreadyDecided":        {AlreadyDecided(nil, nil), AlreadyDecided(pending, gate)},
 		"Summary":               {Summary(run, domain.StateSucceeded, Upgraded("3.5.0")), Summary(run, domain.StateRolledBack, RolledBack("3.4.2")), Summary(bare, domain.StateRolledBack, RolledBack("3.4.2")), Summary(bare, domain.StateFailedBeforeDowntime, StepFailed("Backup", boom))},
 		"AuditStart":            {AuditStart("prod", "3.5.0", false, ""), AuditStart("prod", "3.6.1", true, "CHG0012345")},
-		"AuditSchedule":         {AuditSchedule("prod", "3.5.0", at, "nightly", at.Add(-10*time.Minute)), AuditSchedule("prod", "3.5.0", at, "", at)},
+		"AuditSchedule":         {AuditSchedule("prod", "3.5.0", at, "nightly", at.Add(-10*time.Minute), ""), AuditSchedule("prod", "3.5.0", at, "", at, "CHG0012345")},
 		"AuditPrepare":          {AuditPrepare("nightly", at)},
 		"AuditStepStarted":      {AuditStepStarted("migrations_up", 2)},
 		"AuditStepEnded":        {AuditStepEnded("migrations_up", nil), AuditStepEnded("migrations_up", boom)},
