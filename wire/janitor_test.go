@@ -14,6 +14,7 @@ import (
 	"github.com/drawbridge/drawbridge/config"
 	"github.com/drawbridge/drawbridge/domain"
 	"github.com/drawbridge/drawbridge/internal/fakeclock"
+	"github.com/drawbridge/drawbridge/kong/pgdb"
 	"github.com/drawbridge/drawbridge/storage"
 	"github.com/drawbridge/drawbridge/upgrade"
 )
@@ -252,5 +253,34 @@ func TestJanitorPrunesRecords(t *testing.T) {
 	}
 	if v, err := s.store.VerifyAudit(t.Context()); err != nil || len(v.Problems) > 0 {
 		t.Fatalf("verify: %v %v", v.Problems, err)
+	}
+}
+
+// TestAppClearsLeftoverPassfiles: a killed drawbridge can leave a PGPASSFILE (a database
+// password in clear) under the state directory; the next start removes it before anything
+// else, and leaves other files alone.
+func TestAppClearsLeftoverPassfiles(t *testing.T) {
+	s := newState(t, config.Retention{})
+	dir := PassfileDir(s.cfg)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	left := filepath.Join(dir, strings.Replace(pgdb.PassfilePattern, "*", "12345", 1))
+	other := filepath.Join(dir, "notes.txt")
+	for _, f := range []string{left, other} {
+		if err := os.WriteFile(f, []byte("*:*:*:kong:pw-of-kong\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	app, err := NewApp(s.cfg, s.store, nil, AppOptions{Engine: func(o *upgrade.Options) { o.Clock = s.clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	if _, err := os.Stat(left); !os.IsNotExist(err) {
+		t.Errorf("the leftover password file %s is still there after the start: %v", left, err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("the start removed another file: %v", err)
 	}
 }
