@@ -2,6 +2,7 @@ package domain
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -106,5 +107,31 @@ func TestStepTable(t *testing.T) {
 	}
 	if StepName(999) != "" || StepState(999) != "" {
 		t.Error("an unknown step has a name or state")
+	}
+}
+
+// TestPassedOver: a forward step with no record is passed over exactly when a later forward
+// step has one (a step added by a later release, e.g. the rehearsal, under a run that had
+// already reached the gate); rollback steps and recorded steps never are.
+func TestPassedOver(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		id       StepID
+		recorded []StepID
+		want     bool
+	}{
+		{"no records", StepRehearsal, nil, false},
+		{"the step before it recorded only", StepRehearsal, []StepID{StepPreflight, StepStage}, false},
+		{"the gate recorded after it", StepRehearsal, []StepID{StepPreflight, StepStage, StepApproval}, true},
+		{"recorded itself", StepRehearsal, []StepID{StepRehearsal, StepApproval}, false},
+		{"the last forward step", StepDecommission, []StepID{StepPreflight, StepWatch}, false},
+		{"a rollback step", StepRollbackStop, []StepID{StepRollbackStart}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := PassedOver(tc.id, func(id StepID) bool { return slices.Contains(tc.recorded, id) })
+			if got != tc.want {
+				t.Errorf("PassedOver(%v) with %v = %v, want %v", tc.id, tc.recorded, got, tc.want)
+			}
+		})
 	}
 }

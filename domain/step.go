@@ -2,6 +2,7 @@ package domain
 
 import (
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -84,6 +85,18 @@ func StepOf(i int) (Step, bool) {
 		}
 	}
 	return Step{}, false
+}
+
+// PassedOver reports whether forward step id, which has no record, is one the run went
+// past: a later forward step has a record. Such a step was added by a later release after
+// the run had begun the steps after it; it is not run, and reads as skipped. recorded says
+// whether a step has a record.
+func PassedOver(id StepID, recorded func(StepID) bool) bool {
+	i := slices.IndexFunc(ForwardSteps, func(s Step) bool { return s.ID == id })
+	if i < 0 || recorded(id) {
+		return false
+	}
+	return slices.ContainsFunc(ForwardSteps[i+1:], func(s Step) bool { return recorded(s.ID) })
 }
 
 // Position is where people count a step: 1… for the forward steps in their order

@@ -38,11 +38,11 @@ func checklist(v RunView) []string {
 	}
 	slices.SortFunc(indexes, byPosition)
 	lines := make([]string, 0, len(indexes))
-	for n, i := range indexes {
+	for _, i := range indexes {
 		r, ok := recs[i]
 		if !ok {
 			r = domain.StepRecord{Index: i, Status: domain.StepPending}
-			if domain.Position(i) < 100 && slices.ContainsFunc(indexes[n+1:], func(j int) bool { _, later := recs[j]; return later && domain.Position(j) < 100 }) {
+			if domain.PassedOver(domain.StepID(i), func(id domain.StepID) bool { _, ok := recs[int(id)]; return ok }) {
 				r.Status = domain.StepSkipped // a step added after this run went past it
 			}
 		}

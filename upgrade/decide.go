@@ -44,15 +44,8 @@ func (v view) status(id domain.StepID) domain.StepStatus {
 	return domain.StepPending
 }
 
-// laterBegun reports whether a forward step after position i has a record.
-func (v view) laterBegun(i int) bool {
-	for _, d := range forwardSteps[i+1:] {
-		if v.status(d.ID) != domain.StepPending {
-			return true
-		}
-	}
-	return false
-}
+// recorded reports whether step id has a record that is not pending.
+func (v view) recorded(id domain.StepID) bool { return v.status(id) != domain.StepPending }
 
 // decide is the pure heart of the engine: from the stored run and the time, what next.
 func (e *Engine) decide(v view, now time.Time, recovering bool) action {
@@ -93,12 +86,12 @@ func (e *Engine) decide(v view, now time.Time, recovering bool) action {
 		}
 		return action{kind: actTransition, state: domain.StateRolledBack, reason: words.RolledBack(run.From)}
 	}
-	for i, d := range forwardSteps {
+	for _, d := range forwardSteps {
 		st := v.status(d.ID)
 		if st == domain.StepSucceeded || st == domain.StepSkipped {
 			continue
 		}
-		if st == domain.StepPending && v.laterBegun(i) {
+		if st == domain.StepPending && domain.PassedOver(d.ID, v.recorded) {
 			continue // a step added by a later release, which this run went past before it existed
 		}
 		switch d.ID {
