@@ -63,7 +63,7 @@ func (e *Engine) Schedule(ctx context.Context, req ScheduleRequest) (domain.Run,
 		return domain.Run{}, storage.Schedule{}, err
 	}
 	if !path.Guaranteed && !c.AllowUnverifiedPaths && !req.Chain {
-		return domain.Run{}, storage.Schedule{}, fmt.Errorf("%s → %s is not a path Kong guarantees; upgrade in guaranteed hops: %s (add --chain to run them in one downtime, or set allow_unverified_paths: true)", x, y, path.HopsString())
+		return domain.Run{}, storage.Schedule{}, errors.New(words.PathUnverified(x.String(), y.String(), hopNames(path)))
 	}
 	o, err := e.resolveWhen(c.Name, req.When, now)
 	if err != nil {
