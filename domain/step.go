@@ -192,6 +192,9 @@ type StepRecord struct {
 
 // StepFacts are what one step found, typed; each step fills the fields that are its own.
 type StepFacts struct {
+	// Said are drawbridge's own lines in the step's output (its decisions and findings), in
+	// order, apart from its commands' output: shown when the output is cut to its end.
+	Said        []string       `json:"said,omitempty"`
 	Checks      []CheckVerdict `json:"checks,omitempty"`      // preflight
 	Fingerprint string         `json:"fingerprint,omitempty"` // freeze, rollback_restore: the configuration's hash
 	Tables      int            `json:"tables,omitempty"`      // freeze: tables fingerprinted

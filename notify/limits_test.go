@@ -126,6 +126,14 @@ func TestHugeInputsStayInsideBlockKitLimits(t *testing.T) {
 				t.Error("step reply does not keep the end of the output with the note")
 			}
 		}},
+		{"100 KB output with drawbridge's lines cut away", func(_ *RunView, step *domain.StepRecord) {
+			step.Facts.Said = []string{"DRAWBRIDGE DECIDED " + nasty(5_000), nasty(5_000)}
+			step.OutputTail = step.Facts.Said[0] + "\n" + nasty(100_000) + "\nTHE LAST LINE"
+		}, func(t *testing.T, _, step, _ Message) {
+			if !hasText(step, "drawbridge said, above the end of the output") || !hasText(step, "DRAWBRIDGE DECIDED") || !hasText(step, "THE LAST LINE") {
+				t.Error("step reply does not keep drawbridge's own lines the cut left out")
+			}
+		}},
 		{"100 KB output in one line", func(_ *RunView, step *domain.StepRecord) {
 			step.OutputTail = strings.Repeat("&", 100_000)
 		}, nil},

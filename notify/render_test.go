@@ -721,3 +721,42 @@ func TestAlertGolden(t *testing.T) {
 		}
 	}
 }
+
+// TestStepReplyKeepsWhatDrawbridgeSaid: when a step's output is cut to its end, the lines
+// drawbridge itself wrote above the cut (its decisions) are shown apart; when the output
+// fits, or they are in the part shown, they are not repeated.
+func TestStepReplyKeepsWhatDrawbridgeSaid(t *testing.T) {
+	run := domain.Run{ID: 12, Cluster: "prod", From: "3.5.0", To: "3.6.1", State: domain.StateMigrating}
+	decided := "schema_meta: executed core:022_350_to_360; pending none; still new rate-limiting:006_350_to_360: running kong migrations up"
+	long := strings.Repeat("rate-limiting migrated up to: 005_320_to_330 (executed)\n", 200)
+	for _, tc := range []struct {
+		name, output string
+		said         []string
+		want         bool
+	}{
+		{"cut above the line", decided + "\n" + long + "62 executed", []string{decided}, true},
+		{"short output", decided + "\n62 executed", []string{decided}, false},
+		{"the line in the end shown", long + decided, []string{decided}, false},
+		{"nothing said", long, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			step := domain.StepRecord{Index: int(domain.StepMigrationsUp), Name: "migrations_up", Status: domain.StepSucceeded, Attempt: 2,
+				OutputTail: tc.output, Facts: domain.StepFacts{Said: tc.said}}
+			m := StepReply(RunView{Status: domain.Status{Run: run}}, step)
+			b, err := json.Marshal(m.Blocks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Contains(string(b), "drawbridge said, above the end of the output")
+			if got != tc.want {
+				t.Errorf("shows drawbridge's lines apart: %v, want %v\n%s", got, tc.want, b)
+			}
+			if tc.want && strings.Count(string(b), "running kong migrations up") != 1 {
+				t.Errorf("the line is not shown exactly once:\n%s", b)
+			}
+			if err := CheckLimits(m); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}

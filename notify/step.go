@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/slack-go/slack"
 
@@ -113,6 +114,10 @@ func StepReply(v RunView, step domain.StepRecord) Message {
 	}
 	if tail := strings.TrimSpace(step.OutputTail); tail != "" {
 		text, cut := codeTail(tail, maxSectionText)
+		if said := unseen(step.Facts.Said, text); cut && len(said) > 0 {
+			// drawbridge's own lines the cut left out: what it decided and found.
+			blocks = append(blocks, section(ids.id("said"), "*drawbridge said, above the end of the output:*\n"+codeHead(said, maxSectionText-60)))
+		}
 		blocks = append(blocks, section(ids.id("output"), text))
 		if cut {
 			blocks = append(blocks, slack.NewContextBlock(ids.id("output-note"), md(fmt.Sprintf(
@@ -123,6 +128,34 @@ func StepReply(v RunView, step domain.StepRecord) Message {
 		blocks = append(blocks, slack.NewContextBlock(ids.id("next"), md(next)))
 	}
 	return Message{Text: cutText(stepText(run, step), maxFallbackText), Blocks: blocks}
+}
+
+// codeHead is lines as a code block of at most limit characters: the first lines, each cut
+// to a share of the room, and an ellipsis for those left out.
+func codeHead(lines []string, limit int) string {
+	per := limit / max(1, min(len(lines), 8))
+	room := limit - len("```\n\n```") - len("\n…")
+	var out []string
+	for _, l := range lines {
+		l = escapeHead(strings.ReplaceAll(l, "```", "``\u200b`"), per)
+		if room -= utf8.RuneCountInString(l) + 1; room < 0 {
+			out = append(out, ellipsis)
+			break
+		}
+		out = append(out, l)
+	}
+	return codeBlock(strings.Join(out, "\n"))
+}
+
+// unseen are the lines not in shown (an escaped code block).
+func unseen(lines []string, shown string) []string {
+	var out []string
+	for _, l := range lines {
+		if !strings.Contains(shown, escape(l)) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 func stepHeadline(run domain.Run, step domain.StepRecord) string {

@@ -200,10 +200,17 @@ func (s *stepCtx) openDB(ctx context.Context) (Database, error) {
 	return db, nil
 }
 
-// line adds one of drawbridge's own lines (words) to the step's output.
+// maxSaid bounds the own lines a step keeps apart (the output file keeps every one).
+const maxSaid = 40
+
+// line adds one of drawbridge's own lines (words) to the step's output, and keeps it apart
+// too, so that a reply whose output is cut to its end still shows it.
 func (s *stepCtx) line(text string) {
 	s.tail.WriteString(text)
 	s.tail.WriteByte('\n')
+	if len(s.facts.Said) < maxSaid {
+		s.facts.Said = append(s.facts.Said, text)
+	}
 }
 
 func (s *stepCtx) notice(msg string) {
