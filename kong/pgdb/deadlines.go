@@ -61,11 +61,16 @@ func (db *DB) toolKeepalives() map[string]string {
 
 // bounded runs op under ctx bounded by d; when the bound ran out, the error says so.
 func bounded(ctx context.Context, d time.Duration, what string, op func(context.Context) error) error {
-	bctx, cancel := context.WithTimeoutCause(ctx, d, fmt.Errorf("%w: %s took longer than %s", ErrTimeout, what, d))
+	timeout := fmt.Errorf("%w: %s took longer than %s", ErrTimeout, what, d)
+	end := time.Now().Add(d)
+	bctx, cancel := context.WithTimeoutCause(ctx, d, timeout)
 	defer cancel()
 	err := op(bctx)
-	if cause := context.Cause(bctx); err != nil && errors.Is(cause, ErrTimeout) && !errors.Is(err, ErrTimeout) {
-		err = fmt.Errorf("%w (%w)", cause, err)
+	// A dial or a read times out on the deadline by its own timer, which can fire before
+	// the context's: the bound is what ran out when the parent did not end and it is past.
+	ranOut := errors.Is(context.Cause(bctx), ErrTimeout) || ctx.Err() == nil && !time.Now().Before(end)
+	if err != nil && ranOut && !errors.Is(err, ErrTimeout) {
+		err = fmt.Errorf("%w (%w)", timeout, err)
 	}
 	return err
 }

@@ -208,3 +208,30 @@ func TestBackupAndFingerprintBounds(t *testing.T) {
 		})
 	}
 }
+
+// TestBoundedNamesItsDeadline: an operation that fails by its own timer on the bound's
+// deadline (a dial's "i/o timeout", before the context's timer has fired) is reported as the
+// bound running out, as when the context ends first; a failure before the deadline, or after
+// the parent ended, is not.
+func TestBoundedNamesItsDeadline(t *testing.T) {
+	ioTimeout := errors.New("dial tcp 127.0.0.1:5432: i/o timeout")
+	atDeadline := func(ctx context.Context) error {
+		d, _ := ctx.Deadline()
+		<-time.After(time.Until(d)) // the operation's own timer, not the context's
+		return ioTimeout
+	}
+	for i := range 20 {
+		err := bounded(context.Background(), 20*time.Millisecond, "the restore", atDeadline)
+		if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "the restore took longer than 20ms") || !errors.Is(err, ioTimeout) {
+			t.Fatalf("try %d: %v, want the bound named with the dial's error", i, err)
+		}
+	}
+	if err := bounded(context.Background(), time.Minute, "the restore", func(context.Context) error { return ioTimeout }); errors.Is(err, ErrTimeout) {
+		t.Errorf("a failure long before the deadline: %v, want it as it is", err)
+	}
+	parent, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := bounded(parent, time.Millisecond, "the restore", atDeadline); errors.Is(err, ErrTimeout) {
+		t.Errorf("the parent ended first: %v, want no bound named", err)
+	}
+}
