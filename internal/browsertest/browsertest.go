@@ -166,6 +166,22 @@ func Settled(version string, quiet time.Duration) chromedp.Action[chromedp.Void]
 	})()`, version, quiet.Milliseconds()), chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(0))
 }
 
+// Click clicks target once the page has settled. When the page replaces the element
+// between finding it and clicking it (a message edited at that moment), Chromium reports a
+// node it cannot find and nothing was clicked: the click is tried again, up to five times.
+func Click(target chromedp.CSS, settled chromedp.Action[chromedp.Void]) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		var err error
+		for range 5 {
+			err = chromedp.Do(ctx, settled, chromedp.Click(target))
+			if err == nil || !strings.Contains(err.Error(), "Could not find node with given id") {
+				return chromedp.Void{}, err
+			}
+		}
+		return chromedp.Void{}, fmt.Errorf("five clicks on %s found the element replaced each time: %w", string(target), err)
+	}
+}
+
 // ClickUntil clicks target once the page has settled and waits for want to show; a
 // click that missed (the page moved under it) is tried again, up to five times. Use it
 // only where a second click is harmless: one that opens a dialog, not one that acts.

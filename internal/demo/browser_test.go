@@ -92,15 +92,15 @@ func TestDemoInBrowser(t *testing.T) {
 	step("open the console", chromedp.Navigate(url), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="1"]`)), shot("01-console"))
 	step("start as the operator", as(Operator), typeCommand("/kong-upgrade start demo 3.5.0"),
 		chromedp.WaitVisible(status(1, "awaiting approval")), shot("02-awaiting-approval"))
-	step("approve as the change manager", as(Manager), chromedp.Click(button(1, "approve")),
+	step("approve as the change manager", as(Manager), browsertest.Click(button(1, "approve"), settled),
 		chromedp.WaitVisible(status(1, "watching")), chromedp.ScrollIntoView(status(1, "watching")), shot("03-watching"))
 	step("decommission after the watch", chromedp.WaitVisible(button(1, "decommission")), as(Operator),
-		chromedp.Click(button(1, "decommission")),
+		browsertest.Click(button(1, "decommission"), settled),
 		chromedp.WaitVisible(status(1, "succeeded")), shot("04-succeeded"))
 	step("bad release, upgrade again", chromedp.Click(chromedp.CSS(`input[data-switch="bad release"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`input[data-switch="bad release"][data-on="1"]`)),
 		typeCommand("/kong-upgrade start demo 3.6.1"), chromedp.WaitVisible(status(2, "awaiting approval")),
-		as(Manager), chromedp.Click(button(2, "approve")))
+		as(Manager), browsertest.Click(button(2, "approve"), settled))
 	step("the watch breaches", chromedp.WaitVisible(status(2, "needs attention")),
 		chromedp.WaitVisible(chromedp.CSS(`[data-thread] button[data-action-id="rollback"]`)),
 		chromedp.ScrollIntoView(chromedp.CSS(`[data-thread] button[data-action-id="rollback"]`)), shot("05-breach"))
