@@ -166,19 +166,26 @@ func Settled(version string, quiet time.Duration) chromedp.Action[chromedp.Void]
 	})()`, version, quiet.Milliseconds()), chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(0))
 }
 
-// Click clicks target once the page has settled. When the page replaces the element
-// between finding it and clicking it (a message edited at that moment), Chromium reports a
-// node it cannot find and nothing was clicked: the click is tried again, up to five times.
+// Click clicks target once the page has settled, again if the page replaced the element
+// first (see Again).
 func Click(target chromedp.CSS, settled chromedp.Action[chromedp.Void]) chromedp.Action[chromedp.Void] {
+	return Again(settled, chromedp.Click(target))
+}
+
+// Again runs actions, and runs them again (up to five times) while Chromium reports that an
+// element they found was replaced before they could act on it ("Could not find node with
+// given id": a message edited at that moment; nothing was done to it). Use it for actions
+// that are harmless to repeat up to the failed one: finding, scrolling, one click.
+func Again(actions ...chromedp.Action[chromedp.Void]) chromedp.Action[chromedp.Void] {
 	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
 		var err error
 		for range 5 {
-			err = chromedp.Do(ctx, settled, chromedp.Click(target))
+			err = chromedp.Do(ctx, actions...)
 			if err == nil || !strings.Contains(err.Error(), "Could not find node with given id") {
 				return chromedp.Void{}, err
 			}
 		}
-		return chromedp.Void{}, fmt.Errorf("five clicks on %s found the element replaced each time: %w", string(target), err)
+		return chromedp.Void{}, fmt.Errorf("five tries found an element replaced each time: %w", err)
 	}
 }
 

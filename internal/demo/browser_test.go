@@ -93,7 +93,7 @@ func TestDemoInBrowser(t *testing.T) {
 	step("start as the operator", as(Operator), typeCommand("/kong-upgrade start demo 3.5.0"),
 		chromedp.WaitVisible(status(1, "awaiting approval")), shot("02-awaiting-approval"))
 	step("approve as the change manager", as(Manager), browsertest.Click(button(1, "approve"), settled),
-		chromedp.WaitVisible(status(1, "watching")), chromedp.ScrollIntoView(status(1, "watching")), shot("03-watching"))
+		browsertest.Again(chromedp.WaitVisible(status(1, "watching")), chromedp.ScrollIntoView(status(1, "watching"))), shot("03-watching"))
 	step("decommission after the watch", chromedp.WaitVisible(button(1, "decommission")), as(Operator),
 		browsertest.Click(button(1, "decommission"), settled),
 		chromedp.WaitVisible(status(1, "succeeded")), shot("04-succeeded"))
@@ -103,7 +103,7 @@ func TestDemoInBrowser(t *testing.T) {
 		as(Manager), browsertest.Click(button(2, "approve"), settled))
 	step("the watch breaches", chromedp.WaitVisible(status(2, "needs attention")),
 		chromedp.WaitVisible(chromedp.CSS(`[data-thread] button[data-action-id="rollback"]`)),
-		chromedp.ScrollIntoView(chromedp.CSS(`[data-thread] button[data-action-id="rollback"]`)), shot("05-breach"))
+		browsertest.Again(chromedp.ScrollIntoView(chromedp.CSS(`[data-thread] button[data-action-id="rollback"]`))), shot("05-breach"))
 	step("roll back as the operator", as(Operator),
 		browsertest.ClickUntil(chromedp.CSS(`[data-thread] button[data-action-id="rollback"]`), chromedp.CSS(`#confirm-dialog[data-open="1"]`), settled),
 		shot("06-confirm"),
@@ -111,7 +111,7 @@ func TestDemoInBrowser(t *testing.T) {
 		chromedp.WaitVisible(status(2, "rolled back")),
 		// The alert keeps the breach but loses its Roll back button.
 		chromedp.WaitNotPresent(chromedp.CSS(`[data-thread] button[data-action-id="rollback"]`)),
-		chromedp.ScrollIntoView(status(2, "rolled back")), shot("07-rolled-back"))
+		browsertest.Again(chromedp.ScrollIntoView(status(2, "rolled back"))), shot("07-rolled-back"))
 	if errs := page.Errors(); len(errs) > 0 {
 		t.Errorf("the page logged errors: %q", errs)
 	}
