@@ -7,8 +7,8 @@
 package config
 
 import (
+	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -321,16 +321,40 @@ func applyDefaults(c *Config, col *collector) {
 // everything drawbridge stores, logs or sends: the Slack tokens and signing secret, and the
 // password of every database DSN.
 func (c *Config) Secrets() []string {
-	out := []string{c.Slack.BotToken.Reveal(), c.Slack.AppToken.Reveal(), c.Slack.SigningSecret.Reveal(), c.Audit.Token.Reveal()}
+	var out []string
+	for _, s := range c.secrets() {
+		out = append(out, s.value)
+	}
+	return out
+}
+
+// namedSecret is a secret value and where the configuration keeps it.
+type namedSecret struct{ where, value string }
+
+// secrets are the configuration's secret values that are set, with where each is.
+func (c *Config) secrets() []namedSecret {
+	var out []namedSecret
+	add := func(where string, s Secret) {
+		if v := s.Reveal(); v != "" {
+			out = append(out, namedSecret{where, v})
+		}
+	}
+	add("slack.bot_token", c.Slack.BotToken)
+	add("slack.app_token", c.Slack.AppToken)
+	add("slack.signing_secret", c.Slack.SigningSecret)
+	add("audit.token", c.Audit.Token)
 	for _, cl := range c.Clusters {
-		for _, dsn := range []Secret{cl.Database.DSN, cl.Rehearsal.DSN} {
-			if dsn == "" {
+		for _, d := range []struct {
+			key string
+			dsn Secret
+		}{{"database.dsn", cl.Database.DSN}, {"rehearsal.dsn", cl.Rehearsal.DSN}} {
+			if d.dsn == "" {
 				continue
 			}
-			if pc, err := pgconn.ParseConfig(dsn.Reveal()); err == nil && pc.Password != "" {
-				out = append(out, pc.Password)
+			if pc, err := pgconn.ParseConfig(d.dsn.Reveal()); err == nil && pc.Password != "" {
+				out = append(out, namedSecret{fmt.Sprintf("the password in clusters[%s].%s", cl.Name, d.key), pc.Password})
 			}
 		}
 	}
-	return slices.DeleteFunc(out, func(s string) bool { return s == "" })
+	return out
 }

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/drawbridge/drawbridge/scrub"
 )
 
 // The words of drawbridge's and Kong's own output that a secret must not be: drawbridge
@@ -21,29 +21,8 @@ const weakSecretLen = 8
 // SecretWarnings name the configuration's secrets that are short or ordinary words, which
 // drawbridge's scrubbing would find inside its own messages, without saying the secret.
 func (c *Config) SecretWarnings() []string {
-	type named struct{ where, value string }
-	var all []named
-	add := func(where string, s Secret) {
-		if v := s.Reveal(); v != "" {
-			all = append(all, named{where, v})
-		}
-	}
-	add("slack.bot_token", c.Slack.BotToken)
-	add("slack.app_token", c.Slack.AppToken)
-	add("slack.signing_secret", c.Slack.SigningSecret)
-	add("audit.token", c.Audit.Token)
-	for _, cl := range c.Clusters {
-		for key, dsn := range map[string]Secret{"database.dsn": cl.Database.DSN, "rehearsal.dsn": cl.Rehearsal.DSN} {
-			if dsn == "" {
-				continue
-			}
-			if pc, err := pgconn.ParseConfig(dsn.Reveal()); err == nil && pc.Password != "" {
-				all = append(all, named{fmt.Sprintf("the password in clusters[%s].%s", cl.Name, key), pc.Password})
-			}
-		}
-	}
 	var out []string
-	for _, s := range all {
+	for _, s := range c.secrets() {
 		var why string
 		switch {
 		case slices.Contains(ordinaryWords, strings.ToLower(s.value)):
@@ -53,7 +32,7 @@ func (c *Config) SecretWarnings() []string {
 		default:
 			continue
 		}
-		out = append(out, fmt.Sprintf("%s %s: drawbridge removes every occurrence of a secret from what it stores, logs and posts, so words containing it will read %q; use a long random value", s.where, why, "[redacted]"))
+		out = append(out, fmt.Sprintf("%s %s: drawbridge removes every occurrence of a secret from what it stores, logs and posts, so words containing it will read %q; use a long random value", s.where, why, scrub.Redacted))
 	}
 	slices.Sort(out)
 	return out

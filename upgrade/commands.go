@@ -308,7 +308,7 @@ func (e *Engine) finish(ctx context.Context, id domain.RunID, st domain.RunState
 		}
 	}
 	if st == domain.StateSucceeded || st == domain.StateRolledBack {
-		reason = e.summary(v, st, reason)
+		reason = words.Summary(v.run, st, reason)
 	}
 	e.setStateSteps(ctx, id, st, reason, changed)
 }

@@ -91,8 +91,9 @@ func (s *stepCtx) converge(ctx context.Context, m migration, target migrationsTa
 			action, argv = m.prefix+"migrations_finish", m.finish
 		}
 		if ran > 0 || s.attempt > 1 {
-			s.line(words.Running(s.schemaText(st, m), cmd))
-			s.notice(words.Converging(s.schemaText(st, m), cmd))
+			schema := s.schemaText(st, m)
+			s.line(words.Running(schema, cmd))
+			s.notice(words.Converging(schema, cmd))
 		}
 		mark := s.tail.Len()
 		d, cmdErr := s.once(ctx, action, argv, m.to.String())

@@ -152,14 +152,14 @@ func (e *Engine) preflight(ctx context.Context, c *config.Cluster, y catalog.Ver
 		for _, h := range path.Hops[1:] {
 			p.Hops = append(p.Hops, h.String())
 		}
-		add(Check{Name: "version path", OK: true, Detail: words.PathChain(x.String(), y.String(), hopNames(path))})
+		add(Check{Name: "version path", OK: true, Detail: words.PathChain(x.String(), y.String(), path.Versions())})
 		add(chainInstall(c))
 	case c.AllowUnverifiedPaths:
 		p.Path = path
-		add(Check{Name: "version path", OK: true, Warning: true, Detail: words.PathUnverifiedAllowed(x.String(), y.String(), hopNames(path))})
+		add(Check{Name: "version path", OK: true, Warning: true, Detail: words.PathUnverifiedAllowed(x.String(), y.String(), path.Versions())})
 	default:
 		p.Path = path
-		add(Check{Name: "version path", Detail: words.PathUnverified(x.String(), y.String(), hopNames(path))})
+		add(Check{Name: "version path", Detail: words.PathUnverified(x.String(), y.String(), path.Versions())})
 	}
 	add(e.checkDatabase(ctx, c, x, view.Plugins))
 	if view.PGUser != "" || view.PGDatabase != "" {
@@ -347,15 +347,6 @@ func (e *Engine) newToDatabase(ctx context.Context, c *config.Cluster, x, y cata
 		if !had[s.Name] {
 			out = append(out, s.Name)
 		}
-	}
-	return out
-}
-
-// hopNames are a path's versions, X first.
-func hopNames(p catalog.Path) []string {
-	out := make([]string, len(p.Hops))
-	for i, h := range p.Hops {
-		out[i] = h.String()
 	}
 	return out
 }

@@ -63,7 +63,7 @@ func (e *Engine) Schedule(ctx context.Context, req ScheduleRequest) (domain.Run,
 		return domain.Run{}, storage.Schedule{}, err
 	}
 	if !path.Guaranteed && !c.AllowUnverifiedPaths && !req.Chain {
-		return domain.Run{}, storage.Schedule{}, errors.New(words.PathUnverified(x.String(), y.String(), hopNames(path)))
+		return domain.Run{}, storage.Schedule{}, errors.New(words.PathUnverified(x.String(), y.String(), path.Versions()))
 	}
 	o, err := e.resolveWhen(c.Name, req.When, now)
 	if err != nil {

@@ -180,11 +180,6 @@ func (e *Engine) unfreeze(ctx context.Context, run domain.Run) string {
 	return words.Unfrozen
 }
 
-// summary is the final line of a run: downtime and what it was made of.
-func (e *Engine) summary(v view, st domain.RunState, reason string) string {
-	return words.Summary(v.run, st, reason)
-}
-
 // readings are a watch report's checks as the change record keeps them.
 func readings(r domain.WatchReport) []domain.Reading {
 	out := make([]domain.Reading, 0, len(r.Checks))

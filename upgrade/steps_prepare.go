@@ -33,7 +33,7 @@ func (s *stepCtx) preflight(ctx context.Context) stepResult {
 	f := domain.Facts{Plugins: p.Plugins, ControlPlane: p.ControlPlane, NewPluginsNeedForce: p.Force}
 	var warnings []string
 	if !p.Path.Guaranteed && !p.Chain {
-		warnings = append(warnings, words.PathNotGuaranteed(p.From, p.To, hopNames(p.Path)))
+		warnings = append(warnings, words.PathNotGuaranteed(p.From, p.To, p.Path.Versions()))
 	}
 	if p.ControlPlane {
 		warnings = append(warnings, controlPlaneWarning(y))

@@ -342,13 +342,13 @@ type Path struct {
 	Kind       string    // "patch", "adjacent minor", "adjacent LTS", or "unverified"
 }
 
-// HopsString writes the chain as "3.4.2 → 3.5.0 → 3.6.1".
-func (p Path) HopsString() string {
-	parts := make([]string, len(p.Hops))
+// Versions are the chain's versions as written, From first.
+func (p Path) Versions() []string {
+	out := make([]string, len(p.Hops))
 	for i, v := range p.Hops {
-		parts[i] = v.String()
+		out[i] = v.String()
 	}
-	return strings.Join(parts, " → ")
+	return out
 }
 
 // Path judges an in-place upgrade from → to by Kong's rules (reference 6.1): patch

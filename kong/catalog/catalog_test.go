@@ -144,8 +144,8 @@ func TestPath(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.Guaranteed != tc.guaranteed || p.Kind != tc.kind || p.HopsString() != tc.hops {
-				t.Errorf("got %v %s %s, want %v %s %s", p.Guaranteed, p.Kind, p.HopsString(), tc.guaranteed, tc.kind, tc.hops)
+			if p.Guaranteed != tc.guaranteed || p.Kind != tc.kind || strings.Join(p.Versions(), " → ") != tc.hops {
+				t.Errorf("got %v %s %s, want %v %s %s", p.Guaranteed, p.Kind, strings.Join(p.Versions(), " → "), tc.guaranteed, tc.kind, tc.hops)
 			}
 		})
 	}

@@ -201,7 +201,8 @@ func Summary(run domain.Run, st domain.RunState, reason string) string {
 			fmt.Fprintf(&b, "; downtime %s, from the upgrade's stop until %s answered again", units.Measured(d), run.From)
 		}
 	}
-	if !strings.HasPrefix(reason, "upgraded to") && !strings.HasPrefix(reason, "rolled back:") {
+	// The reason says what the line already says (and "; freeze lifted" after it).
+	if !strings.HasPrefix(reason, Upgraded(run.To)) && !strings.HasPrefix(reason, RolledBack(run.From)) {
 		fmt.Fprintf(&b, "; %s", reason)
 	}
 	return b.String()

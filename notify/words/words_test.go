@@ -7,6 +7,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -246,13 +247,7 @@ func sample() map[string][]string {
 
 func render(m map[string][]string) string {
 	var b strings.Builder
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		for i, s := range m[k] {
 			fmt.Fprintf(&b, "== %s #%d\n%s\n", k, i+1, s)
 		}
